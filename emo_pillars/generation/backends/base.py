@@ -1,0 +1,138 @@
+"""The small interface every LLM backend implements.
+
+A backend turns a batch of chat prompts into replies. It never sees what a prompt means (that is the stages'
+business) and never writes files (that is the pipeline's). Backends: :class:`TransformersBackend` (local
+``generate``, multi-GPU with accelerate), :class:`OpenAICompatibleBackend` (vLLM, SGLang, TGI,
+``transformers serve``) and :class:`ScriptedBackend` (canned replies for tests and dry runs).
+
+Examples:
+    >>> from emo_pillars.generation.backends import ChatPrompt, ScriptedBackend
+    >>> backend = ScriptedBackend(lambda prompt: "Alice\\nBob")
+    >>> backend.generate([ChatPrompt.from_user("Who is in this story?")], max_new_tokens=10)[0].text
+    'Alice\\nBob'
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+__all__ = ["ChatPrompt", "Completion", "DecodingConfig", "LLMBackend"]
+
+
+@dataclass(frozen=True)
+class ChatPrompt:
+    """One chat prompt: system/user messages, and optionally the start of the assistant's answer.
+
+    Args:
+        messages: ``[{"role": "system"|"user", "content": str}, ...]``; no assistant turn at the end.
+        prefill: Text the assistant's answer is forced to start with; the model continues it. The reply
+            (:attr:`Completion.text`) holds only the continuation, without the prefill.
+    """
+
+    messages: tuple[tuple[str, str], ...]
+    prefill: str = ""
+
+    @classmethod
+    def from_user(cls, user: str, system: str | None = None, prefill: str = "") -> ChatPrompt:
+        msgs = ((("system", system),) if system else ()) + (("user", user),)
+        return cls(messages=msgs, prefill=prefill)
+
+    def as_messages(self) -> list[dict[str, str]]:
+        """Messages as the ``[{"role", "content"}]`` dicts chat templates and servers expect."""
+        return [{"role": role, "content": content} for role, content in self.messages]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"messages": self.as_messages(), "prefill": self.prefill}
+
+
+@dataclass
+class Completion:
+    """A backend's reply to one prompt.
+
+    Args:
+        text: The generated continuation (the prefill is not repeated).
+        prompt_tokens: Tokens in the prompt as the model saw it.
+        completion_tokens: Tokens generated.
+        finish_reason: ``"stop"`` (end of sequence), ``"length"`` (hit max_new_tokens) or ``"error"``.
+        error: Why the call failed, when ``finish_reason == "error"``.
+    """
+
+    text: str
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    finish_reason: Literal["stop", "length", "error"] = "stop"
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class DecodingConfig:
+    """Decoding settings; the defaults are the paper's (greedy, repetition penalty 1.03).
+
+    Args:
+        temperature: 0 means greedy decoding.
+        top_p: Nucleus sampling mass, used only when sampling.
+        repetition_penalty: Penalty on tokens already present (1.0 disables it).
+        seed: Seed for sampling.
+    """
+
+    temperature: float = 0.0
+    top_p: float = 1.0
+    repetition_penalty: float = 1.03
+    seed: int = 0
+
+    def __post_init__(self):
+        if self.temperature < 0:
+            raise ValueError(f"temperature must be >= 0, got {self.temperature}")
+        if not 0 < self.top_p <= 1:
+            raise ValueError(f"top_p must be in (0, 1], got {self.top_p}")
+        if self.repetition_penalty <= 0:
+            raise ValueError(f"repetition_penalty must be > 0, got {self.repetition_penalty}")
+
+    @property
+    def greedy(self) -> bool:
+        return self.temperature == 0
+
+
+class LLMBackend(abc.ABC):
+    """Base class of LLM backends.
+
+    Subclasses implement :meth:`load`, :meth:`generate` and :attr:`model_name`. The pipeline calls
+    ``load()`` once, then ``generate`` with batches of prompts of one stage; it expects replies in the
+    order of the prompts and never an exception for a single bad call (return ``finish_reason="error"``).
+    """
+
+    #: Whether this process writes outputs (False on non-main ranks of a multi-process run).
+    is_main_process: bool = True
+
+    @property
+    @abc.abstractmethod
+    def model_name(self) -> str:
+        """The model's Hub id or path, recorded in ``run.json`` and in cache keys."""
+
+    @property
+    def model_revision(self) -> str | None:
+        """The model's revision (commit hash) when known."""
+        return None
+
+    def load(self) -> None:  # noqa: B027 - optional hook
+        """Load the model or open the connection; called once before the first :meth:`generate`."""
+
+    @abc.abstractmethod
+    def generate(
+        self,
+        prompts: Sequence[ChatPrompt],
+        *,
+        max_new_tokens: int,
+        decoding: DecodingConfig | None = None,
+    ) -> list[Completion]:
+        """Generate one reply per prompt, in order."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release resources."""
+
+    def describe(self) -> dict[str, Any]:
+        """What ``run.json`` records about this backend."""
+        return {"backend": type(self).__name__, "model": self.model_name, "revision": self.model_revision}

@@ -1,0 +1,138 @@
+"""Configuration of the six-stage generation pipeline; the defaults are the paper's settings.
+
+Examples:
+    >>> from emo_pillars.generation.config import GenerationConfig
+    >>> config = GenerationConfig(contextual=True, max_plots=2)
+    >>> config.stage("labels").max_new_tokens
+    100
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import ConfigError
+from .backends.base import DecodingConfig
+
+__all__ = ["STAGES", "CONTEXTUAL_STAGES", "StageConfig", "GenerationConfig"]
+
+#: The six stages in the order they run.
+STAGES: tuple[str, ...] = ("characters", "utterances", "labels", "context", "context_cleaning", "rewriting")
+#: The stages that only run for contextual examples.
+CONTEXTUAL_STAGES: tuple[str, ...] = STAGES[3:]
+
+# Paper defaults (PAPER.md, section 2).
+_MAX_NEW_TOKENS = {
+    "characters": 300,
+    "utterances": 500,
+    "labels": 100,
+    "context": 300,
+    "context_cleaning": 300,
+    "rewriting": 300,
+}
+
+
+@dataclass
+class StageConfig:
+    """Settings of one stage.
+
+    Args:
+        enabled: Whether the stage runs. ``context_cleaning`` and ``rewriting`` can be switched off (their
+            output then equals their input); the first three stages cannot.
+        max_new_tokens: Token budget of one reply.
+        template: A prompt template file to use instead of the packaged one (``$placeholders``).
+    """
+
+    enabled: bool = True
+    max_new_tokens: int = 300
+    template: str | None = None
+
+    def __post_init__(self):
+        if self.max_new_tokens < 1:
+            raise ConfigError(f"max_new_tokens must be >= 1, got {self.max_new_tokens}")
+
+
+def _default_stages() -> dict[str, StageConfig]:
+    return {name: StageConfig(max_new_tokens=n) for name, n in _MAX_NEW_TOKENS.items()}
+
+
+@dataclass
+class GenerationConfig:
+    """Everything that decides what :class:`~emo_pillars.generation.EmoPillarsGenerator` asks and keeps.
+
+    Args:
+        stages: Per-stage settings, keyed by the names in :data:`STAGES`.
+        contextual: Also make contextual examples (stages 4-6).
+        contextual_fraction: Share of kept utterances that get a context (the paper: 100K of 300K, about 1/3);
+            the choice is a stable hash of the example id, so it does not depend on batch or run order.
+        contextual_neutral: Whether neutral utterances can be picked for contexts.
+        max_plots: Read at most this many narratives (``None``: all).
+        max_characters: Keep at most this many characters per plot (``None``: all listed).
+        n_emotional: Emotional utterances asked per character (the paper: 8).
+        n_neutral: Neutral utterances asked per character (the paper: 2).
+        top_k_labels: Emotions asked for in the soft-label stage (the paper: 5).
+        label_threshold: Emotions scored at least this become labels (the paper: 0.3).
+        batch_size: Prompts handed to the backend at once; replies are cached after every batch.
+        decoding: Decoding settings (the paper: greedy, repetition penalty 1.03).
+        seed: Seed for the contextual selection and any sampling.
+    """
+
+    stages: dict[str, StageConfig] = field(default_factory=_default_stages)
+    contextual: bool = False
+    contextual_fraction: float = 1.0 / 3.0
+    contextual_neutral: bool = False
+    max_plots: int | None = None
+    max_characters: int | None = None
+    n_emotional: int = 8
+    n_neutral: int = 2
+    top_k_labels: int = 5
+    label_threshold: float = 0.3
+    batch_size: int = 64
+    decoding: DecodingConfig = field(default_factory=DecodingConfig)
+    seed: int = 0
+
+    def __post_init__(self):
+        stages = _default_stages()
+        for name, value in (self.stages or {}).items():
+            if name not in stages:
+                raise ConfigError(f"unknown stage {name!r}; stages are {', '.join(STAGES)}")
+            stages[name] = StageConfig(**value) if isinstance(value, dict) else value
+        self.stages = stages
+        if isinstance(self.decoding, dict):
+            self.decoding = DecodingConfig(**self.decoding)
+        for name in STAGES[:3]:
+            if not self.stages[name].enabled:
+                raise ConfigError(f"stage {name!r} cannot be switched off: every example needs it")
+        if self.contextual and not self.stages["context"].enabled:
+            raise ConfigError("contextual=True needs the 'context' stage")
+        if not 0.0 <= self.contextual_fraction <= 1.0:
+            raise ConfigError(f"contextual_fraction must be in [0, 1], got {self.contextual_fraction}")
+        if not 0.0 < self.label_threshold <= 1.0:
+            raise ConfigError(f"label_threshold must be in (0, 1], got {self.label_threshold}")
+        for name in ("max_plots", "max_characters"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ConfigError(f"{name} must be >= 1 or None, got {value}")
+        if self.n_emotional < 1 or self.n_emotional > 27 or self.n_neutral < 0:
+            raise ConfigError("n_emotional must be in 1..27 and n_neutral >= 0")
+        if not 1 <= self.top_k_labels <= 28:
+            raise ConfigError(f"top_k_labels must be in 1..28, got {self.top_k_labels}")
+        if self.batch_size < 1:
+            raise ConfigError(f"batch_size must be >= 1, got {self.batch_size}")
+
+    def stage(self, name: str) -> StageConfig:
+        """The settings of stage ``name``."""
+        return self.stages[name]
+
+    def active_stages(self) -> list[str]:
+        """The stages this configuration runs, in order."""
+        names = list(STAGES[:3])
+        if self.contextual:
+            names += [n for n in CONTEXTUAL_STAGES if self.stages[n].enabled]
+        return names
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (what ``run.json`` records)."""
+        return dataclasses.asdict(self)

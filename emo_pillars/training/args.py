@@ -1,0 +1,211 @@
+"""Training options: :class:`EmoPillarsTrainingArguments`, ``transformers.TrainingArguments`` plus our fields."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from transformers import TrainingArguments
+
+from ..errors import ConfigError
+from ..inputs import DEFAULT_MAX_LENGTH, INPUT_FORMATS
+
+__all__ = ["EmoPillarsTrainingArguments", "PAPER_DEFAULTS", "SMALL_ENCODER_DEFAULTS"]
+
+#: The paper's student recipe (roberta-large): AdamW, lr 2e-5, 10 epochs, batch 64 / 32, max length 128 / 512,
+#: BCE on 0/1 labels, one global threshold tuned on validation.
+PAPER_DEFAULTS: dict[str, dict[str, Any]] = {
+    "context_less": {
+        "learning_rate": 2e-5,
+        "head_learning_rate": None,
+        "num_train_epochs": 10,
+        "per_device_train_batch_size": 64,
+        "max_length": 128,
+        "warmup_steps": 0.0,
+        "init_head_bias": False,
+        "pos_weight": "none",
+        "freeze_embeddings": False,
+    },
+    "contextual": {
+        "learning_rate": 2e-5,
+        "head_learning_rate": None,
+        "num_train_epochs": 10,
+        "per_device_train_batch_size": 32,
+        "max_length": 512,
+        "warmup_steps": 0.0,
+        "init_head_bias": False,
+        "pos_weight": "none",
+        "freeze_embeddings": False,
+    },
+}
+
+#: The defaults of :class:`EmoPillarsTrainingArguments`, measured on GoEmotions with all-MiniLM-L6-v2 (a small
+#: encoder trained for mean-pooled embeddings, whose [CLS] pooler head learns slowly): a fast head, warmup and
+#: linear decay, the classifier bias started at the label priors. See the project's README for the figures.
+SMALL_ENCODER_DEFAULTS: dict[str, Any] = {
+    "learning_rate": 2e-4,
+    "head_learning_rate": 2e-3,
+    "num_train_epochs": 2,
+    "per_device_train_batch_size": 32,
+    "warmup_steps": 0.1,
+    "weight_decay": 0.01,
+    "init_head_bias": True,
+    "pos_weight": "none",
+    "freeze_embeddings": True,
+}
+
+
+@dataclass
+class EmoPillarsTrainingArguments(TrainingArguments):
+    """``transformers.TrainingArguments`` with the options of emo-pillars students.
+
+    Every standard option keeps its meaning; a few defaults differ (learning rate, epochs, batch size, warmup,
+    weight decay, logging) and are tuned for small encoders, see :data:`SMALL_ENCODER_DEFAULTS`. The paper's
+    recipe for large encoders is :meth:`paper_defaults`. ``HfArgumentParser(EmoPillarsTrainingArguments)`` turns
+    all fields, with their help, into command-line options.
+
+    Args:
+        input_format: ``"context_less"`` (the utterance) or ``"contextual"`` (context, then ``character:
+            utterance``), see :mod:`emo_pillars.inputs`.
+        max_length: Truncation length in tokens; default 128 context-less and 512 contextual (the paper's).
+        head_learning_rate: Learning rate of the classification head and pooler; ``None`` uses ``learning_rate``.
+        targets: ``"labels"`` (0/1 from the ``labels`` column, as in the paper) or ``"emotion_scores"`` (the
+            teacher's soft scores as BCE targets).
+        pos_weight: Per-class positive weights in BCE: ``"none"``, ``"sqrt"`` (sqrt(neg/pos)) or ``"linear"``
+            (neg/pos), counted on the training split and capped at ``pos_weight_max``.
+        pos_weight_max: Cap on the positive weights.
+        init_head_bias: Start the classifier bias at the log-odds of each label's frequency in training.
+        freeze_embeddings: Keep the word-embedding matrix frozen.
+        tune_thresholds: After training, sweep global and per-label thresholds on the evaluation split and store
+            them in the model config.
+        resize_token_types: For contextual input, give a single-token-type encoder (RoBERTa) two token types.
+        lora: Train LoRA adapters (peft) instead of all weights; the head is trained in full.
+        lora_r: LoRA rank.
+        lora_alpha: LoRA scaling.
+        lora_dropout: LoRA dropout.
+        lora_target_modules: Modules to adapt; default: the attention projections peft knows for the architecture.
+        merge_lora: After training, merge the adapters so the saved model is a plain checkpoint.
+
+    Examples:
+        >>> args = EmoPillarsTrainingArguments(output_dir="out", input_format="contextual", max_steps=2)
+        >>> args.max_length, args.learning_rate, args.head_learning_rate
+        (512, 0.0002, 0.002)
+        >>> EmoPillarsTrainingArguments.paper_defaults("out").learning_rate
+        2e-05
+    """
+
+    output_dir: str | None = field(
+        default="emo-pillars-model", metadata={"help": "Where checkpoints and the final model are written."}
+    )
+    input_format: Literal["context_less", "contextual"] = field(
+        default="context_less",
+        metadata={
+            "help": "Input layout: 'context_less' (utterance) or 'contextual' (context + 'character: utterance')."
+        },
+    )
+    max_length: int | None = field(
+        default=None,
+        metadata={"help": "Truncation length in tokens (default: 128 context-less, 512 contextual, as in the paper)."},
+    )
+    head_learning_rate: float | None = field(
+        default=SMALL_ENCODER_DEFAULTS["head_learning_rate"],
+        metadata={"help": "Learning rate of the classification head and pooler (None: same as learning_rate)."},
+    )
+    targets: Literal["labels", "emotion_scores"] = field(
+        default="labels",
+        metadata={"help": "BCE targets: 0/1 'labels' (the paper) or the teacher's soft 'emotion_scores'."},
+    )
+    pos_weight: Literal["none", "sqrt", "linear"] = field(
+        default=SMALL_ENCODER_DEFAULTS["pos_weight"],
+        metadata={"help": "Per-class positive weights in BCE: 'none', 'sqrt' (sqrt(neg/pos)) or 'linear' (neg/pos)."},
+    )
+    pos_weight_max: float = field(default=30.0, metadata={"help": "Cap on the per-class positive weights."})
+    init_head_bias: bool = field(
+        default=SMALL_ENCODER_DEFAULTS["init_head_bias"],
+        metadata={"help": "Start the classifier bias at the log-odds of each label's training frequency."},
+    )
+    freeze_embeddings: bool = field(
+        default=SMALL_ENCODER_DEFAULTS["freeze_embeddings"],
+        metadata={"help": "Keep the word-embedding matrix frozen (halves the step time of small encoders on CPU)."},
+    )
+    tune_thresholds: bool = field(
+        default=True,
+        metadata={"help": "After training, tune global and per-label thresholds on the evaluation split (macro-F1)."},
+    )
+    resize_token_types: bool = field(
+        default=True,
+        metadata={"help": "Contextual input: give an encoder with one token type (RoBERTa) two token types."},
+    )
+    lora: bool = field(default=False, metadata={"help": "Train LoRA adapters (peft) instead of all encoder weights."})
+    lora_r: int = field(default=8, metadata={"help": "LoRA rank."})
+    lora_alpha: int = field(default=16, metadata={"help": "LoRA alpha (scaling)."})
+    lora_dropout: float = field(default=0.1, metadata={"help": "LoRA dropout."})
+    lora_target_modules: list[str] | None = field(
+        default=None, metadata={"help": "Modules LoRA adapts (default: peft's choice for the architecture)."}
+    )
+    merge_lora: bool = field(
+        default=False, metadata={"help": "After training, merge the LoRA adapters so the saved model is plain."}
+    )
+
+    # Standard options whose defaults differ from transformers' (see SMALL_ENCODER_DEFAULTS).
+    learning_rate: float = field(
+        default=SMALL_ENCODER_DEFAULTS["learning_rate"],
+        metadata={"help": "Peak learning rate of the encoder (AdamW). The paper uses 2e-5 for roberta-large."},
+    )
+    num_train_epochs: float = field(
+        default=SMALL_ENCODER_DEFAULTS["num_train_epochs"],
+        metadata={"help": "Training epochs. The paper uses 10 for roberta-large."},
+    )
+    per_device_train_batch_size: int = field(
+        default=SMALL_ENCODER_DEFAULTS["per_device_train_batch_size"],
+        metadata={"help": "Training batch size per device. The paper uses 64 (context-less) / 32 (contextual)."},
+    )
+    per_device_eval_batch_size: int = field(default=64, metadata={"help": "Evaluation batch size per device."})
+    warmup_steps: float = field(
+        default=SMALL_ENCODER_DEFAULTS["warmup_steps"],
+        metadata={"help": "Warmup steps, or a fraction of all steps when below 1 (then linear decay)."},
+    )
+    weight_decay: float = field(
+        default=SMALL_ENCODER_DEFAULTS["weight_decay"], metadata={"help": "AdamW weight decay."}
+    )
+    logging_steps: float = field(default=50, metadata={"help": "Log the training loss every N steps."})
+    save_strategy: str = field(default="no", metadata={"help": "Checkpoint strategy: 'no', 'epoch' or 'steps'."})
+    report_to: None | str | list[str] = field(default="none", metadata={"help": "Experiment trackers to report to."})
+
+    def __post_init__(self) -> None:
+        if self.input_format not in INPUT_FORMATS:
+            raise ConfigError(f"input_format must be one of {INPUT_FORMATS}, got {self.input_format!r}")
+        if self.targets not in ("labels", "emotion_scores"):
+            raise ConfigError(f"targets must be 'labels' or 'emotion_scores', got {self.targets!r}")
+        if self.pos_weight not in ("none", "sqrt", "linear"):
+            raise ConfigError(f"pos_weight must be 'none', 'sqrt' or 'linear', got {self.pos_weight!r}")
+        if self.max_length is None:
+            self.max_length = DEFAULT_MAX_LENGTH[self.input_format]
+        if self.max_length <= 0:
+            raise ConfigError(f"max_length must be positive, got {self.max_length}")
+        if self.head_learning_rate is not None and self.head_learning_rate <= 0:
+            raise ConfigError(f"head_learning_rate must be positive, got {self.head_learning_rate}")
+        if self.lora and self.lora_r <= 0:
+            raise ConfigError(f"lora_r must be positive, got {self.lora_r}")
+        if self.merge_lora and not self.lora:
+            raise ConfigError("merge_lora needs lora=True")
+        super().__post_init__()
+
+    @classmethod
+    def paper_defaults(
+        cls, output_dir: str, input_format: str = "context_less", **kwargs: Any
+    ) -> EmoPillarsTrainingArguments:
+        """Arguments with the paper's recipe for ``input_format`` (see :data:`PAPER_DEFAULTS`), then ``kwargs``."""
+        if input_format not in PAPER_DEFAULTS:
+            raise ConfigError(f"input_format must be one of {INPUT_FORMATS}, got {input_format!r}")
+        values = {**PAPER_DEFAULTS[input_format], **kwargs}
+        return cls(output_dir=output_dir, input_format=input_format, **values)
+
+    def emo_pillars_options(self) -> dict[str, Any]:
+        """Our own fields only, as a dict (for the model card and the saved config)."""
+        names = (
+            "input_format", "max_length", "head_learning_rate", "targets", "pos_weight", "pos_weight_max",
+            "init_head_bias", "freeze_embeddings", "tune_thresholds", "lora", "lora_r", "lora_alpha", "lora_dropout",
+            "lora_target_modules", "merge_lora",
+        )  # fmt: skip
+        return {name: getattr(self, name) for name in names}

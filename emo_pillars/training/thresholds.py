@@ -1,0 +1,147 @@
+"""Decision thresholds for the 28 sigmoid outputs, tuned on validation data to maximise macro-F1.
+
+Two kinds are tuned from the same sweep (0.05 to 0.95 in steps of 0.01, as in the paper):
+
+* one **global** threshold shared by all labels (the paper's choice), and
+* **per-label** thresholds, each maximising that label's F1; since macro-F1 is the mean of the per-label F1s, the
+  per-label choice maximises macro-F1 on the tuning data. A label without positives in the tuning data keeps the
+  global threshold.
+
+F1 is computed with scikit-learn. This is the library's one threshold sweep: the trainer, the ``threshold_sweep``
+metric module and the model card all use it.
+
+Examples:
+    >>> import numpy as np
+    >>> labels = np.array([[1, 0], [0, 1], [1, 1], [0, 0]])
+    >>> probs = np.array([[0.7, 0.2], [0.2, 0.4], [0.6, 0.45], [0.1, 0.1]])
+    >>> result = tune_thresholds(labels, probs)
+    >>> result.per_label_f1, [round(t, 2) for t in result.per_label]
+    (1.0, [0.21, 0.21])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+__all__ = ["THRESHOLD_GRID", "ThresholdResult", "sweep_thresholds", "tune_thresholds", "apply_thresholds"]
+
+#: The thresholds tried: 0.05, 0.06, ..., 0.95.
+THRESHOLD_GRID: np.ndarray = np.round(np.arange(0.05, 0.95 + 1e-9, 0.01), 2)
+
+
+@dataclass
+class ThresholdResult:
+    """The outcome of a threshold sweep.
+
+    Attributes:
+        global_threshold: The single threshold with the best macro-F1.
+        global_f1: Macro-F1 at ``global_threshold``.
+        per_label: One threshold per label (28 for the emotion classes).
+        per_label_f1: Macro-F1 with the per-label thresholds.
+        grid: The thresholds tried.
+        macro_f1_curve: Macro-F1 at each threshold in ``grid`` (one global threshold).
+        label_f1_curves: F1 of each label at each threshold, shape ``(len(grid), num_labels)``.
+        f1_at_05: Macro-F1 at 0.5, for reference.
+    """
+
+    global_threshold: float
+    global_f1: float
+    per_label: list[float]
+    per_label_f1: float
+    grid: list[float] = field(repr=False)
+    macro_f1_curve: list[float] = field(repr=False)
+    label_f1_curves: list[list[float]] = field(repr=False)
+    f1_at_05: float = 0.0
+
+    def to_dict(self, curves: bool = False) -> dict[str, Any]:
+        """A JSON-ready dict; the curves only when ``curves`` is true."""
+        data = asdict(self)
+        if not curves:
+            for key in ("grid", "macro_f1_curve", "label_f1_curves"):
+                data.pop(key)
+        return data
+
+
+def _check(labels: Any, probs: Any) -> tuple[np.ndarray, np.ndarray]:
+    y = np.asarray(labels)
+    p = np.asarray(probs, dtype=np.float64)
+    if y.ndim != 2 or y.shape != p.shape:
+        raise ValueError(f"labels and probabilities must be 2-D arrays of one shape, got {y.shape} and {p.shape}")
+    return (y >= 0.5).astype(np.int64), p
+
+
+def sweep_thresholds(labels: Any, probs: Any, grid: Sequence[float] | None = None) -> np.ndarray:
+    """Per-label F1 at each threshold of ``grid``, computed with scikit-learn.
+
+    Args:
+        labels: 0/1 array ``(n_examples, n_labels)`` (soft targets are cut at 0.5).
+        probs: Scores in ``[0, 1]`` of the same shape.
+        grid: Thresholds to try; :data:`THRESHOLD_GRID` by default.
+
+    Returns:
+        Array ``(len(grid), n_labels)`` of F1 scores (0 where a label has neither positives nor predictions).
+    """
+    from sklearn.metrics import f1_score
+
+    y, p = _check(labels, probs)
+    grid = THRESHOLD_GRID if grid is None else np.asarray(grid, dtype=np.float64)
+    return np.stack([f1_score(y, (p >= t).astype(np.int64), average=None, zero_division=0) for t in grid])
+
+
+def tune_thresholds(labels: Any, probs: Any, grid: Sequence[float] | None = None) -> ThresholdResult:
+    """Find the global and per-label thresholds that maximise macro-F1.
+
+    Ties go to the threshold closest to 0.5, so a flat stretch of the curve does not push a threshold to an
+    extreme.
+
+    Args:
+        labels: 0/1 array ``(n_examples, n_labels)`` of the tuning (validation) data.
+        probs: The model's sigmoid scores for the same examples.
+        grid: Thresholds to try; :data:`THRESHOLD_GRID` by default.
+
+    Returns:
+        A :class:`ThresholdResult`.
+    """
+    y, p = _check(labels, probs)
+    grid = THRESHOLD_GRID if grid is None else np.asarray(grid, dtype=np.float64)
+    curves = sweep_thresholds(y, p, grid)  # (T, L)
+    macro = curves.mean(axis=1)
+    # Among maxima, prefer the threshold nearest 0.5.
+    closeness = -np.abs(grid - 0.5)
+    best_global = int(np.lexsort((closeness, macro))[-1])
+    global_threshold = float(grid[best_global])
+    per_label = []
+    for j in range(y.shape[1]):
+        if y[:, j].sum() == 0:
+            per_label.append(global_threshold)
+            continue
+        best = int(np.lexsort((closeness, curves[:, j]))[-1])
+        per_label.append(float(grid[best]))
+    per_label_arr = np.asarray(per_label)
+    from sklearn.metrics import f1_score
+
+    per_label_f1 = float(f1_score(y, (p >= per_label_arr).astype(np.int64), average="macro", zero_division=0))
+    f1_at_05 = float(f1_score(y, (p >= 0.5).astype(np.int64), average="macro", zero_division=0))
+    return ThresholdResult(
+        global_threshold=global_threshold,
+        global_f1=float(macro[best_global]),
+        per_label=[round(t, 2) for t in per_label],
+        per_label_f1=per_label_f1,
+        grid=[round(float(t), 2) for t in grid],
+        macro_f1_curve=[float(v) for v in macro],
+        label_f1_curves=curves.tolist(),
+        f1_at_05=f1_at_05,
+    )
+
+
+def apply_thresholds(probs: Any, thresholds: float | Sequence[float]) -> np.ndarray:
+    """0/1 predictions: ``probs >= thresholds`` (a scalar or one threshold per label)."""
+    p = np.asarray(probs, dtype=np.float64)
+    t = np.asarray(thresholds, dtype=np.float64)
+    if t.ndim == 1 and t.shape[0] != p.shape[-1]:
+        raise ValueError(f"got {t.shape[0]} thresholds for {p.shape[-1]} labels")
+    return (p >= t).astype(np.int64)

@@ -1,0 +1,328 @@
+"""OpenAICompatibleBackend against a real ``transformers serve`` process and a small scripted HTTP server."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+httpx = pytest.importorskip("httpx")
+
+from emo_pillars.errors import BackendError, ConfigError  # noqa: E402
+from emo_pillars.generation.backends import (  # noqa: E402
+    ChatPrompt,
+    DecodingConfig,
+    OpenAICompatibleBackend,
+    OpenAICompatibleConfig,
+)
+from emo_pillars.generation.backends.openai import strip_prefill  # noqa: E402
+
+GREEDY_NO_PENALTY = DecodingConfig(repetition_penalty=1.0)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+STORY = "the character walked home after the storm and remembered her brother"
+
+
+def make_prompts() -> list[ChatPrompt]:
+    words = STORY.split()
+    return [
+        ChatPrompt.from_user(" ".join(words[:n]), system="you are a careful narrator" if n % 2 else None)
+        for n in (3, 11, 1, 7, 12, 5)
+    ]
+
+
+# ---------------------------------------------------------------------------------------------- transformers serve
+
+
+@pytest.fixture(scope="module")
+def serve_url(tiny_mistral_dir, tmp_path_factory):
+    """A real ``transformers serve`` on 127.0.0.1 serving the tiny model; yields its base URL."""
+    pytest.importorskip("fastapi")
+    pytest.importorskip("uvicorn")
+    port = free_port()
+    log_path = tmp_path_factory.mktemp("serve") / "serve.log"
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+    command = [sys.executable, "-m", "transformers.cli.transformers", "serve", str(tiny_mistral_dir)]
+    command += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            if process.poll() is not None:
+                pytest.fail(f"transformers serve exited with {process.returncode}:\n{log_path.read_text()[-3000:]}")
+            try:
+                if httpx.get(url + "/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"transformers serve did not answer within 90 s:\n{log_path.read_text()[-3000:]}")
+            time.sleep(0.5)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@pytest.fixture(scope="module")
+def local_replies(tiny_mistral_dir):
+    """The same prompts generated in-process: what the server must return."""
+    from emo_pillars.generation.backends import TransformersBackend
+
+    backend = TransformersBackend(tiny_mistral_dir, device="cpu", batch_size=8)
+    backend.load()
+    replies = backend.generate(make_prompts(), max_new_tokens=8, decoding=GREEDY_NO_PENALTY)
+    backend.close()
+    return replies
+
+
+@pytest.mark.parametrize("suffix", ["", "/v1/"])
+def test_server_replies_in_order_match_local_generation(serve_url, tiny_mistral_dir, local_replies, suffix):
+    done = []
+    backend = OpenAICompatibleBackend(
+        serve_url + suffix,
+        model=str(tiny_mistral_dir),
+        max_concurrency=4,
+        send_repetition_penalty=False,
+        progress_callback=done.append,
+    )
+    backend.load()
+    try:
+        replies = backend.generate(make_prompts(), max_new_tokens=8, decoding=GREEDY_NO_PENALTY)
+    finally:
+        backend.close()
+    assert [r.error for r in replies] == [None] * len(replies)
+    assert [r.text for r in replies] == [r.text for r in local_replies]
+    assert [r.prompt_tokens for r in replies] == [r.prompt_tokens for r in local_replies]
+    assert [r.completion_tokens for r in replies] == [8] * len(replies)
+    assert [r.finish_reason for r in replies] == ["length"] * len(replies)
+    assert sum(done) == len(replies)
+
+
+def test_prefill_fallback_asks_in_the_user_message(serve_url, tiny_mistral_dir):
+    backend = OpenAICompatibleBackend(serve_url, model=str(tiny_mistral_dir), send_repetition_penalty=False)
+    prompt = ChatPrompt.from_user("the storm", prefill="Joy:")
+    body = backend.request_body(prompt, max_new_tokens=4)
+    assert body["messages"] == [{"role": "user", "content": "the storm\n\nBegin your answer with: Joy:"}]
+    assert "continue_final_message" not in body
+    [reply] = backend.generate([prompt], max_new_tokens=4)
+    assert reply.error is None and reply.completion_tokens == 4
+    backend.close()
+
+
+def test_fields_the_server_rejects_give_error_replies_with_a_hint(serve_url, tiny_mistral_dir):
+    """``transformers serve`` answers 422 to vLLM's extensions; the call is not retried and the reply says why."""
+    backend = OpenAICompatibleBackend(serve_url, model=str(tiny_mistral_dir), supports_prefill=True, backoff_s=5.0)
+    prompts = [ChatPrompt.from_user("the storm", prefill="Joy:"), ChatPrompt.from_user("the harbour")]
+    start = time.monotonic()
+    replies = backend.generate(prompts, max_new_tokens=4)  # repetition_penalty 1.03 and the prefill extension
+    assert time.monotonic() - start < 5.0  # no backoff: a 422 is not retried
+    for reply in replies:
+        assert reply.finish_reason == "error"
+        assert "HTTP 422" in reply.error
+        assert "send_repetition_penalty=False" in reply.error
+    backend.close()
+
+
+# ---------------------------------------------------------------------------------------------- no server
+
+
+def test_closed_port_gives_error_replies_after_retries_and_load_fails():
+    url = f"http://127.0.0.1:{free_port()}"
+    backend = OpenAICompatibleBackend(url, model="m", max_retries=2, backoff_s=0.01, max_concurrency=3)
+    start = time.monotonic()
+    replies = backend.generate([ChatPrompt.from_user(f"q{i}") for i in range(4)], max_new_tokens=4)
+    assert time.monotonic() - start < 10
+    assert [r.finish_reason for r in replies] == ["error"] * 4
+    for reply in replies:
+        assert "ConnectError" in reply.error
+        assert "after 3 attempts" in reply.error
+        assert reply.text == ""
+    with pytest.raises(BackendError, match=f"127.0.0.1:{url.rsplit(':', 1)[1]}"):
+        backend.load()
+    backend.close()
+
+
+# ---------------------------------------------------------------------------------------------- scripted server
+
+
+class _ScriptedServer(ThreadingHTTPServer):
+    """Answers ``failures`` requests with 503, then canned completions; records every request."""
+
+    daemon_threads = True
+
+    def __init__(self, failures: int):
+        super().__init__(("127.0.0.1", 0), _ScriptedHandler)
+        self.failures = failures
+        self.requests: list[tuple[str, dict, dict]] = []
+        self.lock = threading.Lock()
+
+
+class _ScriptedHandler(BaseHTTPRequestHandler):
+    server: _ScriptedServer
+
+    def log_message(self, *args):  # keep pytest output clean
+        pass
+
+    def _send(self, status: int, payload: dict, headers: dict | None = None):
+        data = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self):
+        if self.path == "/health":
+            self._send(404, {"detail": "not here"})
+        elif self.path == "/v1/models":
+            self._send(200, {"object": "list", "data": [{"id": "scripted"}]})
+        else:
+            self._send(404, {})
+
+    def do_POST(self):
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        with self.server.lock:
+            self.server.requests.append((self.path, dict(self.headers), body))
+            fail = self.server.failures > 0
+            self.server.failures -= fail
+        if fail:
+            self._send(503, {"error": "busy"}, {"Retry-After": "0"})
+            return
+        question = body["messages"][-1]["content"]
+        if body["messages"][-1]["role"] == "assistant":
+            content = " continued"
+        elif "Begin your answer with:" in question:
+            content = "Joy: 0.8"
+        else:
+            content = f"echo {question}"
+        reply = {
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": len(question.split()), "completion_tokens": 3, "total_tokens": 9},
+        }
+        self._send(200, reply)
+
+
+@pytest.fixture
+def scripted_server():
+    servers = []
+
+    def start(failures: int = 0) -> _ScriptedServer:
+        server = _ScriptedServer(failures)
+        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
+def test_retries_on_503_then_succeeds_and_sends_the_key(scripted_server, monkeypatch):
+    monkeypatch.setenv("EMO_PILLARS_API_KEY", "sk-secret-123")
+    server = scripted_server(failures=3)
+    url = f"http://127.0.0.1:{server.server_address[1]}/v1"
+    backend = OpenAICompatibleBackend(url, model="scripted", max_retries=4, backoff_s=0.01, max_concurrency=2)
+    backend.load()  # /health is 404 here; /v1/models answers
+    prompts = [ChatPrompt.from_user(f"question {i}") for i in range(3)]
+    replies = backend.generate(prompts, max_new_tokens=5, decoding=DecodingConfig(repetition_penalty=1.03, seed=7))
+    assert [r.text for r in replies] == [f"echo question {i}" for i in range(3)]
+    assert [r.finish_reason for r in replies] == ["stop"] * 3
+    assert [(r.prompt_tokens, r.completion_tokens) for r in replies] == [(2, 3)] * 3
+    posts = [req for req in server.requests if req[0] == "/v1/chat/completions"]
+    assert len(posts) == 3 + 3  # three 503s were retried
+    for _, headers, body in posts:
+        assert headers["Authorization"] == "Bearer sk-secret-123"
+        assert body["model"] == "scripted"
+        assert body["temperature"] == 0.0 and body["max_tokens"] == 5 and body["seed"] == 7
+        assert body["repetition_penalty"] == 1.03
+        assert "top_p" not in body
+    assert "sk-secret" not in json.dumps(backend.describe())
+    assert "sk-secret" not in repr(backend.config)
+    backend.close()
+
+
+def test_retries_exhausted_on_5xx_gives_error_replies(scripted_server):
+    server = scripted_server(failures=100)
+    backend = OpenAICompatibleBackend(
+        f"http://127.0.0.1:{server.server_address[1]}", model="scripted", max_retries=1, backoff_s=0.01
+    )
+    replies = backend.generate([ChatPrompt.from_user("a"), ChatPrompt.from_user("b")], max_new_tokens=5)
+    assert [r.finish_reason for r in replies] == ["error", "error"]
+    assert all("HTTP 503" in r.error and "after 2 attempts" in r.error for r in replies)
+    backend.close()
+
+
+def test_prefill_modes(scripted_server):
+    server = scripted_server()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    prompt = ChatPrompt.from_user("how does she feel?", system="be brief", prefill="Joy:")
+
+    fallback = OpenAICompatibleBackend(url, model="scripted")
+    [reply] = fallback.generate([prompt], max_new_tokens=5)
+    assert reply.text == " 0.8"  # the repeated prefill is removed
+    fallback.close()
+
+    native = OpenAICompatibleBackend(url, model="scripted", supports_prefill=True, extra_body={"top_k": 1})
+    [reply] = native.generate([prompt], max_new_tokens=5)
+    assert reply.text == " continued"
+    body = server.requests[-1][2]
+    assert body["messages"][-1] == {"role": "assistant", "content": "Joy:"}
+    assert body["messages"][0] == {"role": "system", "content": "be brief"}
+    assert body["continue_final_message"] is True and body["add_generation_prompt"] is False
+    assert body["top_k"] == 1
+    native.close()
+
+
+def test_sampling_fields():
+    backend = OpenAICompatibleBackend("http://127.0.0.1:1", model="m", send_seed=False, send_repetition_penalty=False)
+    body = backend.request_body(
+        ChatPrompt.from_user("x"), max_new_tokens=3, decoding=DecodingConfig(temperature=0.7, top_p=0.9)
+    )
+    assert body["temperature"] == 0.7 and body["top_p"] == 0.9
+    assert "seed" not in body and "repetition_penalty" not in body
+
+
+def test_strip_prefill():
+    assert strip_prefill("Joy: 0.8", "Joy:") == " 0.8"
+    assert strip_prefill("\n Joy: 0.8", "Joy: ") == "0.8"
+    assert strip_prefill("0.8", "Joy:") == "0.8"
+    assert strip_prefill("", "Joy:") == ""
+
+
+def test_config(monkeypatch):
+    monkeypatch.delenv("EMO_PILLARS_API_KEY", raising=False)
+    monkeypatch.setenv("OPENAI_API_KEY", "from-openai-env")
+    config = OpenAICompatibleConfig("http://host:8000/v1/", model="m")
+    assert config.api_key == "from-openai-env"
+    assert config.root_url == "http://host:8000"
+    assert config.chat_url == "http://host:8000/v1/chat/completions"
+    assert OpenAICompatibleConfig("http://host:8000", model="m", api_key="given").api_key == "given"
+    with pytest.raises(ConfigError, match="base_url"):
+        OpenAICompatibleConfig("host:8000", model="m")
+    with pytest.raises(ConfigError, match="max_concurrency"):
+        OpenAICompatibleConfig("http://host", model="m", max_concurrency=0)
+    with pytest.raises(ConfigError):
+        OpenAICompatibleBackend(config, max_retries=1)

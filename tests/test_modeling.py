@@ -1,0 +1,172 @@
+"""EmoPillarsClassifier: loading, thresholds, predict/predict_proba, roll-ups, save, and a push/pull round trip."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from emo_pillars.errors import ConfigError, InputError
+from emo_pillars.modeling import EmoPillarsClassifier, rollup_proba
+from emo_pillars.taxonomy import EKMAN_LABELS, EMOTIONS, SENTIMENT_LABELS
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from tiny_models import build_tiny_bert, tiny_dataset_dict  # noqa: E402
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def trained_dir(tmp_path_factory) -> Path:
+    """A tiny context-less model trained 2 steps with the trainer (thresholds tuned, card written)."""
+    from emo_pillars.training import EmoPillarsModelCardData, EmoPillarsTrainer, EmoPillarsTrainingArguments
+
+    root = tmp_path_factory.mktemp("modeling")
+    base = build_tiny_bert(root / "base")
+    args = EmoPillarsTrainingArguments(
+        output_dir=str(root / "model"), max_steps=2, per_device_train_batch_size=4, use_cpu=True, logging_steps=1
+    )
+    data = tiny_dataset_dict()
+    trainer = EmoPillarsTrainer(
+        model=str(base), args=args, train_dataset=data, card_data=EmoPillarsModelCardData(model_id="me/tiny")
+    )
+    trainer.train()
+    trainer.evaluate_thresholds(data["test"])
+    trainer.save_model()
+    return root / "model"
+
+
+@pytest.fixture
+def classifier(trained_dir) -> EmoPillarsClassifier:
+    return EmoPillarsClassifier.from_pretrained(trained_dir, device="cpu")
+
+
+UTTERANCES = ["I did it, I passed!", "Why did it rain today?", "I am so sorry."]
+
+
+def test_predict_proba_shape_and_batches(classifier):
+    probs = classifier.predict_proba(UTTERANCES, batch_size=2)
+    assert probs.shape == (3, 28) and ((probs > 0) & (probs < 1)).all()
+    np.testing.assert_allclose(probs, classifier.predict_proba(UTTERANCES, batch_size=32), atol=1e-5)
+    assert classifier.predict_proba(UTTERANCES[0]).shape == (1, 28)
+    assert classifier.predict_proba([]).shape == (0, 28)
+
+
+def test_predict_uses_stored_thresholds_by_default(classifier):
+    probs = classifier.predict_proba(UTTERANCES)
+    per_label = classifier.thresholds
+    stored = json.loads((Path(classifier.model.config._name_or_path) / "config.json").read_text())["emo_pillars"]
+    assert per_label.tolist() == [stored["thresholds"][e] for e in EMOTIONS]
+    for row, found in zip(probs, classifier.predict(UTTERANCES)):
+        assert list(found) == sorted(found, key=found.get, reverse=True)
+        assert set(found) == {e for e, p, t in zip(EMOTIONS, row, per_label) if p >= t}
+        assert all(found[e] == pytest.approx(float(row[EMOTIONS.index(e)])) for e in found)
+    g = classifier.global_threshold
+    assert [set(f) for f in classifier.predict(UTTERANCES, threshold="global")] == [
+        {e for e, p in zip(EMOTIONS, row) if p >= g} for row in probs
+    ]
+
+
+def test_explicit_threshold_and_top_k(classifier):
+    everything = classifier.predict(UTTERANCES, threshold=0.0)
+    assert all(len(found) == 28 for found in everything)
+    top = classifier.predict(UTTERANCES, threshold=0.0, top_k=2)
+    assert [list(t) for t in top] == [list(e)[:2] for e in everything]
+    assert classifier.predict(UTTERANCES, threshold=1.0) == [{}, {}, {}]
+    assert all(len(f) == 28 for f in classifier.predict(UTTERANCES, threshold=[0.0] * 28))
+    with pytest.raises(InputError):
+        classifier.predict(UTTERANCES, threshold=[0.5, 0.5])
+    with pytest.raises(ConfigError):
+        classifier.predict(UTTERANCES, threshold="best")
+
+
+def test_rollups_to_ekman_and_sentiment(classifier):
+    probs = classifier.predict_proba(UTTERANCES)
+    ekman = classifier.predict_proba(UTTERANCES, level="ekman")
+    assert ekman.shape == (3, 7)
+    joy_group = [EMOTIONS.index(e) for e in ("joy", "amusement", "approval", "excitement", "gratitude", "love",
+                                             "optimism", "relief", "pride", "admiration", "desire", "caring")]  # fmt: skip
+    np.testing.assert_allclose(ekman[:, EKMAN_LABELS.index("joy")], probs[:, joy_group].max(axis=1))
+    sentiment = classifier.predict(UTTERANCES, threshold=0.0, level="sentiment")
+    assert all(set(found) == set(SENTIMENT_LABELS) for found in sentiment)
+    names, scores = rollup_proba(probs, "sentiment")
+    assert names == SENTIMENT_LABELS and scores.shape == (3, 4)
+    assert classifier.predict(UTTERANCES, threshold=1.0, level="ekman") == [{}, {}, {}]
+    with pytest.raises(ConfigError):
+        rollup_proba(probs, "plutchik")
+
+
+def test_set_thresholds_and_save_round_trip(classifier, tmp_path):
+    classifier.set_thresholds(threshold=0.42, thresholds=[0.1 * (i % 9 + 1) for i in range(28)])
+    classifier.save_pretrained(tmp_path / "saved")
+    again = EmoPillarsClassifier.from_pretrained(tmp_path / "saved", device="cpu")
+    assert again.global_threshold == 0.42
+    np.testing.assert_allclose(again.thresholds, [0.1 * (i % 9 + 1) for i in range(28)])
+    np.testing.assert_allclose(again.predict_proba(UTTERANCES), classifier.predict_proba(UTTERANCES), atol=1e-6)
+    assert {"model.safetensors", "config.json", "tokenizer.json"} <= {p.name for p in (tmp_path / "saved").iterdir()}
+
+
+def test_commands_print_tables(trained_dir, tmp_path, capsys):
+    from emo_pillars.training.commands import predict_main, train_main
+
+    predictions = predict_main(str(trained_dir), UTTERANCES, threshold=0.0, top_k=2)
+    out = capsys.readouterr().out
+    assert "utterance" in out and "I did it, I passed!" in out and len(predictions) == 3
+    assert all(f"{e} {s:.2f}" in out for p in predictions for e, s in p.items())
+    base = build_tiny_bert(tmp_path / "base")
+    metrics = train_main(
+        tiny_dataset_dict(contextual=True), "contextual", str(base), tmp_path / "out", max_steps=2, use_cpu=True
+    )
+    out = capsys.readouterr().out
+    assert "Test metrics (10 examples)" in out and f"{metrics['per_label']['macro_f1']:.4f}" in out
+    assert "macro-F1" in out and "global (" in out
+    predict_main(str(tmp_path / "out"), ["I did it!"], context="Mara studied.", character="Mara")
+    assert "I did it!" in capsys.readouterr().out
+
+
+PUSH_PULL = textwrap.dedent(
+    """
+    import json, sys
+    import numpy as np
+    from emo_pillars.modeling import EmoPillarsClassifier
+    model_dir, repo_id, utterances = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+    local = EmoPillarsClassifier.from_pretrained(model_dir, device="cpu")
+    local.push_to_hub(repo_id)  # the card and plots come from the folder it was loaded from
+    pulled = EmoPillarsClassifier.from_pretrained(repo_id, device="cpu")
+    print(json.dumps({
+        "max_diff": float(np.abs(local.predict_proba(utterances) - pulled.predict_proba(utterances)).max()),
+        "same_predictions": local.predict(utterances) == pulled.predict(utterances),
+        "thresholds": pulled.thresholds.tolist() == local.thresholds.tolist(),
+        "global": pulled.global_threshold == local.global_threshold,
+    }))
+    """
+)
+
+
+def test_push_to_hub_and_pull_back(trained_dir, tmp_path):
+    from hub_server import HubServer
+
+    with HubServer() as server:
+        env = server.client_env(hf_home=tmp_path / "hf-home")
+        run = subprocess.run(
+            [sys.executable, "-c", PUSH_PULL, str(trained_dir), "me/tiny-emo", json.dumps(UTTERANCES)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            cwd=REPO_ROOT,
+        )
+        assert run.returncode == 0, run.stderr[-3000:]
+        result = json.loads(run.stdout.strip().splitlines()[-1])
+        assert result == {"max_diff": pytest.approx(0.0, abs=1e-6), "same_predictions": True, "thresholds": True,
+                          "global": True}  # fmt: skip
+        files = server.files("models", "me/tiny-emo")
+    assert {"model.safetensors", "config.json", "tokenizer.json", "README.md", "thresholds.png"} <= set(files)
+    assert "emo_pillars" in json.loads(files["config.json"])
+    assert b"model-index" in files["README.md"]

@@ -1,0 +1,81 @@
+"""Packaging, the light import, the public API and the CLI skeleton."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+import emo_pillars
+from emo_pillars.cli import main
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_import_is_light_and_fast():
+    code = (
+        "import time, sys; t = time.perf_counter(); import emo_pillars; dt = time.perf_counter() - t; "
+        "heavy = [m for m in ('torch', 'transformers', 'datasets', 'accelerate') if m in sys.modules]; "
+        "print(dt, heavy)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split(" ", 1)
+    assert float(out[0]) < 0.5
+    assert out[1].strip() == "[]"
+
+
+def test_public_api_lists_resolvable_names():
+    assert emo_pillars.__version__
+    assert len(emo_pillars.EMOTIONS) == 28
+    for name in emo_pillars.__all__:
+        assert getattr(emo_pillars, name) is not None, name
+    with pytest.raises(AttributeError):
+        emo_pillars.not_a_name  # noqa: B018
+
+
+def test_errors_share_one_root_and_name_the_place():
+    err = emo_pillars.InputError("bad value", path="a.jsonl", line=4, field="text")
+    assert isinstance(err, emo_pillars.EmoPillarsError) and isinstance(err, ValueError)
+    assert str(err) == "a.jsonl:4: field 'text': bad value"
+
+
+def test_cli_version_and_help(capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(["--version"])
+    assert stop.value.code == 0
+    assert emo_pillars.__version__ in capsys.readouterr().out
+    assert main([]) == 0
+    assert "generate" in capsys.readouterr().out
+
+
+def test_cli_reports_our_errors_in_one_line_without_traceback(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-m", "emo_pillars.cli", "generate", "--narratives", str(tmp_path / "nope.txt"),
+         "--output", str(tmp_path / "out")],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert proc.stderr.strip().splitlines() == [f"emo-pillars: error: {tmp_path / 'nope.txt'}: no such file or folder"]
+
+
+def test_cli_taxonomy_normalises_words(capsys):
+    assert main(["taxonomy", "Furious", "plot"]) == 0
+    out = capsys.readouterr().out
+    assert "->  anger" in out and "(not an emotion)" in out
+
+
+def test_wheel_ships_prompts_corpus_and_templates(tmp_path):
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path), "."],
+        cwd=REPO_ROOT, check=True, capture_output=True,
+    )  # fmt: skip
+    (wheel,) = tmp_path.glob("emo_pillars-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for stage in ("characters", "utterances", "labels", "context", "context_cleaning", "rewriting"):
+        assert f"emo_pillars/generation/prompts/{stage}.txt" in names
+    assert "emo_pillars/generation/corpus/demo_plots.jsonl" in names
+    assert "emo_pillars/data/templates/dataset_card.md" in names
+    assert not any(n.startswith("tests/") for n in names)

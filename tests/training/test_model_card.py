@@ -1,0 +1,66 @@
+"""The model card: template loading, card data, the callback, and rendering without training."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+from huggingface_hub import ModelCard
+
+from emo_pillars.taxonomy import EMOTIONS
+from emo_pillars.training.model_card import (
+    LOSS_PLOT,
+    THRESHOLD_PLOT,
+    EmoPillarsModelCardData,
+    ModelCardCallback,
+    load_model_card_template,
+    write_model_card,
+)
+from emo_pillars.training.thresholds import tune_thresholds
+
+
+def test_template_is_found_and_has_the_sections():
+    template = load_model_card_template()
+    for section in ("## Input format", "## Usage", "## Evaluation", "## Limitations", "## Citation"):
+        assert section in template
+    assert "{{ card_data }}" in template
+
+
+def test_metadata_without_results_and_local_paths():
+    data = EmoPillarsModelCardData(base_model="/abs/path/base", dataset_id="me/data")
+    meta = data.to_dict()
+    assert "base_model" not in meta and meta["datasets"] == ["me/data"] and "model-index" not in meta
+    assert meta["library_name"] == "transformers" and "emo-pillars" in meta["tags"]
+
+
+def test_callback_and_rendering(tmp_path):
+    data = EmoPillarsModelCardData(base_model="org/encoder", model_id="me/model", dataset_name="Emo Pillars")
+    callback = ModelCardCallback(data)
+    args = SimpleNamespace(to_dict=lambda: {"learning_rate": 1e-4, "seed": 3, "output_dir": "x"},
+                           input_format="contextual", max_length=256)  # fmt: skip
+    callback.on_train_begin(args, None, None)
+    for step, loss in ((1, 0.7), (2, 0.5), (3, 0.4)):
+        callback.on_log(args, SimpleNamespace(global_step=step, epoch=step / 3), None, logs={"loss": loss})
+    callback.on_log(args, SimpleNamespace(global_step=3, epoch=1.0), None, logs={"train_runtime": 12.5})
+    assert data.hyperparameters == {"learning_rate": 1e-4, "seed": 3}
+    assert [log["loss"] for log in data.training_logs] == [0.7, 0.5, 0.4] and data.train_runtime == 12.5
+
+    rng = np.random.default_rng(0)
+    labels = (rng.random((50, 28)) < 0.2).astype(int)
+    probs = np.clip(labels * 0.3 + rng.random((50, 28)) * 0.7, 0, 1)
+    data.set_thresholds(tune_thresholds(labels, probs))
+    per_label = {e: {"precision": 0.5, "recall": 0.25, "f1": 1 / 3, "support": 4} for e in EMOTIONS}
+    metrics = {key: {"macro_f1": 0.3 + i / 10, "micro_f1": 0.4, "weighted_f1": 0.35, "threshold": 0.5,
+                     "per_label": per_label} for i, key in enumerate(("0.5", "global", "per_label"))}  # fmt: skip
+    data.set_test_metrics(metrics)
+    path = write_model_card(data, tmp_path)
+    assert (tmp_path / THRESHOLD_PLOT).stat().st_size > 0 and (tmp_path / LOSS_PLOT).stat().st_size > 0
+    card = ModelCard.load(path)
+    names = [m["name"] for m in card.data.to_dict()["model-index"][0]["results"][0]["metrics"]]
+    assert "macro-f1 (global threshold)" in names and len(names) == 9
+    text = card.text
+    assert "| global (0.50) | 0.4000 | 0.4000 | 0.3500 |" in text
+    assert "| learning_rate | 0.0001 |" in text and "Training took 12 s." in text
+    assert "| admiration |" in text and "| 0.500 | 0.250 | 0.333 | 4 |" in text
+    assert 'text_pair": "Mara: I actually did it!"' in text  # contextual usage example
+    assert "Maximum sequence length:** 256 tokens" in text

@@ -1,0 +1,229 @@
+"""EmoPillarsTrainer end to end on a tiny random BERT: train 2 steps, tune thresholds, save, reload, card, LoRA."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+from huggingface_hub import ModelCard
+
+from emo_pillars.errors import ConfigError
+from emo_pillars.inputs import pipeline_inputs
+from emo_pillars.modeling import EmoPillarsClassifier
+from emo_pillars.taxonomy import EMOTIONS
+from emo_pillars.training import (
+    EmoPillarsModelCardData,
+    EmoPillarsTrainer,
+    EmoPillarsTrainingArguments,
+    load_training_dataset,
+)
+
+
+def make_args(output: Path, **kwargs) -> EmoPillarsTrainingArguments:
+    values = {"max_steps": 2, "per_device_train_batch_size": 4, "logging_steps": 1, "use_cpu": True, "seed": 0}
+    return EmoPillarsTrainingArguments(output_dir=str(output), **(values | kwargs))
+
+
+def _inputs(split, contextual: bool):
+    if contextual:
+        return split["utterance"], split["context"], split["character"]
+    return split["utterance"], None, None
+
+
+@pytest.mark.parametrize("input_format", ["context_less", "contextual"])
+def test_train_save_reload_with_classifier_and_pipeline(tiny_bert, tmp_path, input_format, request):
+    from transformers import pipeline
+
+    contextual = input_format == "contextual"
+    data = request.getfixturevalue("contextual_data" if contextual else "context_less_data")
+    output = tmp_path / "model"
+    card_data = EmoPillarsModelCardData(
+        model_id="me/tiny-emo", dataset_id="me/emo-pillars", dataset_config=input_format
+    )
+    trainer = EmoPillarsTrainer(
+        model=str(tiny_bert),
+        args=make_args(output, input_format=input_format),
+        train_dataset=data,
+        card_data=card_data,
+    )
+    trainer.train()
+    assert trainer.state.global_step == 2
+    tuned = trainer.threshold_result
+    assert tuned is not None and len(tuned.per_label) == 28
+    metrics = trainer.evaluate_thresholds(data["test"])
+    assert set(metrics) == {"0.5", "global", "per_label"}
+    trainer.save_model()
+
+    files = {p.name for p in output.iterdir()}
+    assert {"model.safetensors", "config.json", "tokenizer.json", "README.md", "thresholds.png"} <= files
+    assert "training_loss.png" in files
+    config = json.loads((output / "config.json").read_text())
+    assert config["problem_type"] == "multi_label_classification"
+    assert [config["id2label"][str(i)] for i in range(28)] == list(EMOTIONS)
+    stored = config["emo_pillars"]
+    assert stored["input_format"] == input_format
+    assert stored["threshold"] == tuned.global_threshold
+    assert [stored["thresholds"][e] for e in EMOTIONS] == tuned.per_label
+
+    # Reload: EmoPillarsClassifier and a plain transformers pipeline give the same scores.
+    classifier = EmoPillarsClassifier.from_pretrained(output, device="cpu")
+    assert classifier.global_threshold == tuned.global_threshold
+    assert classifier.thresholds.tolist() == tuned.per_label
+    utterances, contexts, characters = _inputs(data["test"], contextual)
+    probs = classifier.predict_proba(utterances, contexts, characters, batch_size=3)
+    assert probs.shape == (10, 28)
+    pipe = pipeline("text-classification", model=str(output), top_k=None, device="cpu")
+    outputs = pipe(pipeline_inputs(utterances, contexts, characters))
+    pipe_probs = np.array([[{d["label"]: d["score"] for d in row}[e] for e in EMOTIONS] for row in outputs])
+    np.testing.assert_allclose(probs, pipe_probs, atol=1e-5)
+    # Scores also match the trained model in memory, so the saved weights are the trained ones.
+    trained_probs, _ = trainer.predict_proba(data["test"])
+    np.testing.assert_allclose(probs, trained_probs, atol=1e-5)
+    # Default predictions use the stored per-label thresholds.
+    predictions = classifier.predict(utterances, contexts, characters)
+    for row, found in zip(probs, predictions):
+        assert set(found) == {e for e, p, t in zip(EMOTIONS, row, tuned.per_label) if p >= t}
+
+    # The card: valid YAML with the measured metrics as model-index, tables, usage, limitations, citation.
+    card = ModelCard.load(output / "README.md")
+    meta = card.data.to_dict()
+    assert meta["pipeline_tag"] == "text-classification" and meta["datasets"] == ["me/emo-pillars"]
+    results = meta["model-index"][0]["results"][0]
+    values = {m["name"]: m["value"] for m in results["metrics"]}
+    assert values["macro-f1 (per-label thresholds)"] == round(metrics["per_label"]["macro_f1"], 4)
+    assert values["macro-f1 (threshold 0.5)"] == round(metrics["0.5"]["macro_f1"], 4)
+    assert values["micro-f1 (global threshold)"] == round(metrics["global"]["micro_f1"], 4)
+    assert results["dataset"]["config"] == input_format
+    yaml.safe_load(card.content.split("---")[1])
+    text = card.text
+    assert f"{metrics['per_label']['macro_f1']:.4f}" in text
+    assert f"| joy | {tuned.per_label[EMOTIONS.index('joy')]:.2f} |" in text
+    assert "![Per-label thresholds](thresholds.png)" in text and "![Training loss](training_loss.png)" in text
+    assert 'pipeline("text-classification", model="me/tiny-emo", top_k=None)' in text
+    assert 'EmoPillarsClassifier.from_pretrained("me/tiny-emo")' in text
+    assert ("text_pair" in text) is contextual
+    assert "Synthetic, narrative-grounded data" in text and "Neutral is weak" in text and "English only" in text
+    assert "2504.16856" in text and "Findings of the Association for Computational Linguistics: ACL 2025" in text
+    assert "| learning_rate | 0.0002 |" in text
+
+
+def test_head_learning_rate_pos_weight_bias_and_soft_targets(tiny_bert, tmp_path, context_less_data):
+    args = make_args(tmp_path / "out", pos_weight="sqrt", targets="emotion_scores", head_learning_rate=5e-3)
+    trainer = EmoPillarsTrainer(model=str(tiny_bert), args=args, train_dataset=context_less_data)
+    optimizer = trainer.create_optimizer()
+    lrs = {}
+    for group in optimizer.param_groups:
+        for param in group["params"]:
+            lrs[id(param)] = group["lr"]
+    named = dict(trainer.model.named_parameters())
+    assert lrs[id(named["classifier.weight"])] == 5e-3
+    assert lrs[id(named["bert.pooler.dense.weight"])] == 5e-3
+    assert lrs[id(named["bert.encoder.layer.0.attention.self.query.weight"])] == 2e-4
+    assert id(named["bert.embeddings.word_embeddings.weight"]) not in lrs  # frozen by default
+    # Positive weights: sqrt(neg/pos) from the 10 training rows, at least 1.
+    joy = EMOTIONS.index("joy")  # 2 of 10 rows
+    assert trainer._pos_weight[joy].item() == pytest.approx(2.0)
+    # The classifier bias starts at the label log-odds.
+    assert trainer.model.classifier.bias[joy].item() == pytest.approx(np.log(0.2 / 0.8), abs=1e-5)
+    # Soft targets are the emotion_scores column.
+    assert trainer.train_dataset[0]["labels"][EMOTIONS.index("surprise")] == pytest.approx(0.9)
+    trainer.train()
+    assert trainer.state.global_step == 2
+
+
+def test_no_head_learning_rate_uses_one_learning_rate(tiny_bert, tmp_path, context_less_data):
+    args = make_args(tmp_path / "out", head_learning_rate=None, freeze_embeddings=False, init_head_bias=False)
+    trainer = EmoPillarsTrainer(model=str(tiny_bert), args=args, train_dataset=context_less_data)
+    assert {g["lr"] for g in trainer.create_optimizer().param_groups} == {2e-4}
+    assert trainer.model.bert.embeddings.word_embeddings.weight.requires_grad
+
+
+def test_lora_trains_saves_reloads_and_merges(tiny_bert, tmp_path, context_less_data):
+    from transformers import AutoModelForSequenceClassification
+
+    output = tmp_path / "lora"
+    args = make_args(output, lora=True, lora_r=4, lora_target_modules=["query", "value"])
+    trainer = EmoPillarsTrainer(model=str(tiny_bert), args=args, train_dataset=context_less_data)
+    trainer.train()
+    trainer.save_model()
+    files = {p.name for p in output.iterdir()}
+    assert {"adapter_config.json", "adapter_model.safetensors", "config.json", "README.md"} <= files
+    assert "model.safetensors" not in files
+    expected, _ = trainer.predict_proba(context_less_data["test"])
+    classifier = EmoPillarsClassifier.from_pretrained(output, device="cpu")
+    assert classifier.thresholds.tolist() == trainer.threshold_result.per_label
+    np.testing.assert_allclose(classifier.predict_proba(context_less_data["test"]["utterance"]), expected, atol=1e-5)
+
+    merged = trainer.merge_lora()
+    assert not hasattr(merged, "peft_config")
+    plain = tmp_path / "merged"
+    trainer.save_model(str(plain))
+    assert (plain / "model.safetensors").exists() and not (plain / "adapter_config.json").exists()
+    reloaded = AutoModelForSequenceClassification.from_pretrained(plain)
+    assert reloaded.config.emo_pillars["thresholds"] == dict(zip(EMOTIONS, trainer.threshold_result.per_label))
+    trainer.processing_class.save_pretrained(plain)
+    np.testing.assert_allclose(
+        EmoPillarsClassifier.from_pretrained(plain, device="cpu").predict_proba(
+            context_less_data["test"]["utterance"]
+        ),
+        expected,
+        atol=1e-5,
+    )
+
+
+def test_merge_lora_option_saves_a_plain_checkpoint(tiny_bert, tmp_path, context_less_data):
+    output = tmp_path / "merged"
+    args = make_args(output, lora=True, merge_lora=True)
+    trainer = EmoPillarsTrainer(model=str(tiny_bert), args=args, train_dataset=context_less_data)
+    trainer.train()
+    trainer.save_model()
+    assert (output / "model.safetensors").exists() and not (output / "adapter_config.json").exists()
+
+
+def test_single_token_type_encoder_gets_two_for_contextual_input(tiny_single_type_bert, tmp_path, contextual_data):
+    output = tmp_path / "out"
+    trainer = EmoPillarsTrainer(
+        model=str(tiny_single_type_bert),
+        args=make_args(output, input_format="contextual"),
+        train_dataset=contextual_data,
+    )
+    assert trainer.model.config.type_vocab_size == 2
+    assert 1 in trainer.train_dataset[0]["token_type_ids"]
+    trainer.train()
+    trainer.save_model()
+    assert json.loads((output / "config.json").read_text())["type_vocab_size"] == 2
+    EmoPillarsClassifier.from_pretrained(output, device="cpu").predict(["hi"], contexts=["a"], characters=["Tom"])
+
+
+def test_dataset_folder_with_configs_loads(tmp_path, context_less_data):
+    folder = tmp_path / "repo"
+    (folder / "context_less").mkdir(parents=True)
+    lines = ["---", "configs:", "- config_name: context_less", "  data_files:"]
+    for split, rows in context_less_data.items():
+        rows.to_parquet(folder / "context_less" / f"{split}.parquet")
+        lines += [f"  - split: {split}", f"    path: context_less/{split}.parquet"]
+    (folder / "README.md").write_text("\n".join([*lines, "---", ""]), encoding="utf-8")
+    loaded = load_training_dataset(str(folder), "context_less")
+    assert (
+        set(loaded) == {"train", "validation", "test"}
+        and loaded["train"]["utterance"] == context_less_data["train"]["utterance"]
+    )
+    assert load_training_dataset(context_less_data) is context_less_data
+
+
+def test_wrong_model_or_args_raise(tiny_bert, tmp_path):
+    from transformers import AutoModelForSequenceClassification, TrainingArguments
+
+    with pytest.raises(ConfigError):
+        EmoPillarsTrainer(model=str(tiny_bert), args=TrainingArguments(output_dir=str(tmp_path)))
+    with pytest.raises(ConfigError, match="3 outputs"):
+        EmoPillarsTrainer(
+            model=AutoModelForSequenceClassification.from_pretrained(tiny_bert, num_labels=3),
+            args=make_args(tmp_path),
+            processing_class=object(),
+        )
+    torch.manual_seed(0)
