@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from ..errors import ConfigError
 from .backends.base import DecodingConfig
@@ -74,6 +74,11 @@ class GenerationConfig:
         n_neutral: Neutral utterances asked per character (the paper: 2).
         top_k_labels: Emotions asked for in the soft-label stage (the paper: 5).
         label_threshold: Emotions scored at least this become labels (the paper: 0.3).
+        label_mode: How the soft-label stage asks the teacher. ``"generate"`` (the paper): the teacher writes its
+            top-k emotions with levels. ``"score"``: one forward pass per utterance scores each of the 28 emotion
+            names as the first item of the answer (prefill ``"1."``); with p the probabilities renormalised over
+            the 28, an emotion's score is p / max(p), so the top emotion scores 1.0 and the others keep their
+            share of it; the top-k are kept. Needs a backend with ``score_continuations`` (the transformers one).
         batch_size: Prompts handed to the backend at once; replies are cached after every batch.
         decoding: Decoding settings (the paper: greedy, repetition penalty 1.03).
         seed: Seed for the contextual selection and any sampling.
@@ -89,6 +94,7 @@ class GenerationConfig:
     n_neutral: int = 2
     top_k_labels: int = 5
     label_threshold: float = 0.3
+    label_mode: Literal["generate", "score"] = "generate"
     batch_size: int = 64
     decoding: DecodingConfig = field(default_factory=DecodingConfig)
     seed: int = 0
@@ -111,6 +117,8 @@ class GenerationConfig:
             raise ConfigError(f"contextual_fraction must be in [0, 1], got {self.contextual_fraction}")
         if not 0.0 < self.label_threshold <= 1.0:
             raise ConfigError(f"label_threshold must be in (0, 1], got {self.label_threshold}")
+        if self.label_mode not in ("generate", "score"):
+            raise ConfigError(f"label_mode must be 'generate' or 'score', got {self.label_mode!r}")
         for name in ("max_plots", "max_characters"):
             value = getattr(self, name)
             if value is not None and value < 1:

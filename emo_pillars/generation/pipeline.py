@@ -12,7 +12,9 @@ Examples:
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import math
 import os
 import time
 from collections import Counter
@@ -25,7 +27,7 @@ from typing import Any
 from .. import __version__
 from .._io import atomic_write_json, atomic_write_jsonl
 from ..errors import ConfigError
-from ..taxonomy import NEUTRAL
+from ..taxonomy import EMOTIONS, NEUTRAL
 from .backends.base import ChatPrompt, Completion, LLMBackend
 from .cache import ReplyCache, call_key
 from .config import STAGES, GenerationConfig
@@ -39,6 +41,9 @@ CONTEXT_LESS_FILE = "context_less.jsonl"
 CONTEXTUAL_FILE = "contextual.jsonl"
 RUN_FILE = "run.json"
 CACHE_DIR = "cache"
+#: Label mode "score": the answer's prefill, and the continuations scored after it (one per emotion).
+SCORE_PREFILL = "1."
+SCORE_CONTINUATIONS: tuple[str, ...] = tuple(f" {emotion}" for emotion in EMOTIONS)
 
 
 @dataclass
@@ -92,14 +97,14 @@ class GenerationResult:
         """A plain-text table of the per-stage counts, tokens and time."""
         head = (
             f"{'stage':<17}{'calls':>7}{'cached':>8}{'failed':>8}{'parse-fail':>11}{'kept':>7}{'dropped':>9}"
-            f"{'gen-tokens':>12}{'tok/s':>8}{'seconds':>9}"
+            f"{'gen-tokens':>12}{'tok/s':>10}{'seconds':>9}"
         )
         lines = [head, "-" * len(head)]
         for name, s in self.stats.items():
             rate = s.completion_tokens / s.seconds if s.seconds > 0 and s.calls else 0.0
             lines.append(
                 f"{name:<17}{s.calls:>7}{s.cached:>8}{s.failed:>8}{sum(s.parse_failures.values()):>11}"
-                f"{s.kept:>7}{sum(s.dropped.values()):>9}{s.completion_tokens:>12}{rate:>8.1f}{s.seconds:>9.1f}"
+                f"{s.kept:>7}{sum(s.dropped.values()):>9}{s.completion_tokens:>12}{min(rate, 9e6):>10.1f}{s.seconds:>9.1f}"
             )
         counts = self.run_info["counts"]
         lines.append(
@@ -162,6 +167,27 @@ def resolve_backend(
     return TransformersBackend(os.fspath(model), **backend_kwargs)
 
 
+def label_scores_text(logprobs: Sequence[float], top_k: int) -> str:
+    """Label mode "score": the reply, after the prefill ``"1."``, that the 28 emotions' log-probabilities stand for.
+
+    With p the probabilities renormalised over the 28 emotions, an emotion's score is p / max(p) (the
+    renormalisation cancels: exp(logprob - max logprob)). The top emotion scores 1.0, so with a threshold in (0, 1]
+    every utterance gets at least one label, and at most ``top_k``. Rendered like a generated reply, so the stage's
+    parser reads it and ``raw_label_reply`` shows it.
+
+    Examples:
+        >>> import math
+        >>> logprobs = [-9.0] * 28
+        >>> logprobs[17], logprobs[23] = math.log(0.5), math.log(0.2)  # joy, relief
+        >>> SCORE_PREFILL + label_scores_text(logprobs, top_k=2)
+        '1. joy 1.00\\n2. relief 0.40'
+    """
+    best = max(logprobs)
+    ranked = sorted(zip(EMOTIONS, logprobs), key=lambda pair: -pair[1])[:top_k]
+    lines = [f"{rank}. {emotion} {math.exp(lp - best):.2f}" for rank, (emotion, lp) in enumerate(ranked, 1)]
+    return "\n".join(lines).removeprefix("1.")
+
+
 def _in_fraction(example_id: str, fraction: float, seed: int) -> bool:
     digest = hashlib.sha256(f"{seed}:{example_id}".encode()).digest()
     return int.from_bytes(digest[:8], "big") / 2**64 < fraction
@@ -218,6 +244,11 @@ class EmoPillarsGenerator:
         self.backend = resolve_backend(backend, server_url=server_url, **backend_kwargs)
         self.show_progress = show_progress
         cfg = self.config
+        if cfg.label_mode == "score" and not callable(getattr(self.backend, "score_continuations", None)):
+            raise ConfigError(
+                f"label_mode='score' needs a backend that scores continuations (TransformersBackend); "
+                f"{type(self.backend).__name__} can only generate: use label_mode='generate'"
+            )
         params: dict[str, dict[str, Any]] = {
             "utterances": {"n_emotional": cfg.n_emotional, "n_neutral": cfg.n_neutral},
             "labels": {"top_k": cfg.top_k_labels},
@@ -231,6 +262,8 @@ class EmoPillarsGenerator:
     def _complete(self, stage: Stage, prompts: Sequence[ChatPrompt], cache: ReplyCache, stats: StageStats):
         """Replies for ``prompts``: from the cache where present, else from the backend in batches."""
         cfg = self.config
+        if stage.name == "labels" and cfg.label_mode == "score":
+            return self._score_labels(prompts, cache, stats)
         budget = cfg.stage(stage.name).max_new_tokens
         model, revision = self.backend.model_name, self.backend.model_revision
         keys = [call_key(model, revision, p, budget, cfg.decoding) for p in prompts]
@@ -275,6 +308,48 @@ class EmoPillarsGenerator:
                 bar.close()
         return replies
 
+    def _score_labels(self, prompts: Sequence[ChatPrompt], cache: ReplyCache, stats: StageStats):
+        """Label mode "score": log-probabilities of the 28 emotion names from the backend (or the cache), rendered
+        as replies by :func:`label_scores_text`. A call counts its prompt tokens; it generates none."""
+        cfg = self.config
+        model, revision = self.backend.model_name, self.backend.model_revision
+        keys = [call_key(model, revision, p, 0, cfg.decoding) for p in prompts]  # budget 0: no generate call has it
+        entries: list[dict[str, Any] | None] = [cache.get(k) for k in keys]
+        todo = [i for i, r in enumerate(entries) if r is None]
+        stats.cached += len(prompts) - len(todo)
+        bar = self._progress("labels", len(prompts), initial=len(prompts) - len(todo))
+        start = time.perf_counter()
+        try:
+            for lo in range(0, len(todo), cfg.batch_size):
+                batch = todo[lo : lo + cfg.batch_size]
+                logprobs, n_tokens = self.backend.score_continuations(
+                    [prompts[i] for i in batch], SCORE_CONTINUATIONS, return_prompt_tokens=True
+                )
+                fresh = []
+                for i, row, n in zip(batch, logprobs, n_tokens):
+                    row = [float(x) for x in row]
+                    entry = {"logprobs": row, "prompt_tokens": n, "completion_tokens": 0, "finish_reason": "stop"}
+                    if all(math.isfinite(x) for x in row):
+                        fresh.append((keys[i], entry))
+                    else:
+                        stats.failed += 1
+                        entry.update(finish_reason="error", error="the backend could not score this prompt")
+                    entries[i] = entry
+                    stats.calls += 1
+                    stats.prompt_tokens += n
+                cache.put_many(fresh)
+                if bar is not None:
+                    bar.update(len(batch))
+                    bar.set_postfix(calls_s=f"{stats.calls / max(time.perf_counter() - start, 1e-9):.2f}")
+        finally:
+            stats.seconds += time.perf_counter() - start
+            if bar is not None:
+                bar.close()
+        return [
+            {**e, "text": "" if e["finish_reason"] == "error" else label_scores_text(e["logprobs"], cfg.top_k_labels)}
+            for e in entries
+        ]
+
     def _progress(self, stage: str, total: int, initial: int):
         if not self.show_progress or not self.backend.is_main_process:
             return None
@@ -289,6 +364,8 @@ class EmoPillarsGenerator:
         stat = stats.setdefault(name, StageStats())
         cache = ReplyCache(cache_dir, name, writable=self.backend.is_main_process)
         prompts = [stage.prompt(item) for item in items]
+        if name == "labels" and self.config.label_mode == "score":
+            prompts = [dataclasses.replace(p, prefill=SCORE_PREFILL) for p in prompts]
         replies = self._complete(stage, prompts, cache, stat)
         out = []
         for prompt, reply in zip(prompts, replies):

@@ -79,7 +79,7 @@ class EmoPillarsModelCardData(CardData):
     Examples:
         >>> data = EmoPillarsModelCardData(model_id="me/minilm-emopillars", dataset_id="me/emo-pillars")
         >>> sorted(data.to_dict())[:4]
-        ['base_model', 'datasets', 'language', 'library_name']
+        ['datasets', 'language', 'library_name', 'license']
     """
 
     language: str | list[str] | None = "en"

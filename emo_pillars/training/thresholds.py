@@ -16,7 +16,7 @@ Examples:
     >>> probs = np.array([[0.7, 0.2], [0.2, 0.4], [0.6, 0.45], [0.1, 0.1]])
     >>> result = tune_thresholds(labels, probs)
     >>> result.per_label_f1, [round(t, 2) for t in result.per_label]
-    (1.0, [0.21, 0.21])
+    (1.0, [0.5, 0.4])
 """
 
 from __future__ import annotations

@@ -5,6 +5,18 @@ by token length, generates batch by batch with left padding and returns the repl
 with ``accelerate launch`` or ``torchrun`` on N > 1 processes, each process generates its share of the (sorted)
 prompts and every rank receives the full, ordered list of replies.
 
+Two throughput features:
+
+* **Shared-prefix reuse** (``prefix_cache=True``): the longest common token prefix of a batch (the emotion definitions
+  of every label prompt; the definitions and the plot of all characters of one plot) is encoded once, its key/value
+  cache is kept and copied into every batch that starts with it. Only the rest of each prompt (its *suffix*) goes
+  through the model. Suffixes are left-padded *after* the prefix, the attention mask hides the pads and position ids
+  skip them, so every row sees exactly the tokens and positions of the plain path: greedy replies are the same.
+* **Continuation scoring** (:meth:`TransformersBackend.score_continuations`): the log-probability of each of K fixed
+  continuations after each prompt, from one forward pass per batch. The K continuations are packed after the prompt
+  in the same row; a block attention mask lets every continuation see the prompt and its own earlier tokens only,
+  so the prompt's keys and values are computed once and shared by all K (a tree of continuations, no K-fold copies).
+
 This module imports torch and transformers; ``import emo_pillars`` stays free of both because the backends package
 imports it lazily.
 """
@@ -15,6 +27,7 @@ import copy
 import gc
 import logging
 import os
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
@@ -24,6 +37,7 @@ from emo_pillars.errors import BackendError, ConfigError
 from .base import ChatPrompt, Completion, DecodingConfig, LLMBackend
 
 if TYPE_CHECKING:
+    import numpy as np
     import torch
 
 __all__ = ["TransformersBackend", "TransformersBackendConfig"]
@@ -31,6 +45,17 @@ __all__ = ["TransformersBackend", "TransformersBackendConfig"]
 logger = logging.getLogger(__name__)
 
 _DTYPES = ("auto", "float32", "bfloat16", "float16")
+#: Shorter common prefixes are not worth a cache lookup.
+_MIN_PREFIX_TOKENS = 16
+#: Prompts that share this many tokens beyond what all prompts of a call share are batched together.
+_GROUP_MIN_TOKENS = 32
+#: Prefix caches kept (least recently used dropped first).
+_PREFIX_STORE_SIZE = 4
+
+
+def _common_prefix_length(rows: Sequence[Sequence[int]]) -> int:
+    """Length of the longest common prefix of token lists."""
+    return len(os.path.commonprefix([list(r) for r in rows])) if rows else 0
 
 
 @dataclass
@@ -53,6 +78,12 @@ class TransformersBackendConfig:
         use_accelerate: Split prompts between processes with accelerate. ``None``: on when the process was
             launched with more than one process (``WORLD_SIZE > 1``).
         chat_template: A Jinja chat template replacing the tokenizer's (for tokenizers that have none).
+        prefix_cache: Encode the longest common token prefix of each batch once, keep its key/value cache (the last
+            few prefixes are kept) and reuse it for every batch that shares it. Prompts of one call are grouped so
+            that prompts sharing a long prefix (one plot's characters) fall into the same batches. Greedy replies
+            are the same as without it; prefill work drops by the prefix's share of the prompt.
+        ignore_eos: Always generate exactly ``max_new_tokens`` tokens (end-of-sequence tokens are suppressed). For
+            benchmarks that need fixed reply lengths; replies then end with ``finish_reason="length"``.
 
     Examples:
         >>> from emo_pillars.generation.backends import TransformersBackendConfig
@@ -76,6 +107,8 @@ class TransformersBackendConfig:
     trust_remote_code: bool = False
     use_accelerate: bool | None = None
     chat_template: str | None = None
+    prefix_cache: bool = False
+    ignore_eos: bool = False
 
     def __post_init__(self):
         self.model = os.fspath(self.model)
@@ -145,6 +178,9 @@ class TransformersBackend(LLMBackend):
         self.tokenizer = None
         self._state = None  # accelerate.PartialState when several processes share the work
         self.is_main_process = True
+        self._prefix_store: OrderedDict[tuple[int, ...], Any] = OrderedDict()
+        #: Prefix tokens run through the model to fill the prefix cache (a counter for benchmarks).
+        self.prefix_tokens_encoded = 0
 
     # ------------------------------------------------------------------ properties
 
@@ -175,6 +211,7 @@ class TransformersBackend(LLMBackend):
             batch_size=cfg.batch_size,
             max_batch_tokens=cfg.max_batch_tokens,
             num_processes=self.num_processes,
+            prefix_cache=cfg.prefix_cache,
         )
         return info
 
@@ -253,6 +290,7 @@ class TransformersBackend(LLMBackend):
         return accelerator if accelerator is not None else torch.device("cpu")
 
     def close(self) -> None:
+        self._prefix_store.clear()
         self.model = None
         self.tokenizer = None
         gc.collect()
@@ -294,33 +332,74 @@ class TransformersBackend(LLMBackend):
         encoded: dict[int, list[int]] = {}
         for i, prompt in enumerate(prompts):
             try:
-                encoded[i] = self.tokenizer(self.render(prompt), add_special_tokens=False)["input_ids"]
+                encoded[i] = self._encode(prompt)
             except Exception as exc:  # a template that refuses these messages, for instance
                 results[i] = Completion(text="", finish_reason="error", error=f"cannot render the prompt: {exc}")
 
-        # Longest first: a batch that does not fit in memory fails at once, not after an hour.
-        order = sorted(encoded, key=lambda i: (-len(encoded[i]), i))
-        if self._state is not None:
-            from accelerate.utils import gather_object
+        def work(order: list[int]) -> list[tuple[int, Completion]]:
+            return self._generate_indices(order, encoded, max_new_tokens, decoding)
 
-            with self._state.split_between_processes(order) as local_order:
-                local = self._generate_indices(list(local_order), encoded, max_new_tokens, decoding)
-            pairs = gather_object(local)
-        else:
-            pairs = self._generate_indices(order, encoded, max_new_tokens, decoding)
-        for i, completion in pairs:
+        for i, completion in self._distribute(self._order(encoded), work):
             results[i] = completion
         return results  # type: ignore[return-value]
+
+    def _encode(self, prompt: ChatPrompt) -> list[int]:
+        return self.tokenizer(self.render(prompt), add_special_tokens=False)["input_ids"]
+
+    def _order(self, encoded: dict[int, list[int]]) -> list[int]:
+        """The processing order: longest first, or (with ``prefix_cache``) prefix groups one after the other."""
+        return [i for group in self._groups(list(encoded), encoded) for i in group]
+
+    def _groups(self, indices: list[int], encoded: dict[int, list[int]]) -> list[list[int]]:
+        """Split ``indices`` into groups that are batched separately, each sorted longest first.
+
+        Without ``prefix_cache`` there is one group. With it, prompts are sorted token-wise so that prompts sharing a
+        prefix are neighbours; a run of neighbours that share at least ``_GROUP_MIN_TOKENS`` tokens more than all
+        prompts share (the same plot, say) becomes its own group, and the prompts left over form one last group.
+        Longest first: a batch that does not fit in memory fails at once, not after an hour.
+        """
+
+        def longest_first(group: list[int]) -> list[int]:
+            return sorted(group, key=lambda i: (-len(encoded[i]), i))
+
+        if not self.config.prefix_cache or len(indices) < 3:
+            return [longest_first(indices)] if indices else []
+        lexical = sorted(indices, key=lambda i: (encoded[i], i))
+        shared = _common_prefix_length([encoded[lexical[0]], encoded[lexical[-1]]])
+        runs: list[list[int]] = [[lexical[0]]]
+        for a, b in zip(lexical, lexical[1:]):
+            if _common_prefix_length([encoded[a], encoded[b]]) >= shared + _GROUP_MIN_TOKENS:
+                runs[-1].append(b)
+            else:
+                runs.append([b])
+        groups = [longest_first(run) for run in runs if len(run) > 1]
+        rest = [i for run in runs if len(run) == 1 for i in run]
+        if rest:
+            groups.append(longest_first(rest))
+        return sorted(groups, key=lambda g: (-len(encoded[g[0]]), g[0]))
+
+    def _distribute(
+        self, order: list[int], work: Callable[[list[int]], list[tuple[int, Any]]]
+    ) -> list[tuple[int, Any]]:
+        """Run ``work`` on this process's share of ``order`` and gather every process's ``(index, result)`` pairs."""
+        if self._state is None:
+            return work(order)
+        from accelerate.utils import gather_object
+
+        with self._state.split_between_processes(order) as local_order:
+            local = work(list(local_order))
+        return gather_object(local)
 
     def _generate_indices(
         self, order: list[int], encoded: dict[int, list[int]], max_new_tokens: int, decoding: DecodingConfig
     ) -> list[tuple[int, Completion]]:
         out: list[tuple[int, Completion]] = []
-        for batch in self._batches(order, encoded, max_new_tokens):
-            completions = self._generate_batch([encoded[i] for i in batch], max_new_tokens, decoding)
-            out.extend(zip(batch, completions))
-            if self.progress_callback is not None:
-                self.progress_callback(len(batch))
+        for group in self._groups(order, encoded):
+            for batch in self._batches(group, encoded, max_new_tokens):
+                completions = self._generate_batch([encoded[i] for i in batch], max_new_tokens, decoding)
+                out.extend(zip(batch, completions))
+                if self.progress_callback is not None:
+                    self.progress_callback(len(batch))
         return out
 
     def _batches(self, order: list[int], encoded: dict[int, list[int]], max_new_tokens: int) -> list[list[int]]:
@@ -374,16 +453,14 @@ class TransformersBackend(LLMBackend):
             error = f"{type(exc).__name__}: {exc}"
             return [Completion(text="", prompt_tokens=len(r), finish_reason="error", error=error) for r in rows]
 
-    def _run_generate(self, rows: list[list[int]], max_new_tokens: int, decoding: DecodingConfig) -> list[Completion]:
+    def _generation_config(self, max_new_tokens: int, decoding: DecodingConfig, eos_ids: list[int]):
         import torch
 
         tokenizer, model = self.tokenizer, self.model
-        batch = tokenizer.pad({"input_ids": rows}, padding=True, return_tensors="pt").to(model.device)
-        eos_ids = self._eos_ids()
         generation_config = copy.deepcopy(model.generation_config)
         generation_config.max_new_tokens = max_new_tokens
         generation_config.max_length = None
-        generation_config.min_new_tokens = None
+        generation_config.min_new_tokens = max_new_tokens if self.config.ignore_eos else None
         generation_config.repetition_penalty = decoding.repetition_penalty
         generation_config.pad_token_id = tokenizer.pad_token_id
         generation_config.eos_token_id = eos_ids or None
@@ -397,10 +474,26 @@ class TransformersBackend(LLMBackend):
             generation_config.temperature = decoding.temperature
             generation_config.top_p = decoding.top_p
             torch.manual_seed(decoding.seed)
+        return generation_config
 
+    def _run_generate(self, rows: list[list[int]], max_new_tokens: int, decoding: DecodingConfig) -> list[Completion]:
+        import torch
+
+        tokenizer, model = self.tokenizer, self.model
+        eos_ids = self._eos_ids()
+        generation_config = self._generation_config(max_new_tokens, decoding, eos_ids)
+        prefix = self._batch_prefix(rows)
+        if prefix:
+            # [prefix][pads][suffix]: the prefix's keys and values come from the cache; the pads sit between the
+            # prefix and each suffix, masked out, and position ids (from the mask's cumulative sum) skip them.
+            input_ids, attention_mask = self._suffix_padded(rows, len(prefix))
+            cache = self._expanded_prefix_cache(prefix, len(rows))
+            inputs = {"input_ids": input_ids, "attention_mask": attention_mask, "cache": cache}
+        else:
+            inputs = dict(tokenizer.pad({"input_ids": rows}, padding=True, return_tensors="pt").to(model.device))
         with torch.inference_mode():
-            output = model.generate(**batch, generation_config=generation_config)
-        new_tokens = output[:, batch["input_ids"].shape[1] :].tolist()
+            output = model.generate(**inputs, generation_config=generation_config)
+        new_tokens = output[:, inputs["input_ids"].shape[1] :].tolist()
 
         eos = set(eos_ids)
         completions = []
@@ -417,6 +510,215 @@ class TransformersBackend(LLMBackend):
                 )
             )
         return completions
+
+    # ------------------------------------------------------------------ shared-prefix cache
+
+    def _batch_prefix(self, rows: list[list[int]]) -> list[int]:
+        """The prefix of ``rows`` to take from the prefix cache (empty when ``prefix_cache`` is off or too short).
+
+        Every row keeps at least one token of its own, so that the forward pass has a position to predict from.
+        """
+        if not self.config.prefix_cache or not rows:
+            return []
+        length = min(_common_prefix_length(rows), min(len(r) for r in rows) - 1)
+        return rows[0][:length] if length >= _MIN_PREFIX_TOKENS else []
+
+    def _suffix_padded(self, rows: list[list[int]], prefix_length: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """``input_ids`` and ``attention_mask`` laid out as ``[prefix][pads][suffix]`` per row."""
+        import torch
+
+        pad = self.tokenizer.pad_token_id
+        width = max(len(r) for r in rows)
+        ids, mask = [], []
+        for row in rows:
+            n_pad = width - len(row)
+            ids.append(row[:prefix_length] + [pad] * n_pad + row[prefix_length:])
+            mask.append([1] * prefix_length + [0] * n_pad + [1] * (len(row) - prefix_length))
+        device = self.model.device
+        return torch.tensor(ids, device=device), torch.tensor(mask, device=device)
+
+    def _prefix_kv(self, prefix: list[int]):
+        """The key/value cache (batch of one) of ``prefix``: from the store, else extended from the longest stored
+        prefix of it, else computed; the result is stored (the last ``_PREFIX_STORE_SIZE`` prefixes are kept)."""
+        import torch
+
+        key = tuple(prefix)
+        store = self._prefix_store
+        if key in store:
+            store.move_to_end(key)
+            return store[key]
+        base = max((k for k in store if len(k) < len(key) and key[: len(k)] == k), key=len, default=())
+        cache = copy.deepcopy(store[base]) if base else None
+        ids = torch.tensor([prefix[len(base) :]], device=self.model.device)
+        with torch.inference_mode():
+            cache = self.model(input_ids=ids, cache=cache, use_cache=True).cache
+        self.prefix_tokens_encoded += len(prefix) - len(base)
+        store[key] = cache
+        while len(store) > _PREFIX_STORE_SIZE:
+            store.popitem(last=False)
+        return cache
+
+    def _expanded_prefix_cache(self, prefix: list[int], batch_size: int):
+        """A fresh copy of the prefix's cache with ``batch_size`` rows (``generate`` extends it in place)."""
+        cache = copy.deepcopy(self._prefix_kv(prefix))
+        cache.batch_repeat_interleave(batch_size)
+        return cache
+
+    def clear_prefix_cache(self) -> None:
+        """Drop the stored prefix caches (they are also dropped by :meth:`close`)."""
+        self._prefix_store.clear()
+
+    # ------------------------------------------------------------------ scoring
+
+    def score_continuations(
+        self,
+        prompts: Sequence[ChatPrompt],
+        continuations: Sequence[str],
+        *,
+        return_prompt_tokens: bool = False,
+    ) -> np.ndarray | tuple[np.ndarray, list[int]]:
+        """Log-probability of each continuation right after each rendered prompt (chat template plus prefill).
+
+        One forward pass per batch: the K continuations are packed after the prompt in the same row, and a block
+        attention mask lets each of them see the prompt and its own earlier tokens only, so the prompt is encoded
+        once for all K. With ``prefix_cache`` the prompts' shared prefix comes from the prefix cache. Continuations
+        are tokenized on their own and appended to the prompt's tokens, so put a leading space in the continuation
+        (``" joy"``), not at the end of the prefill.
+
+        Args:
+            prompts: N chat prompts.
+            continuations: K non-empty strings.
+            return_prompt_tokens: Also return the number of tokens of each rendered prompt.
+
+        Returns:
+            An ``(N, K)`` float64 array of summed log-probabilities (natural log); a prompt that cannot be rendered
+            or scored gets a row of NaN. With ``return_prompt_tokens``, ``(array, prompt_tokens)``.
+
+        Examples:
+            >>> scores = backend.score_continuations(  # doctest: +SKIP
+            ...     [ChatPrompt.from_user("Is the sky blue? Answer yes or no.", prefill="Answer:")], [" yes", " no"]
+            ... )
+            >>> scores.shape  # doctest: +SKIP
+            (1, 2)
+        """
+        import numpy as np
+
+        if self.model is None:
+            self.load()
+        if not continuations:
+            raise ConfigError("score_continuations needs at least one continuation")
+        pieces = [self.tokenizer(c, add_special_tokens=False)["input_ids"] for c in continuations]
+        empty = [c for c, ids in zip(continuations, pieces) if not ids]
+        if empty:
+            raise ConfigError(f"continuations must not be empty after tokenization: {empty!r}")
+
+        scores = np.full((len(prompts), len(pieces)), np.nan)
+        prompt_tokens = [0] * len(prompts)
+        encoded: dict[int, list[int]] = {}
+        for i, prompt in enumerate(prompts):
+            try:
+                encoded[i] = self._encode(prompt)
+                prompt_tokens[i] = len(encoded[i])
+            except Exception:
+                logger.warning("cannot render prompt %d for scoring", i, exc_info=True)
+
+        packed = sum(len(p) for p in pieces)
+
+        def work(order: list[int]) -> list[tuple[int, list[float]]]:
+            out: list[tuple[int, list[float]]] = []
+            for group in self._groups(order, encoded):
+                for batch in self._batches(group, encoded, packed):
+                    out.extend(zip(batch, self._score_batch([encoded[i] for i in batch], pieces)))
+                    if self.progress_callback is not None:
+                        self.progress_callback(len(batch))
+            return out
+
+        for i, row in self._distribute(self._order(encoded), work):
+            scores[i] = row
+        return (scores, prompt_tokens) if return_prompt_tokens else scores
+
+    def _score_batch(self, rows: list[list[int]], pieces: list[list[int]]) -> list[list[float]]:
+        import torch
+
+        try:
+            return self._run_score(rows, pieces)
+        except torch.OutOfMemoryError:
+            if len(rows) == 1:
+                logger.warning("out of memory scoring one prompt of %d tokens", len(rows[0]))
+                return [[float("nan")] * len(pieces)]
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
+            half = len(rows) // 2
+            return self._score_batch(rows[:half], pieces) + self._score_batch(rows[half:], pieces)
+        except Exception:
+            logger.warning("scoring failed for a batch of %d prompts", len(rows), exc_info=True)
+            return [[float("nan")] * len(pieces) for _ in rows]
+
+    def _run_score(self, rows: list[list[int]], pieces: list[list[int]]) -> list[list[float]]:
+        """One forward pass over ``[prefix][pads][suffix][continuation 1]...[continuation K]`` per row."""
+        import torch
+
+        model = self.model
+        device = model.device
+        prefix = self._batch_prefix(rows)
+        n_prefix = len(prefix)
+        width = max(len(r) for r in rows) - n_prefix  # the suffix area, pads included
+        flat = [t for p in pieces for t in p]
+        n_packed = len(flat)
+        query = width + n_packed
+
+        # Per query position of the packed area: which continuation it belongs to (-1: none) and its offset in it.
+        piece_of = torch.tensor([k for k, p in enumerate(pieces) for _ in p], device=device)
+        offset = torch.tensor([t for p in pieces for t in range(len(p))], device=device)
+
+        ids = torch.full((len(rows), query), self.tokenizer.pad_token_id, dtype=torch.long, device=device)
+        positions = torch.zeros((len(rows), query), dtype=torch.long, device=device)
+        real = torch.zeros((len(rows), query), dtype=torch.bool, device=device)  # not a pad
+        for b, row in enumerate(rows):
+            suffix = row[n_prefix:]
+            start = width - len(suffix)
+            ids[b, start:width] = torch.tensor(suffix, device=device)
+            ids[b, width:] = torch.tensor(flat, device=device)
+            positions[b, start:width] = torch.arange(n_prefix, len(row), device=device)
+            positions[b, width:] = len(row) + offset
+            real[b, start:] = True
+
+        # Block mask over the query area: suffix tokens are causal among themselves; a continuation token sees the
+        # whole suffix and the earlier tokens of its own continuation; pads are never seen. Every position sees
+        # itself (keeps pad rows finite) and the cached prefix.
+        segment = torch.cat([torch.full((width,), -1, device=device), piece_of])
+        index = torch.arange(query, device=device)
+        causal = index[None, :] <= index[:, None]
+        key_suffix = segment[None, :] == -1
+        same_piece = (segment[:, None] == segment[None, :]) & (segment[:, None] >= 0)
+        allowed = (key_suffix & ((segment[:, None] >= 0) | causal)) | (same_piece & causal)
+        allowed = (allowed[None] & real[:, None, :]) | torch.eye(query, dtype=torch.bool, device=device)[None]
+        if n_prefix:
+            allowed = torch.cat(
+                [torch.ones((len(rows), query, n_prefix), dtype=torch.bool, device=device), allowed], 2
+            )
+        mask = torch.zeros(allowed.shape, dtype=model.dtype, device=device)
+        mask.masked_fill_(~allowed, torch.finfo(model.dtype).min)
+
+        cache = self._expanded_prefix_cache(prefix, len(rows)) if n_prefix else None
+        with torch.inference_mode():
+            logits = model(
+                input_ids=ids,
+                attention_mask=mask[:, None],
+                position_ids=positions,
+                cache=cache,
+                use_cache=False,
+                logits_to_keep=n_packed + 1,
+            ).logits
+        # logits[:, j] predicts the token after position width - 1 + j: the first token of every continuation comes
+        # from the last suffix position (j = 0), the others from the previous token of their continuation.
+        source = torch.where(offset == 0, 0, torch.arange(n_packed, device=device))
+        logprobs = torch.log_softmax(logits[:, source].float(), dim=-1)
+        targets = torch.tensor(flat, device=device).expand(len(rows), -1)
+        token_logprobs = logprobs.gather(-1, targets[..., None])[..., 0]
+        totals = torch.zeros((len(rows), len(pieces)), dtype=torch.float64, device=device)
+        totals.index_add_(1, piece_of, token_logprobs.double())
+        return totals.cpu().tolist()
 
     def _require_loaded(self) -> None:
         if self.tokenizer is None:

@@ -1,0 +1,91 @@
+"""Downstream benchmarks: loaders for their official files, label maps into the 28 classes, protocols and metrics.
+
+=============  ======================================  ==================  ==========================================
+name           labels                                  input               protocol / official metric
+=============  ======================================  ==================  ==========================================
+goemotions     the 28 classes, multi-label             context-less        train/dev/test; dev-tuned threshold;
+                                                                           macro-F1 on test
+isear          joy fear anger sadness disgust          context-less        stratified 5-fold CV; macro-F1 and
+               shame guilt                                                 accuracy, mean +- std
+iemocap        4-way (happy+excited, sad, angry,       contextual          sessions 1-4 train (+ validation
+               neutral) or 6-way                       (preceding turns)   dialogues), session 5 test; weighted-F1
+emocontext     others happy sad angry                  contextual          train/dev/test; micro-F1 over happy,
+                                                       (turns 1-2)         sad and angry
+=============  ======================================  ==================  ==========================================
+
+Importing this package is cheap: ``datasets`` and scikit-learn are imported when data is loaded or scored.
+
+Examples:
+    >>> from emo_pillars.tasks import TASKS, get_task
+    >>> sorted(TASKS)
+    ['emocontext', 'goemotions', 'iemocap', 'isear']
+    >>> get_task("iemocap", ways=6).num_labels
+    6
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..errors import ConfigError
+from .base import Task, aggregate_metrics, format_mean_std, multi_label_metrics, single_label_metrics
+from .emocontext import EmoContextTask, emocontext_micro_f1
+from .goemotions import GoEmotionsTask
+from .iemocap import IemocapTask
+from .isear import IsearTask, clean_isear_text
+
+__all__ = [
+    "Task",
+    "GoEmotionsTask",
+    "IsearTask",
+    "IemocapTask",
+    "EmoContextTask",
+    "TASKS",
+    "TASK_CLASSES",
+    "get_task",
+    "single_label_metrics",
+    "multi_label_metrics",
+    "emocontext_micro_f1",
+    "aggregate_metrics",
+    "format_mean_std",
+    "clean_isear_text",
+]
+
+#: Task name -> task class.
+TASK_CLASSES: dict[str, type[Task]] = {
+    "goemotions": GoEmotionsTask,
+    "isear": IsearTask,
+    "iemocap": IemocapTask,
+    "emocontext": EmoContextTask,
+}
+
+#: Task name -> the task with its default options (IEMOCAP: 4-way, 3 turns of context).
+TASKS: dict[str, Task] = {name: cls() for name, cls in TASK_CLASSES.items()}
+
+
+def get_task(name: str, **options: Any) -> Task:
+    """Look up a task by name, optionally with non-default options.
+
+    Args:
+        name: One of :data:`TASKS` (case-insensitive; ``-`` and ``_`` are ignored, so ``"go_emotions"`` works).
+        **options: Fields of the task class to change, e.g. ``ways=6`` or ``context_window=None`` for IEMOCAP.
+
+    Returns:
+        The shared default instance when no options are given, else a new instance.
+
+    Raises:
+        ConfigError: Unknown task name or option.
+
+    Examples:
+        >>> get_task("EmoContext").metric_name
+        'micro_f1'
+    """
+    key = name.lower().replace("-", "").replace("_", "")
+    if key not in TASK_CLASSES:
+        raise ConfigError(f"unknown task {name!r}; choose one of {sorted(TASK_CLASSES)}")
+    if not options:
+        return TASKS[key]
+    try:
+        return TASK_CLASSES[key](**options)
+    except TypeError as err:
+        raise ConfigError(f"bad option for task {key!r}: {err}") from None

@@ -1,0 +1,225 @@
+"""GoEmotions (Demszky et al., 2020): 28-class multi-label emotions of Reddit comments.
+
+Official files (``goemotions/data`` in google-research): ``train.tsv``, ``dev.tsv``, ``test.tsv`` -- tab-separated,
+no header, CSV quoting for fields with ``"``, columns ``text``, comma-separated label ids, ``comment_id`` -- and
+``emotions.txt`` (one class name per line, ids 0-27). ``dev.tsv`` becomes the ``validation`` split. The Hub copy
+``google-research-datasets/go_emotions`` (config ``simplified``) holds the same data.
+
+Protocol (the paper's): train on ``train``; tune one global threshold on ``validation`` for macro-F1; report
+macro-F1 on ``test`` at that threshold, and at 0.5, with per-label F1.
+
+Examples:
+    >>> task = GoEmotionsTask()
+    >>> task.multi_label, task.num_labels, task.label_map["grief"]
+    (True, 28, 'grief')
+    >>> m = task.metrics_at_threshold([[17], [27]], [[0.9] + [0.0] * 27, [0.0] * 27 + [0.7]], threshold=0.5)
+    >>> m["micro_f1"], m["threshold"]
+    (0.0, 0.5)
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..errors import ConfigError, InputError
+from ..taxonomy import EMOTIONS
+from .base import Task, read_text, split_lines
+
+if TYPE_CHECKING:  # pragma: no cover
+    import datasets
+
+__all__ = ["GoEmotionsTask", "read_goemotions_tsv", "GOEMOTIONS_FILES"]
+
+#: Official file name -> split name.
+GOEMOTIONS_FILES: dict[str, str] = {"train.tsv": "train", "dev.tsv": "validation", "test.tsv": "test"}
+
+
+def read_goemotions_tsv(path: str | Path) -> list[tuple[str, list[int], str, int]]:
+    """Parse one official GoEmotions TSV.
+
+    Args:
+        path: ``train.tsv``, ``dev.tsv`` or ``test.tsv``.
+
+    Returns:
+        ``(text, label_ids, comment_id, line)`` per row, ``line`` being the 1-based line the row starts on.
+
+    Raises:
+        InputError: Empty or undecodable file, a row without exactly 3 fields, an empty text, or a label id that is
+            not an integer in 0..27; the message names the file, line and field.
+    """
+    text = read_text(path)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter="\t")
+    rows = []
+    line = 1
+    for fields in reader:
+        start, line = line, reader.line_num + 1
+        if not fields:
+            continue
+        if len(fields) != 3:
+            raise InputError(
+                f"expected 3 tab-separated fields (text, labels, id), got {len(fields)}", path=path, line=start
+            )
+        comment, raw_labels, comment_id = fields
+        if not comment.strip():
+            raise InputError("empty text", path=path, line=start, field="text")
+        ids = []
+        for piece in raw_labels.split(","):
+            piece = piece.strip()
+            if not piece.isdigit() or int(piece) >= len(EMOTIONS):
+                raise InputError(
+                    f"label id {piece!r} is not an integer in 0..{len(EMOTIONS) - 1}",
+                    path=path,
+                    line=start,
+                    field="labels",
+                )
+            ids.append(int(piece))
+        rows.append((comment, sorted(set(ids)), comment_id, start))
+    return rows
+
+
+def _check_emotions_file(path: Path) -> None:
+    names = [line.strip() for line in split_lines(read_text(path))]
+    for i, (got, want) in enumerate(zip(names, EMOTIONS), 1):
+        if got != want:
+            raise InputError(f"class {i - 1} is {got!r}, expected {want!r}", path=path, line=i)
+    if len(names) != len(EMOTIONS):
+        raise InputError(f"expected {len(EMOTIONS)} class names, got {len(names)}", path=path)
+
+
+@dataclass
+class GoEmotionsTask(Task):
+    """GoEmotions: 28 classes, multi-label, official train/dev/test.
+
+    Rows: ``id`` (Reddit comment id), ``text``, ``context``/``character`` ``None``, ``labels`` (indices into the
+    28 classes, the same as ``emo28_labels`` since the task labels *are* the 28 classes).
+
+    Examples:
+        >>> task = GoEmotionsTask()
+        >>> task.metric_name, task.splits
+        ('macro_f1', ('train', 'validation', 'test'))
+        >>> # ds = task.load("path/to/goemotions")  # folder with train.tsv, dev.tsv, test.tsv
+        >>> # ds = task.load("google-research-datasets/go_emotions")  # Hub copy, config "simplified"
+    """
+
+    name: str = "goemotions"
+    label_names: tuple[str, ...] = EMOTIONS
+    label_map: dict[str, str] = field(default_factory=lambda: {e: e for e in EMOTIONS})
+    multi_label: bool = True
+    input_format: str = "context_less"
+    protocol: str = (
+        "official train/dev/test (43,410/5,426/5,427); one global threshold tuned on dev for macro-F1; "
+        "macro-F1 on test at that threshold (and at 0.5), with per-label F1"
+    )
+    metric_name: str = "macro_f1"
+    hub_id: str | None = "google-research-datasets/go_emotions"
+
+    def _load_local(self, path: Path, **kwargs: Any) -> datasets.DatasetDict:
+        """Read ``train.tsv``/``dev.tsv``/``test.tsv`` from a folder (``emotions.txt`` is checked when present)."""
+        if kwargs:
+            raise TypeError(f"unexpected options for the local GoEmotions loader: {sorted(kwargs)}")
+        if not path.is_dir():
+            raise InputError("expected the folder holding train.tsv, dev.tsv and test.tsv", path=path)
+        if (path / "emotions.txt").is_file():
+            _check_emotions_file(path / "emotions.txt")
+        present = {name: split for name, split in GOEMOTIONS_FILES.items() if (path / name).is_file()}
+        if not present:
+            raise InputError(f"none of {list(GOEMOTIONS_FILES)} found", path=path)
+        rows_by_split = {}
+        for name, split in present.items():
+            rows = []
+            seen: dict[str, int] = {}
+            for text, ids, comment_id, line in read_goemotions_tsv(path / name):
+                if comment_id in seen:
+                    raise InputError(
+                        f"duplicate id {comment_id!r} (first on line {seen[comment_id]})",
+                        path=path / name,
+                        line=line,
+                        field="id",
+                    )
+                seen[comment_id] = line
+                rows.append(self._row(comment_id, text, ids, emo28=ids))
+            rows_by_split[split] = rows
+        return self._to_dataset_dict(rows_by_split)
+
+    def _load_hub(self, repo_id: str, config: str = "simplified", **kwargs: Any) -> datasets.DatasetDict:
+        """Load the Hub copy (config ``simplified``: ``text``, ``labels``, ``id``; splits train/validation/test)."""
+        import datasets
+
+        if config != "simplified":
+            raise ConfigError(
+                f"GoEmotions config {config!r} is not supported: 'raw' has one row per rater and no official split; "
+                "use 'simplified' (the official train/dev/test with aggregated labels)"
+            )
+        source = datasets.load_dataset(repo_id, config, **kwargs)
+        rows_by_split = {}
+        for split in source:
+            rows_by_split[split] = [
+                self._row(str(ex["id"]), ex["text"], sorted(set(ex["labels"])), emo28=sorted(set(ex["labels"])))
+                for ex in source[split]
+            ]
+        return self._to_dataset_dict(rows_by_split)
+
+    # ---------------------------------------------------------------------------------------------------- metrics
+    def metrics_at_threshold(self, y_true: Any, probs: Any, threshold: float | Any = 0.5) -> dict[str, float]:
+        """Macro-F1, micro-F1 and per-label F1 of ``probs >= threshold``.
+
+        Args:
+            y_true: A 0/1 matrix ``(n, 28)`` or one list of label indices/names per example.
+            probs: Sigmoid scores ``(n, 28)``.
+            threshold: One threshold for all labels, or one per label.
+
+        Returns:
+            :meth:`compute_metrics`'s keys plus ``threshold`` (when it is a single number).
+        """
+        import numpy as np
+
+        scores = np.asarray(probs, dtype=np.float64)
+        cut = np.asarray(threshold, dtype=np.float64)
+        if cut.ndim == 1 and cut.shape[0] != scores.shape[-1]:
+            raise ValueError(f"got {cut.shape[0]} thresholds for {scores.shape[-1]} labels")
+        out = self.compute_metrics(y_true, (scores >= cut).astype(np.int64))
+        if isinstance(threshold, (int, float)):
+            out["threshold"] = float(threshold)
+        return out
+
+    def evaluate(
+        self,
+        test_labels: Any,
+        test_probs: Any,
+        dev_labels: Any | None = None,
+        dev_probs: Any | None = None,
+        threshold: float | None = None,
+    ) -> dict[str, float]:
+        """The GoEmotions protocol: macro-F1 on test at a dev-tuned global threshold, and at 0.5.
+
+        The threshold comes from ``threshold`` when given (e.g. the one the trainer tuned), else from the
+        library's one threshold sweep (:func:`emo_pillars.training.thresholds.tune_thresholds`) on the dev data.
+
+        Args:
+            test_labels: Test gold labels (0/1 matrix or index lists).
+            test_probs: Test sigmoid scores ``(n, 28)``.
+            dev_labels: Dev gold labels, for tuning.
+            dev_probs: Dev sigmoid scores, for tuning.
+            threshold: An already tuned global threshold; skips tuning.
+
+        Returns:
+            The metrics at the tuned threshold (``macro_f1``, ``micro_f1``, ``f1_<label>``, ``threshold``) plus
+            ``macro_f1_at_0.5`` and ``micro_f1_at_0.5``.
+        """
+        if threshold is None:
+            if dev_labels is None or dev_probs is None:
+                raise ValueError("give dev_labels and dev_probs to tune the threshold, or a threshold")
+            from ..training.thresholds import tune_thresholds
+            from .base import _as_multi_hot
+
+            tuned = tune_thresholds(_as_multi_hot(dev_labels, self.label_names, "dev_labels"), dev_probs)
+            threshold = tuned.global_threshold
+        out = self.metrics_at_threshold(test_labels, test_probs, threshold)
+        at_half = self.metrics_at_threshold(test_labels, test_probs, 0.5)
+        out["macro_f1_at_0.5"] = at_half["macro_f1"]
+        out["micro_f1_at_0.5"] = at_half["micro_f1"]
+        return out

@@ -1,0 +1,167 @@
+"""Continuation scoring in TransformersBackend, and the labels stage's score mode in the pipeline."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+from scripted_teacher import respond
+
+torch = pytest.importorskip("torch")
+transformers = pytest.importorskip("transformers")
+
+from emo_pillars.errors import ConfigError  # noqa: E402
+from emo_pillars.generation import EmoPillarsGenerator, GenerationConfig  # noqa: E402
+from emo_pillars.generation.backends import ChatPrompt, ScriptedBackend, TransformersBackend  # noqa: E402
+from emo_pillars.generation.pipeline import (  # noqa: E402
+    CONTEXT_LESS_FILE,
+    RUN_FILE,
+    SCORE_CONTINUATIONS,
+    SCORE_PREFILL,
+    label_scores_text,
+)
+from emo_pillars.taxonomy import EMOTIONS  # noqa: E402
+
+SHARED = "here is a set of emotions : joy anger fear sadness surprise love pride relief grief gratitude remorse ."
+UTTERANCES = ("the ship found the harbour", "she cried", "we walked home together after the storm", "never again")
+CONTINUATIONS = (" joy", " anger", " the storm river", " gratitude remorse", ".")
+
+
+def make_prompts() -> list[ChatPrompt]:
+    return [ChatPrompt.from_user(f"{SHARED}\nutterance : {u}", prefill=SCORE_PREFILL) for u in UTTERANCES]
+
+
+@pytest.fixture(scope="module")
+def backend(tiny_mistral_dir):
+    backend = TransformersBackend(tiny_mistral_dir, device="cpu", batch_size=1)
+    backend.load()
+    yield backend
+    backend.close()
+
+
+def reference_scores(backend, prompts, continuations) -> list[list[float]]:
+    """Each (prompt, continuation) through the model alone, whole sequence, no cache: the definition."""
+    rows = []
+    for prompt in prompts:
+        ids = backend._encode(prompt)
+        row = []
+        for text in continuations:
+            cont = backend.tokenizer(text, add_special_tokens=False)["input_ids"]
+            with torch.inference_mode():
+                logprobs = backend.model(torch.tensor([ids + cont])).logits[0].float().log_softmax(-1)
+            row.append(sum(logprobs[len(ids) - 1 + t, token].item() for t, token in enumerate(cont)))
+        rows.append(row)
+    return rows
+
+
+@pytest.mark.parametrize("prefix_cache", [False, True])
+@pytest.mark.parametrize("batch_size", [1, 3])
+def test_scores_equal_full_sequence_log_probabilities(backend, prefix_cache, batch_size):
+    prompts = make_prompts()
+    expected = reference_scores(backend, prompts, CONTINUATIONS)
+    backend.config.prefix_cache, backend.config.batch_size = prefix_cache, batch_size
+    try:
+        scores, prompt_tokens = backend.score_continuations(prompts, CONTINUATIONS, return_prompt_tokens=True)
+    finally:
+        backend.config.prefix_cache, backend.config.batch_size = False, 1
+    assert scores.shape == (len(prompts), len(CONTINUATIONS))
+    assert scores == pytest.approx(expected, abs=1e-4)
+    assert prompt_tokens == [len(backend._encode(p)) for p in prompts]
+    assert (scores < 0).all()
+    assert len({round(float(s), 3) for s in scores[:, 0]}) > 1  # the prompt matters
+
+
+def test_bad_continuations_are_refused(backend):
+    with pytest.raises(ConfigError, match="at least one"):
+        backend.score_continuations(make_prompts(), [])
+    with pytest.raises(ConfigError, match="empty"):
+        backend.score_continuations(make_prompts(), [" joy", ""])
+
+
+def test_label_scores_text_is_parsed_back():
+    logprobs = [math.log(p) for p in [0.001] * 28]
+    logprobs[EMOTIONS.index("fear")] = math.log(0.4)
+    logprobs[EMOTIONS.index("nervousness")] = math.log(0.3)
+    logprobs[EMOTIONS.index("surprise")] = math.log(0.1)
+    text = label_scores_text(logprobs, top_k=5)
+    assert text.startswith(" fear 1.00\n2. nervousness 0.75\n3. surprise 0.25\n4. ")
+    from emo_pillars.generation.stages import LabelsStage
+
+    prompt = ChatPrompt.from_user("x", prefill=SCORE_PREFILL)
+    parsed = LabelsStage().parse(text, prompt)
+    assert parsed.ok and parsed.value[:3] == [("fear", 1.0), ("nervousness", 0.75), ("surprise", 0.25)]
+    assert len(parsed.value) == 5
+
+
+def test_score_mode_needs_a_scoring_backend():
+    with pytest.raises(ConfigError, match="label_mode='score'.*ScriptedBackend"):
+        EmoPillarsGenerator(ScriptedBackend(respond), GenerationConfig(label_mode="score"), show_progress=False)
+    with pytest.raises(ConfigError, match="label_mode"):
+        GenerationConfig(label_mode="vote")
+
+
+class ScriptedTeacherWithScores(ScriptedBackend):
+    """The scripted teacher for stages 1-2 (a random tiny model writes nothing parseable) and a real transformers
+    backend for the scoring, so that the labels stage runs on real model scores."""
+
+    def __init__(self, scorer: TransformersBackend):
+        super().__init__(respond, name="scripted-teacher+tiny-mistral")
+        self.scorer = scorer
+        self.scored: list[ChatPrompt] = []
+
+    def score_continuations(self, prompts, continuations, *, return_prompt_tokens=False):
+        self.scored.extend(prompts)
+        return self.scorer.score_continuations(prompts, continuations, return_prompt_tokens=return_prompt_tokens)
+
+
+def test_pipeline_score_mode(backend, tmp_path):
+    backend.config.prefix_cache, backend.config.batch_size = True, 4
+    teacher = ScriptedTeacherWithScores(backend)
+    config = GenerationConfig(max_plots=1, label_mode="score", top_k_labels=4, batch_size=5)
+    try:
+        result = EmoPillarsGenerator(teacher, config, show_progress=False).run(None, tmp_path)
+        direct = backend.score_continuations(teacher.scored, SCORE_CONTINUATIONS)
+    finally:
+        backend.config.prefix_cache, backend.config.batch_size = False, 1
+    run = json.loads((tmp_path / RUN_FILE).read_text())
+    labels = run["stages"]["labels"]
+    n = run["stages"]["utterances"]["kept"]
+    assert n > 0 and labels["calls"] == len(teacher.scored) == n
+    assert labels["kept"] == n  # the top emotion always scores 1.0
+    assert labels["completion_tokens"] == 0 and labels["prompt_tokens"] > 0 and labels["failed"] == 0
+    assert run["config"]["label_mode"] == "score"
+    assert all(p.prefill == SCORE_PREFILL for p in teacher.scored)
+
+    rows = [json.loads(line) for line in (tmp_path / CONTEXT_LESS_FILE).read_text().splitlines()]
+    assert len(rows) == len(result.context_less) == n
+    by_utterance = {p.messages[-1][1].split('Utterance: "')[1].split('"')[0]: i for i, p in enumerate(teacher.scored)}
+    for row in rows:
+        scores = row["emotion_scores"]
+        assert len(scores) == 4 and scores[0][1] == 1.0
+        assert [s for _, s in scores] == sorted((s for _, s in scores), reverse=True)
+        assert row["labels"] == [e for e, s in scores if s >= 0.3]
+        assert row["raw_label_reply"].startswith("1. " + scores[0][0])
+        assert row["raw_label_reply"] == SCORE_PREFILL + label_scores_text(direct[by_utterance[row["utterance"]]], 4)
+
+    # a second run reads every score from the cache and writes the same rows
+    again = EmoPillarsGenerator(teacher, config, show_progress=False).run(None, tmp_path)
+    assert again.stats["labels"].cached == n and again.stats["labels"].calls == 0
+    assert again.context_less == result.context_less
+
+
+def test_smollm2_scores_match_the_full_sequence(smollm2_gguf):
+    """The real model once: packed scoring of the 28 emotion names equals one forward per continuation."""
+    folder, filename = smollm2_gguf
+    backend = TransformersBackend(folder, gguf_file=filename, device="cpu", batch_size=2, prefix_cache=True)
+    backend.load()
+    prompts = [
+        ChatPrompt.from_user(f"Which emotion does this express? {u}", prefill="Emotion:")
+        for u in ("Thank you so much, you saved my life!", "Get out of my house, I hate you!")
+    ]
+    continuations = [f" {e}" for e in EMOTIONS]
+    scores = backend.score_continuations(prompts, continuations)
+    expected = reference_scores(backend, prompts, continuations)
+    backend.close()
+    assert scores == pytest.approx(expected, abs=2e-3)
+    assert EMOTIONS[int(scores[0].argmax())] != EMOTIONS[int(scores[1].argmax())]
