@@ -16,7 +16,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from . import __version__
-from .errors import EmoPillarsError
+from .errors import ConfigError, EmoPillarsError
 
 PROG = "emo-pillars"
 
@@ -151,6 +151,79 @@ def _cmd_push_dataset(args: argparse.Namespace) -> int:
     from .data.commands import run_push_dataset
 
     return run_push_dataset(args)
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# train / predict
+# --------------------------------------------------------------------------------------------------------------------
+@command("train", help="Train an encoder on an Emo Pillars dataset, tune thresholds, write the card (and push).")
+def _args_train(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--dataset", required=True, metavar="DIR_OR_REPO", help="Dataset repository folder or Hub id.")
+    p.add_argument("--config", default="context_less", choices=["context_less", "contextual"], help="Subset.")
+    p.add_argument("--model", required=True, metavar="BASE", help="Base encoder: Hub id or folder.")
+    p.add_argument("--output", required=True, metavar="DIR", help="Where the model, card and plots go.")
+    p.add_argument("--epochs", type=float, default=None, help="Training epochs (default: the trainer's).")
+    p.add_argument("--learning-rate", type=float, default=None, help="Encoder learning rate.")
+    p.add_argument("--batch-size", type=int, default=None, help="Training batch size.")
+    p.add_argument("--max-length", type=int, default=None, help="Truncation length in tokens.")
+    p.add_argument("--max-steps", type=int, default=None, help="Stop after N steps (quick checks).")
+    p.add_argument("--seed", type=int, default=42, help="Random seed (42).")
+    p.add_argument("--lora", action="store_true", help="Train LoRA adapters with peft and merge them on save.")
+    p.add_argument("--push-to-hub", default=None, metavar="REPO_ID", help="Upload the trained model to the Hub.")
+
+
+@_args_train.run
+def _cmd_train(args: argparse.Namespace) -> int:
+    from .training.commands import train_main
+
+    train_main(
+        args.dataset,
+        config=args.config,
+        model=args.model,
+        output=args.output,
+        epochs=args.epochs,
+        lora=args.lora,
+        push_to_hub=args.push_to_hub,
+        learning_rate=args.learning_rate,
+        batch_size=args.batch_size,
+        max_length=args.max_length,
+        max_steps=args.max_steps,
+        seed=args.seed,
+    )
+    return 0
+
+
+@command("predict", help="Predict the emotions of utterances with a trained model.")
+def _args_predict(p: argparse.ArgumentParser) -> None:
+    p.add_argument("texts", nargs="+", metavar="TEXT", help="Utterances to classify.")
+    p.add_argument("--model", required=True, metavar="DIR_OR_REPO", help="Model folder or Hub id.")
+    p.add_argument("--context", default=None, help="Situation text (contextual models).")
+    p.add_argument("--character", default=None, help="Who says the utterances (contextual models).")
+    p.add_argument("--threshold", default=None, help="A number, 'global', or nothing for per-label thresholds.")
+    p.add_argument("--top-k", type=int, default=None, help="At most K emotions per utterance.")
+    p.add_argument("--level", default="emotions", choices=["emotions", "ekman", "sentiment"], help="Label level.")
+
+
+@_args_predict.run
+def _cmd_predict(args: argparse.Namespace) -> int:
+    from .training.commands import predict_main
+
+    threshold = args.threshold
+    if threshold not in (None, "global"):
+        try:
+            threshold = float(threshold)
+        except ValueError:
+            raise ConfigError(f"--threshold must be a number or 'global', got {threshold!r}") from None
+    predict_main(
+        args.model,
+        args.texts,
+        context=args.context,
+        character=args.character,
+        threshold=threshold,
+        top_k=args.top_k,
+        level=args.level,
+    )
+    return 0
 
 
 # --------------------------------------------------------------------------------------------------------------------

@@ -163,7 +163,9 @@ def single_label_metrics(
     Args:
         y_true: Gold labels, as indices into ``label_names`` or as names.
         y_pred: Predicted labels, same form.
-        label_names: The task's classes; per-class F1 covers all of them (0 for a class never seen nor predicted).
+        label_names: The task's classes; per-class F1 covers all of them (0 for a class never seen nor predicted),
+            while the headline average runs over the classes present in gold or predictions (scikit-learn's
+            default, which on a real test set, where every class occurs, is all of them).
         average: scikit-learn's ``average`` for the headline F1 (``"macro"``, ``"weighted"`` or ``"micro"``).
 
     Returns:
@@ -182,7 +184,7 @@ def single_label_metrics(
         raise ValueError(f"got {len(true)} gold labels and {len(pred)} predictions")
     labels = list(range(len(label_names)))
     out = {
-        f"{average}_f1": float(f1_score(true, pred, labels=labels, average=average, zero_division=0)),
+        f"{average}_f1": float(f1_score(true, pred, average=average, zero_division=0)),
         "accuracy": float(accuracy_score(true, pred)),
     }
     per_class = f1_score(true, pred, labels=labels, average=None, zero_division=0)

@@ -13,8 +13,8 @@ Examples:
     >>> task.multi_label, task.num_labels, task.label_map["grief"]
     (True, 28, 'grief')
     >>> m = task.metrics_at_threshold([[17], [27]], [[0.9] + [0.0] * 27, [0.0] * 27 + [0.7]], threshold=0.5)
-    >>> m["micro_f1"], m["threshold"]
-    (0.0, 0.5)
+    >>> m["f1_neutral"], m["f1_joy"], m["micro_f1"], m["threshold"]
+    (1.0, 0.0, 0.5, 0.5)
 """
 
 from __future__ import annotations

@@ -226,8 +226,12 @@ class IemocapTask(Task):
             if self.ways == 4
             else "happy, sad, neutral, angry, excited, frustrated"
         )
+        others = [str(n) for n in range(1, 6) if n != self.test_session]
+        train = (
+            f"sessions {others[0]}-{others[-1]}" if self.test_session in (1, 5) else f"sessions {', '.join(others)}"
+        )
         self.protocol = (
-            f"{self.ways}-way ({merged}; other labels dropped); sessions 1-4 train with "
+            f"{self.ways}-way ({merged}; other labels dropped); {train} train with "
             f"{self.validation_fraction:.0%} of their dialogues held out for validation (seed {self.seed}), "
             f"session {self.test_session} test; utterance with {window} as context; weighted-F1 and accuracy on test"
         )

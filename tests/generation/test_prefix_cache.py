@@ -123,7 +123,7 @@ def test_identical_prompts_keep_one_token_of_their_own(backend):
     finally:
         _configure(backend, **saved)
     assert [c.text for c in replies] == [expected.text] * 4
-    assert backend._batch_prefix([[1, 2, 3]] * 2) == []  # shorter than the minimum: plain path
+    assert backend._cuts([[1, 2, 3]] * 2, [3, 3]) == [0, 0]  # shorter than the minimum: plain path
 
 
 def test_ignore_eos_generates_exactly_max_new_tokens(backend):

@@ -7,11 +7,13 @@ prompts and every rank receives the full, ordered list of replies.
 
 Two throughput features:
 
-* **Shared-prefix reuse** (``prefix_cache=True``): the longest common token prefix of a batch (the emotion definitions
-  of every label prompt; the definitions and the plot of all characters of one plot) is encoded once, its key/value
-  cache is kept and copied into every batch that starts with it. Only the rest of each prompt (its *suffix*) goes
-  through the model. Suffixes are left-padded *after* the prefix, the attention mask hides the pads and position ids
-  skip them, so every row sees exactly the tokens and positions of the plain path: greedy replies are the same.
+* **Shared-prefix reuse** (``prefix_cache=True``): prompts are grouped by shared token prefixes (all label prompts
+  share the emotion definitions; the characters of one plot share the definitions and the plot). Each group's common
+  prefix is encoded once, its key/value cache is kept and copied into the rows of every batch that use it (a batch
+  may mix groups: each row gets its own prefix, zero-padded to the longest). Only the rest of each prompt (its
+  *suffix*) goes through the model. Pads sit between a prefix and its suffix, the attention mask hides them and
+  position ids skip them, so every row sees exactly the tokens and positions of the plain path: greedy replies are
+  the same.
 * **Continuation scoring** (:meth:`TransformersBackend.score_continuations`): the log-probability of each of K fixed
   continuations after each prompt, from one forward pass per batch. The K continuations are packed after the prompt
   in the same row; a block attention mask lets every continuation see the prompt and its own earlier tokens only,
@@ -50,7 +52,7 @@ _MIN_PREFIX_TOKENS = 16
 #: Prompts that share this many tokens beyond what all prompts of a call share are batched together.
 _GROUP_MIN_TOKENS = 32
 #: Prefix caches kept (least recently used dropped first).
-_PREFIX_STORE_SIZE = 4
+_PREFIX_STORE_SIZE = 8
 
 
 def _common_prefix_length(rows: Sequence[Sequence[int]]) -> int:
@@ -394,13 +396,23 @@ class TransformersBackend(LLMBackend):
         self, order: list[int], encoded: dict[int, list[int]], max_new_tokens: int, decoding: DecodingConfig
     ) -> list[tuple[int, Completion]]:
         out: list[tuple[int, Completion]] = []
-        for group in self._groups(order, encoded):
-            for batch in self._batches(group, encoded, max_new_tokens):
-                completions = self._generate_batch([encoded[i] for i in batch], max_new_tokens, decoding)
-                out.extend(zip(batch, completions))
-                if self.progress_callback is not None:
-                    self.progress_callback(len(batch))
+        flat, prefixes = self._plan(order, encoded)
+        for batch in self._batches(flat, encoded, max_new_tokens):
+            rows, cuts = [encoded[i] for i in batch], [prefixes[i] for i in batch]
+            out.extend(zip(batch, self._generate_batch(rows, cuts, max_new_tokens, decoding)))
+            if self.progress_callback is not None:
+                self.progress_callback(len(batch))
         return out
+
+    def _plan(self, order: list[int], encoded: dict[int, list[int]]) -> tuple[list[int], dict[int, int]]:
+        """The processing order of ``order`` (groups one after the other) and, per prompt, how many of its leading
+        tokens to take from the prefix cache: its group's common prefix (0 without ``prefix_cache``)."""
+        groups = self._groups(order, encoded)
+        prefixes = dict.fromkeys(order, 0)
+        if self.config.prefix_cache:
+            for group in groups:
+                prefixes.update(dict.fromkeys(group, _common_prefix_length([encoded[i] for i in group])))
+        return [i for group in groups for i in group], prefixes
 
     def _batches(self, order: list[int], encoded: dict[int, list[int]], max_new_tokens: int) -> list[list[int]]:
         cfg = self.config
@@ -432,12 +444,12 @@ class TransformersBackend(LLMBackend):
         return sorted(ids)
 
     def _generate_batch(
-        self, rows: list[list[int]], max_new_tokens: int, decoding: DecodingConfig
+        self, rows: list[list[int]], cuts: list[int], max_new_tokens: int, decoding: DecodingConfig
     ) -> list[Completion]:
         import torch
 
         try:
-            return self._run_generate(rows, max_new_tokens, decoding)
+            return self._run_generate(rows, cuts, max_new_tokens, decoding)
         except torch.OutOfMemoryError as exc:
             if len(rows) == 1:
                 return [Completion(text="", prompt_tokens=len(rows[0]), finish_reason="error", error=f"OOM: {exc}")]
@@ -445,8 +457,8 @@ class TransformersBackend(LLMBackend):
             if torch.cuda.is_available():
                 torch.cuda.empty_cache()
             half = len(rows) // 2
-            return self._generate_batch(rows[:half], max_new_tokens, decoding) + self._generate_batch(
-                rows[half:], max_new_tokens, decoding
+            return self._generate_batch(rows[:half], cuts[:half], max_new_tokens, decoding) + self._generate_batch(
+                rows[half:], cuts[half:], max_new_tokens, decoding
             )
         except Exception as exc:
             logger.warning("generation failed for a batch of %d prompts", len(rows), exc_info=True)
@@ -476,19 +488,20 @@ class TransformersBackend(LLMBackend):
             torch.manual_seed(decoding.seed)
         return generation_config
 
-    def _run_generate(self, rows: list[list[int]], max_new_tokens: int, decoding: DecodingConfig) -> list[Completion]:
+    def _run_generate(
+        self, rows: list[list[int]], cuts: list[int], max_new_tokens: int, decoding: DecodingConfig
+    ) -> list[Completion]:
         import torch
 
         tokenizer, model = self.tokenizer, self.model
         eos_ids = self._eos_ids()
         generation_config = self._generation_config(max_new_tokens, decoding, eos_ids)
-        prefix = self._batch_prefix(rows)
-        if prefix:
-            # [prefix][pads][suffix]: the prefix's keys and values come from the cache; the pads sit between the
-            # prefix and each suffix, masked out, and position ids (from the mask's cumulative sum) skip them.
-            input_ids, attention_mask = self._suffix_padded(rows, len(prefix))
-            cache = self._expanded_prefix_cache(prefix, len(rows))
-            inputs = {"input_ids": input_ids, "attention_mask": attention_mask, "cache": cache}
+        cuts = self._cuts(rows, cuts)
+        if any(cuts):
+            # [prefix][pads][suffix]: the prefixes' keys and values come from the cache; the pads sit between a
+            # prefix and its suffix, masked out, and position ids (from the mask's cumulative sum) skip them.
+            input_ids, attention_mask = self._suffix_padded(rows, cuts)
+            inputs = {"input_ids": input_ids, "attention_mask": attention_mask, "cache": self._batch_cache(rows, cuts)}
         else:
             inputs = dict(tokenizer.pad({"input_ids": rows}, padding=True, return_tensors="pt").to(model.device))
         with torch.inference_mode():
@@ -513,27 +526,25 @@ class TransformersBackend(LLMBackend):
 
     # ------------------------------------------------------------------ shared-prefix cache
 
-    def _batch_prefix(self, rows: list[list[int]]) -> list[int]:
-        """The prefix of ``rows`` to take from the prefix cache (empty when ``prefix_cache`` is off or too short).
+    def _cuts(self, rows: list[list[int]], cuts: list[int]) -> list[int]:
+        """Per row, the tokens taken from the prefix cache: at most all but the last (the forward pass needs a
+        position to predict from), and none when fewer than ``_MIN_PREFIX_TOKENS``."""
+        cuts = [min(cut, len(row) - 1) for row, cut in zip(rows, cuts)]
+        return [cut if cut >= _MIN_PREFIX_TOKENS else 0 for cut in cuts]
 
-        Every row keeps at least one token of its own, so that the forward pass has a position to predict from.
-        """
-        if not self.config.prefix_cache or not rows:
-            return []
-        length = min(_common_prefix_length(rows), min(len(r) for r in rows) - 1)
-        return rows[0][:length] if length >= _MIN_PREFIX_TOKENS else []
-
-    def _suffix_padded(self, rows: list[list[int]], prefix_length: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """``input_ids`` and ``attention_mask`` laid out as ``[prefix][pads][suffix]`` per row."""
+    def _suffix_padded(self, rows: list[list[int]], cuts: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+        """``input_ids`` and ``attention_mask`` laid out as ``[prefix][pads][suffix]`` per row; every row's prefix
+        area is as long as the longest cut, so the suffixes start at the same column."""
         import torch
 
         pad = self.tokenizer.pad_token_id
-        width = max(len(r) for r in rows)
+        prefix_area = max(cuts)
+        width = max(len(row) - cut for row, cut in zip(rows, cuts))
         ids, mask = [], []
-        for row in rows:
-            n_pad = width - len(row)
-            ids.append(row[:prefix_length] + [pad] * n_pad + row[prefix_length:])
-            mask.append([1] * prefix_length + [0] * n_pad + [1] * (len(row) - prefix_length))
+        for row, cut in zip(rows, cuts):
+            n_pad = prefix_area - cut + width - (len(row) - cut)
+            ids.append(row[:cut] + [pad] * n_pad + row[cut:])
+            mask.append([1] * cut + [0] * n_pad + [1] * (len(row) - cut))
         device = self.model.device
         return torch.tensor(ids, device=device), torch.tensor(mask, device=device)
 
@@ -558,11 +569,31 @@ class TransformersBackend(LLMBackend):
             store.popitem(last=False)
         return cache
 
-    def _expanded_prefix_cache(self, prefix: list[int], batch_size: int):
-        """A fresh copy of the prefix's cache with ``batch_size`` rows (``generate`` extends it in place)."""
-        cache = copy.deepcopy(self._prefix_kv(prefix))
-        cache.batch_repeat_interleave(batch_size)
-        return cache
+    def _batch_cache(self, rows: list[list[int]], cuts: list[int]):
+        """A fresh cache for a batch (``generate`` extends it in place): row b holds the keys and values of its first
+        ``cuts[b]`` tokens, then zeros up to the longest cut (masked out by the attention mask)."""
+        import torch
+        from transformers import DynamicCache
+
+        prefix_area = max(cuts)
+        sources = {tuple(row[:cut]): None for row, cut in zip(rows, cuts) if cut}
+        for key in sources:
+            sources[key] = [(layer.keys, layer.values) for layer in self._prefix_kv(list(key)).layers]
+        n_layers = len(next(iter(sources.values())))
+        layers = []
+        for layer in range(n_layers):
+            keys, values = next(iter(sources.values()))[layer]
+            shape = (len(rows), keys.shape[1], prefix_area, keys.shape[3])
+            batch_keys = keys.new_zeros(shape)
+            batch_values = values.new_zeros(shape[:3] + (values.shape[3],))
+            for b, (row, cut) in enumerate(zip(rows, cuts)):
+                if cut:
+                    k, v = sources[tuple(row[:cut])][layer]
+                    batch_keys[b, :, :cut] = k[0, :, :cut]
+                    batch_values[b, :, :cut] = v[0, :, :cut]
+            layers.append((batch_keys, batch_values))
+        with torch.inference_mode():
+            return DynamicCache(ddp_cache_data=layers)
 
     def clear_prefix_cache(self) -> None:
         """Drop the stored prefix caches (they are also dropped by :meth:`close`)."""
@@ -626,22 +657,23 @@ class TransformersBackend(LLMBackend):
 
         def work(order: list[int]) -> list[tuple[int, list[float]]]:
             out: list[tuple[int, list[float]]] = []
-            for group in self._groups(order, encoded):
-                for batch in self._batches(group, encoded, packed):
-                    out.extend(zip(batch, self._score_batch([encoded[i] for i in batch], pieces)))
-                    if self.progress_callback is not None:
-                        self.progress_callback(len(batch))
+            flat, prefixes = self._plan(order, encoded)
+            for batch in self._batches(flat, encoded, packed):
+                rows, cuts = [encoded[i] for i in batch], [prefixes[i] for i in batch]
+                out.extend(zip(batch, self._score_batch(rows, cuts, pieces)))
+                if self.progress_callback is not None:
+                    self.progress_callback(len(batch))
             return out
 
         for i, row in self._distribute(self._order(encoded), work):
             scores[i] = row
         return (scores, prompt_tokens) if return_prompt_tokens else scores
 
-    def _score_batch(self, rows: list[list[int]], pieces: list[list[int]]) -> list[list[float]]:
+    def _score_batch(self, rows: list[list[int]], cuts: list[int], pieces: list[list[int]]) -> list[list[float]]:
         import torch
 
         try:
-            return self._run_score(rows, pieces)
+            return self._run_score(rows, cuts, pieces)
         except torch.OutOfMemoryError:
             if len(rows) == 1:
                 logger.warning("out of memory scoring one prompt of %d tokens", len(rows[0]))
@@ -649,20 +681,22 @@ class TransformersBackend(LLMBackend):
             if torch.cuda.is_available():
                 torch.cuda.empty_cache()
             half = len(rows) // 2
-            return self._score_batch(rows[:half], pieces) + self._score_batch(rows[half:], pieces)
+            return self._score_batch(rows[:half], cuts[:half], pieces) + self._score_batch(
+                rows[half:], cuts[half:], pieces
+            )
         except Exception:
             logger.warning("scoring failed for a batch of %d prompts", len(rows), exc_info=True)
             return [[float("nan")] * len(pieces) for _ in rows]
 
-    def _run_score(self, rows: list[list[int]], pieces: list[list[int]]) -> list[list[float]]:
+    def _run_score(self, rows: list[list[int]], cuts: list[int], pieces: list[list[int]]) -> list[list[float]]:
         """One forward pass over ``[prefix][pads][suffix][continuation 1]...[continuation K]`` per row."""
         import torch
 
         model = self.model
         device = model.device
-        prefix = self._batch_prefix(rows)
-        n_prefix = len(prefix)
-        width = max(len(r) for r in rows) - n_prefix  # the suffix area, pads included
+        cuts = self._cuts(rows, cuts)
+        n_prefix = max(cuts)  # the cached area; row b's first cuts[b] columns are its prefix, the rest are masked
+        width = max(len(row) - cut for row, cut in zip(rows, cuts))  # the suffix area, pads included
         flat = [t for p in pieces for t in p]
         n_packed = len(flat)
         query = width + n_packed
@@ -674,12 +708,12 @@ class TransformersBackend(LLMBackend):
         ids = torch.full((len(rows), query), self.tokenizer.pad_token_id, dtype=torch.long, device=device)
         positions = torch.zeros((len(rows), query), dtype=torch.long, device=device)
         real = torch.zeros((len(rows), query), dtype=torch.bool, device=device)  # not a pad
-        for b, row in enumerate(rows):
-            suffix = row[n_prefix:]
+        for b, (row, cut) in enumerate(zip(rows, cuts)):
+            suffix = row[cut:]
             start = width - len(suffix)
             ids[b, start:width] = torch.tensor(suffix, device=device)
             ids[b, width:] = torch.tensor(flat, device=device)
-            positions[b, start:width] = torch.arange(n_prefix, len(row), device=device)
+            positions[b, start:width] = torch.arange(cut, len(row), device=device)
             positions[b, width:] = len(row) + offset
             real[b, start:] = True
 
@@ -694,13 +728,12 @@ class TransformersBackend(LLMBackend):
         allowed = (key_suffix & ((segment[:, None] >= 0) | causal)) | (same_piece & causal)
         allowed = (allowed[None] & real[:, None, :]) | torch.eye(query, dtype=torch.bool, device=device)[None]
         if n_prefix:
-            allowed = torch.cat(
-                [torch.ones((len(rows), query, n_prefix), dtype=torch.bool, device=device), allowed], 2
-            )
+            cached = torch.arange(n_prefix, device=device)[None, :] < torch.tensor(cuts, device=device)[:, None]
+            allowed = torch.cat([cached[:, None, :].expand(-1, query, -1), allowed], 2)
         mask = torch.zeros(allowed.shape, dtype=model.dtype, device=device)
         mask.masked_fill_(~allowed, torch.finfo(model.dtype).min)
 
-        cache = self._expanded_prefix_cache(prefix, len(rows)) if n_prefix else None
+        cache = self._batch_cache(rows, cuts) if n_prefix else None
         with torch.inference_mode():
             logits = model(
                 input_ids=ids,
