@@ -25,6 +25,10 @@ _LAZY: dict[str, str] = {
     "GenerationConfig": ".generation.config",
     "load_narratives": ".generation.narratives",
     "load_emo_pillars": ".data.load",
+    "EmoPillarsClassifier": ".modeling",
+    "EmoPillarsTrainer": ".training.trainer",
+    "EmoPillarsTrainingArguments": ".training.args",
+    "EmoPillarsModelCardData": ".training.model_card",
 }
 
 __all__ = [

@@ -78,4 +78,6 @@ def test_wheel_ships_prompts_corpus_and_templates(tmp_path):
         assert f"emo_pillars/generation/prompts/{stage}.txt" in names
     assert "emo_pillars/generation/corpus/demo_plots.jsonl" in names
     assert "emo_pillars/data/templates/dataset_card.md" in names
+    assert "emo_pillars/model_cards/emo_pillars_model_card.md" in names
+    assert "emo_pillars/training/metrics/multilabel_f1/multilabel_f1.py" in names
     assert not any(n.startswith("tests/") for n in names)
