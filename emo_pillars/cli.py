@@ -227,6 +227,45 @@ def _cmd_predict(args: argparse.Namespace) -> int:
 
 
 # --------------------------------------------------------------------------------------------------------------------
+# finetune
+# --------------------------------------------------------------------------------------------------------------------
+@command("finetune", help="Fine-tune on a downstream benchmark under its official protocol.")
+def _args_finetune(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--task", required=True, choices=["goemotions", "isear", "iemocap", "emocontext"], help="Task.")
+    p.add_argument("--data", required=True, metavar="PATH_OR_ID", help="The benchmark's official files or a Hub id.")
+    p.add_argument("--model", required=True, metavar="BASE_OR_ID", help="Encoder to fine-tune: Hub id or folder.")
+    p.add_argument("--output", required=True, metavar="DIR", help="Model, eval_results.json and card go here.")
+    p.add_argument("--head", choices=["emo28", "task"], default="emo28", help="Keep the 28-class head (emo28) "
+                   "and map the task's labels into it, or put on a task-sized head.")  # fmt: skip
+    p.add_argument("--epochs", type=float, default=None, help="Epochs (default: the task protocol's).")
+    p.add_argument("--folds", type=int, default=None, help="Cross-validation folds (ISEAR only; default 5).")
+    p.add_argument("--lora", action="store_true", help="Train LoRA adapters and merge them on save.")
+    p.add_argument("--push-to-hub", default=None, metavar="REPO_ID", help="Upload the model with its card.")
+    p.add_argument("--max-steps", type=int, default=None, help="Stop after N steps (quick checks).")
+    p.add_argument("--seed", type=int, default=42, help="Random seed (42).")
+
+
+@_args_finetune.run
+def _cmd_finetune(args: argparse.Namespace) -> int:
+    from .tasks.finetune import finetune_main
+
+    finetune_main(
+        args.task,
+        args.data,
+        args.model,
+        args.output,
+        head=args.head,
+        epochs=args.epochs,
+        folds=args.folds,
+        lora=args.lora,
+        push_to_hub=args.push_to_hub,
+        max_steps=args.max_steps,
+        seed=args.seed,
+    )
+    return 0
+
+
+# --------------------------------------------------------------------------------------------------------------------
 # taxonomy
 # --------------------------------------------------------------------------------------------------------------------
 @command("taxonomy", help="Print the 28 classes with their definitions, or normalise emotion words.")

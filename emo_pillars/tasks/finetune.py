@@ -1,0 +1,383 @@
+"""The work behind ``emo-pillars finetune``: fine-tune a model on a downstream benchmark under its protocol.
+
+:func:`finetune_main` loads a task's official files (:mod:`emo_pillars.tasks`), turns the rows into what
+:class:`~emo_pillars.training.EmoPillarsTrainer` trains on (columns ``utterance``, ``context``, ``character`` and
+``labels`` as lists of class indices), trains following the task's protocol, scores the test data with
+:meth:`Task.compute_metrics`, writes ``eval_results.json`` and a model card that states the protocol beside the
+number, and optionally pushes the folder to the Hub.
+
+Two heads:
+
+* ``head="emo28"`` (default): the 28-class multi-label head, trained on ``emo28_labels`` (the task labels mapped
+  into the 28 classes by :attr:`Task.label_map`). Test predictions are mapped back with
+  :meth:`Task.scores_from_emo28`: ``argmax`` for single-label tasks; for GoEmotions (multi-label) the scores are cut
+  at the global threshold tuned on the validation split (0.5 when there is none). The saved model is a regular
+  emo-pillars model (``EmoPillarsClassifier`` loads it).
+* ``head="task"``: one output per task label. The trainer's multi-label machinery (BCE on 0/1 targets) is reused
+  with ``num_labels`` = the task's label count and one-hot targets; single-label predictions are the ``argmax`` of
+  the sigmoid scores (BCE on one-hot targets ranks classes like softmax cross-entropy would, though the scores
+  do not sum to 1). No thresholds are tuned for single-label tasks. The saved model has the task's ``id2label``
+  and is **not** a 28-class emo-pillars model: load it with ``transformers`` directly.
+
+Protocols: ISEAR has no official split, so it is evaluated with stratified k-fold cross-validation (``folds``,
+default 5) and reported as mean +- std over folds (:meth:`Task.aggregate`); the saved weights are those of the
+last fold. The other tasks use their official train / validation / test splits.
+
+Examples:
+    >>> finetune_main("isear", "isear.csv", "roberta-base", "out", folds=5)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any, TextIO
+
+from ..errors import ConfigError
+from .base import Task, format_mean_std
+
+__all__ = ["finetune_main", "HEADS", "PROTOCOL_EPOCHS", "to_training_rows", "protocol_section"]
+
+#: The heads :func:`finetune_main` can train.
+HEADS = ("emo28", "task")
+
+#: Epochs the paper's protocols use (PAPER.md section 6); other tasks use the trainer's default.
+PROTOCOL_EPOCHS: dict[str, float] = {"goemotions": 3, "isear": 8}
+
+#: Tasks evaluated by cross-validation (no official split).
+CV_TASKS = ("isear",)
+
+
+def to_training_rows(task: Task, dataset: Any, head: str = "emo28") -> Any:
+    """Task rows -> trainer rows: ``utterance``, ``context``, ``character`` and ``labels`` (lists of indices).
+
+    Args:
+        task: The task the rows come from.
+        dataset: A ``datasets.Dataset`` with the task columns.
+        head: ``"emo28"`` (labels from ``emo28_labels``) or ``"task"`` (the task label as a one-element list, or
+            the multi-label ``labels`` list).
+    """
+    import datasets
+
+    if head == "emo28":
+        labels = [list(map(int, row)) for row in dataset["emo28_labels"]]
+    elif task.multi_label:
+        labels = [list(map(int, row)) for row in dataset["labels"]]
+    else:
+        labels = [[int(label)] for label in dataset["label"]]
+    return datasets.Dataset.from_dict(
+        {
+            "utterance": list(dataset["text"]),
+            "context": list(dataset["context"]),
+            "character": list(dataset["character"]),
+            "labels": labels,
+        },
+        features=datasets.Features(
+            {
+                "utterance": datasets.Value("string"),
+                "context": datasets.Value("string"),
+                "character": datasets.Value("string"),
+                "labels": datasets.List(datasets.Value("int64")),
+            }
+        ),
+    )
+
+
+def _task_head_trainer_class() -> type:
+    """An :class:`EmoPillarsTrainer` whose head has one output per task label (built lazily: imports torch)."""
+    import numpy as np
+    import torch
+
+    from ..training.trainer import CONFIG_KEY, HEAD_MODULE_NAMES, EmoPillarsTrainer
+
+    class TaskHeadTrainer(EmoPillarsTrainer):
+        """Multi-label BCE machinery with ``num_labels`` task outputs (0/1 targets, one-hot for single-label)."""
+
+        def __init__(self, *args: Any, num_labels: int, **kwargs: Any):
+            self._num_task_labels = num_labels
+            super().__init__(*args, **kwargs)
+
+        @staticmethod
+        def _configure_model(model: Any, args: Any) -> None:
+            config = model.config
+            config.problem_type = "multi_label_classification"
+            stored = dict(getattr(config, CONFIG_KEY, None) or {})
+            labels = [config.id2label[i] for i in range(config.num_labels)]
+            stored.update(
+                {"input_format": args.input_format, "max_length": args.max_length, "labels": labels, "head": "task"}
+            )
+            setattr(config, CONFIG_KEY, stored)
+
+        def _init_head_bias(self, model: Any, label_matrix: np.ndarray) -> None:
+            k = self._num_task_labels
+            layer = None
+            for name, module in model.named_modules():
+                is_output = isinstance(module, torch.nn.Linear) and module.out_features == k
+                if is_output and (layer is None or any(part in name for part in HEAD_MODULE_NAMES)):
+                    layer = module
+            if layer is None or layer.bias is None:
+                return
+            prior = np.clip(label_matrix[:, :k].mean(axis=0), 1e-4, 1 - 1e-4)
+            with torch.no_grad():
+                layer.bias.copy_(torch.as_tensor(np.log(prior / (1 - prior)), dtype=layer.bias.dtype))
+
+        def _compute_pos_weight(self, label_matrix: np.ndarray, args: Any) -> torch.Tensor:
+            return EmoPillarsTrainer._compute_pos_weight(label_matrix[:, : self._num_task_labels], args)
+
+        def prepare_dataset(self, dataset: Any, tokenizer: Any = None, args: Any = None) -> Any:
+            if "input_ids" in dataset.column_names:
+                return dataset
+            prepared = super().prepare_dataset(dataset, tokenizer, args)
+            if "labels" not in prepared.column_names:
+                return prepared
+            k = self._num_task_labels
+            return prepared.map(lambda batch: {"labels": [row[:k] for row in batch["labels"]]}, batched=True)
+
+    return TaskHeadTrainer
+
+
+def _train_and_predict(
+    task: Task,
+    head: str,
+    model: str,
+    splits: dict[str, Any],
+    options: dict[str, Any],
+    card_data: Any,
+    save: bool,
+) -> tuple[dict[str, float], Any]:
+    """Train on ``splits["train"]`` (tuning on ``splits.get("validation")``), score ``splits["test"]``."""
+    import numpy as np
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from ..training.args import EmoPillarsTrainingArguments
+    from ..training.trainer import EmoPillarsTrainer
+
+    train = to_training_rows(task, splits["train"], head)
+    validation = to_training_rows(task, splits["validation"], head) if splits.get("validation") is not None else None
+    test = to_training_rows(task, splits["test"], head)
+    options = dict(options)
+    if head == "task" and not task.multi_label:
+        options["tune_thresholds"] = False  # argmax needs no threshold
+    args = EmoPillarsTrainingArguments(**options)
+    if head == "emo28":
+        trainer = EmoPillarsTrainer(
+            model=model, args=args, train_dataset=train, eval_dataset=validation, card_data=card_data
+        )
+    else:
+        tokenizer = AutoTokenizer.from_pretrained(model)
+        network = AutoModelForSequenceClassification.from_pretrained(
+            model,
+            num_labels=task.num_labels,
+            id2label=dict(task.id2label),
+            label2id=dict(task.label2id),
+            problem_type="multi_label_classification",
+        )
+        trainer = _task_head_trainer_class()(
+            model=network,
+            args=args,
+            train_dataset=train,
+            eval_dataset=validation,
+            processing_class=tokenizer,
+            card_data=card_data,
+            num_labels=task.num_labels,
+        )
+        if card_data.base_model is None or os.path.isdir(str(card_data.base_model)):
+            card_data.base_model = None if os.path.isdir(model) else model
+    trainer.train()
+    if head == "emo28":
+        trainer.evaluate_thresholds(test)  # the 28-class figures for the card
+    probs, _ = trainer.predict_proba(test)
+    scores = task.scores_from_emo28(probs) if head == "emo28" else np.asarray(probs)
+    gold = splits["test"][task.label_column]
+    if task.multi_label:
+        threshold = trainer.threshold_result.global_threshold if trainer.threshold_result is not None else 0.5
+        metrics = task.compute_metrics(gold, (scores >= threshold).astype(np.int64))
+        metrics["threshold"] = float(threshold)
+    else:
+        metrics = task.compute_metrics(gold, scores.argmax(axis=1).tolist())
+    if save:
+        trainer.save_model()
+        trainer.processing_class.save_pretrained(args.output_dir)
+    return metrics, trainer
+
+
+def protocol_section(results: dict[str, Any]) -> str:
+    """The ``## Evaluation protocol`` Markdown section of the model card, from ``eval_results.json``'s content."""
+    lines = ["## Evaluation protocol", ""]
+    value = results["value_text"]
+    lines.append(f"**{results['task']}**: {results['metric']} = **{value}** ({results['protocol_run']}).")
+    lines.append("")
+    if results.get("protocol"):
+        lines.append(f"Official protocol: {results['protocol']}")
+        lines.append("")
+    sizes = ", ".join(f"{split} {n}" for split, n in results["split_sizes"].items())
+    lines += [
+        f"- head: `{results['head']}`"
+        + (" (28-class scores mapped to task labels)" if results["head"] == "emo28" else ""),
+        f"- split sizes: {sizes}",
+        f"- epochs: {results['epochs']}"
+        + (f", max steps: {results['max_steps']}" if results.get("max_steps") else ""),
+        f"- seed: {results['seed']}",
+    ]
+    if results.get("threshold") is not None:
+        lines.append(f"- threshold (tuned on validation): {results['threshold']:.2f}")
+    if results.get("folds"):
+        lines.append(f"- the saved weights are those of fold {results['folds']} of {results['folds']}")
+    lines += ["", "| label | F1 |", "|---|---|"]
+    lines += [f"| {label} | {f1:.4f} |" for label, f1 in results["per_class_f1"].items()]
+    return "\n".join(lines) + "\n"
+
+
+def finetune_main(
+    task: str | Task,
+    data: str | os.PathLike,
+    model: str,
+    output: str | os.PathLike,
+    head: str = "emo28",
+    epochs: float | None = None,
+    folds: int | None = None,
+    lora: bool = False,
+    push_to_hub: str | None = None,
+    max_steps: int | None = None,
+    seed: int = 42,
+    stream: TextIO | None = None,
+    task_options: dict[str, Any] | None = None,
+    **training_kwargs: Any,
+) -> dict[str, Any]:
+    """Fine-tune ``model`` on a downstream task under its protocol, evaluate, save and (optionally) push.
+
+    Args:
+        task: A task name (see :data:`emo_pillars.tasks.TASKS`) or a :class:`Task`.
+        data: The benchmark's official files (folder or file), or a Hub id where the task has one.
+        model: The base encoder, or an emo-pillars model to fine-tune further (Hub id or folder).
+        output: Where the model, its card and ``eval_results.json`` go.
+        head: ``"emo28"`` (28-class head on ``emo28_labels``) or ``"task"`` (one output per task label).
+        epochs: Training epochs (default: the protocol's, :data:`PROTOCOL_EPOCHS`, else the trainer's).
+        folds: Cross-validation folds for tasks without an official split (ISEAR; default 5). Refused for others.
+        lora: Train LoRA adapters and merge them into the saved model.
+        push_to_hub: A Hub repository id to upload the output folder to.
+        max_steps: Stop each training run after this many steps (quick checks).
+        seed: Random seed (training and folds).
+        stream: Where the summary goes (default: stdout).
+        task_options: Options for :func:`~emo_pillars.tasks.get_task` (e.g. ``{"ways": 6}`` for IEMOCAP).
+        **training_kwargs: Further :class:`~emo_pillars.training.EmoPillarsTrainingArguments` fields.
+
+    Returns:
+        The content of ``eval_results.json``: ``task``, ``metric``, ``value`` (mean over folds under CV), ``std``
+        (CV only), ``protocol``, ``protocol_run``, ``split_sizes``, ``seed``, ``head``, ``epochs``, ``per_class_f1``,
+        ``metrics`` (all metrics; under CV ``{name: {"mean", "std", "values"}}``) and more.
+    """
+    from ..training.model_card import EmoPillarsModelCardData
+    from . import get_task
+
+    stream = stream or sys.stdout
+    if head not in HEADS:
+        raise ConfigError(f"head must be one of {HEADS}, got {head!r}")
+    task_obj = task if isinstance(task, Task) else get_task(task, **(task_options or {}))
+    if head == "task" and task_obj.multi_label and task_obj.num_labels != 28:
+        raise ConfigError(f"head='task' for a multi-label task with {task_obj.num_labels} labels is not supported")
+    cross_validate = task_obj.name in CV_TASKS
+    if folds is not None and not cross_validate:
+        raise ConfigError(f"the {task_obj.name} protocol uses its official splits; folds applies to {CV_TASKS}")
+    k = (folds if folds is not None else 5) if cross_validate else None
+    if k is not None and k < 2:
+        raise ConfigError(f"folds must be at least 2, got {k}")
+    if epochs is None:
+        epochs = PROTOCOL_EPOCHS.get(task_obj.name)
+
+    output = Path(output)
+    loaded = task_obj.load(data)
+    options: dict[str, Any] = {"output_dir": os.fspath(output), "input_format": task_obj.input_format, "seed": seed}
+    if epochs is not None:
+        options["num_train_epochs"] = epochs
+    if max_steps is not None:
+        options["max_steps"] = max_steps
+    if lora:
+        options.update(lora=True, merge_lora=True)
+    options.update(training_kwargs)
+
+    dataset_id = os.fspath(data) if not os.path.exists(data) else None
+
+    def card() -> Any:
+        return EmoPillarsModelCardData(
+            base_model=model if not os.path.isdir(model) else None,
+            dataset_id=dataset_id,
+            dataset_name=task_obj.name,
+            dataset_config=task_obj.input_format,
+            model_id=push_to_hub,
+        )
+
+    results: dict[str, Any] = {"task": task_obj.name, "metric": task_obj.metric_name}
+    threshold = None
+    if cross_validate:
+        fold_sets = task_obj.folds(loaded, k=k, seed=seed)
+        fold_metrics = []
+        for i, fold in enumerate(fold_sets, start=1):
+            metrics, trainer = _train_and_predict(
+                task_obj, head, model, {"train": fold["train"], "test": fold["test"]}, options, card(), i == k
+            )
+            fold_metrics.append(metrics)
+            print(f"fold {i}/{k}: {task_obj.metric_name} {metrics[task_obj.metric_name]:.4f}", file=stream)
+        aggregate = task_obj.aggregate(fold_metrics)
+        headline = aggregate[task_obj.metric_name]
+        results.update(
+            value=headline["mean"],
+            std=headline["std"],
+            value_text=format_mean_std(headline),
+            protocol_run=f"stratified {k}-fold cross-validation, mean +- std over folds",
+            split_sizes={
+                "total": sum(len(f["test"]) for f in fold_sets),
+                "train_per_fold": len(fold_sets[0]["train"]),
+            },
+            folds=k,
+            fold_values=headline["values"],
+            per_class_f1={name: aggregate[f"f1_{name}"]["mean"] for name in task_obj.label_names},
+            metrics=aggregate,
+        )
+    else:
+        missing = [split for split in ("train", "test") if split not in loaded]
+        if missing:
+            raise ConfigError(f"the {task_obj.name} data has no {missing} split(s) (splits: {list(loaded)})")
+        metrics, trainer = _train_and_predict(task_obj, head, model, dict(loaded), options, card(), True)
+        threshold = metrics.get("threshold") if task_obj.multi_label else None
+        run = "official train/validation/test splits, scored on test"
+        if threshold is not None:
+            run += f" at the global threshold tuned on validation ({threshold:.2f})"
+        results.update(
+            value=metrics[task_obj.metric_name],
+            value_text=f"{metrics[task_obj.metric_name]:.4f}",
+            protocol_run=run,
+            split_sizes={split: len(loaded[split]) for split in loaded},
+            folds=None,
+            per_class_f1={name: metrics[f"f1_{name}"] for name in task_obj.label_names},
+            metrics=metrics,
+        )
+    results.update(
+        protocol=task_obj.protocol,
+        seed=seed,
+        head=head,
+        epochs=float(trainer.args.num_train_epochs),
+        max_steps=max_steps,
+        threshold=threshold,
+        model=model,
+        lora=lora,
+    )
+
+    output.mkdir(parents=True, exist_ok=True)
+    (output / "eval_results.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    readme = output / "README.md"
+    existing = readme.read_text(encoding="utf-8") if readme.is_file() else ""
+    readme.write_text(existing.rstrip("\n") + "\n\n" + protocol_section(results), encoding="utf-8")
+
+    print(
+        f"{task_obj.name}: {task_obj.metric_name} = {results['value_text']} ({results['protocol_run']})", file=stream
+    )
+    print(f"Model and eval_results.json saved to {output}", file=stream)
+    if push_to_hub:
+        from ..modeling import upload_model_folder
+
+        url = upload_model_folder(output, push_to_hub)
+        print(f"Pushed to {push_to_hub}: {url}", file=stream)
+    return results
