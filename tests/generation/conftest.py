@@ -124,3 +124,14 @@ def _one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def backend(tiny_mistral_dir):
+    """A loaded ``TransformersBackend`` on the tiny model (CPU, batch size 1), one per test module."""
+    from emo_pillars.generation.backends import TransformersBackend
+
+    backend = TransformersBackend(tiny_mistral_dir, device="cpu", batch_size=1)
+    backend.load()
+    yield backend
+    backend.close()

@@ -35,14 +35,6 @@ def make_prompts() -> list[ChatPrompt]:
 
 
 @pytest.fixture(scope="module")
-def backend(tiny_mistral_dir):
-    backend = TransformersBackend(tiny_mistral_dir, device="cpu", batch_size=1)
-    backend.load()
-    yield backend
-    backend.close()
-
-
-@pytest.fixture(scope="module")
 def single_replies(backend):
     """Reference: every prompt generated alone (batch of one, no padding)."""
     prompts = make_prompts()

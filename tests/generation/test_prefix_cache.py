@@ -7,7 +7,7 @@ import pytest
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
-from emo_pillars.generation.backends import ChatPrompt, DecodingConfig, TransformersBackend  # noqa: E402
+from emo_pillars.generation.backends import ChatPrompt, DecodingConfig  # noqa: E402
 
 HEADER = (
     "here is a story and a character . the character feels joy anger fear sadness surprise love pride relief "
@@ -32,14 +32,6 @@ def make_prompts() -> list[ChatPrompt]:
             text = f"{HEADER}\n{plot} . {plot}\nyou are {name} . what do you think ?"
             prompts.append(ChatPrompt.from_user(text, prefill=prefill))
     return prompts
-
-
-@pytest.fixture(scope="module")
-def backend(tiny_mistral_dir):
-    backend = TransformersBackend(tiny_mistral_dir, device="cpu", batch_size=1)
-    backend.load()
-    yield backend
-    backend.close()
 
 
 @pytest.fixture(scope="module")

@@ -33,14 +33,6 @@ def make_prompts() -> list[ChatPrompt]:
     return [ChatPrompt.from_user(f"{SHARED}\nutterance : {u}", prefill=SCORE_PREFILL) for u in UTTERANCES]
 
 
-@pytest.fixture(scope="module")
-def backend(tiny_mistral_dir):
-    backend = TransformersBackend(tiny_mistral_dir, device="cpu", batch_size=1)
-    backend.load()
-    yield backend
-    backend.close()
-
-
 def reference_scores(backend, prompts, continuations) -> list[list[float]]:
     """Each (prompt, continuation) through the model alone, whole sequence, no cache: the definition."""
     rows = []
