@@ -150,6 +150,22 @@ def timed(fn, cuda: bool):
     return out, seconds, memory.peak_mb
 
 
+def best_of(run_a, run_b, repeats: int, cuda: bool):
+    """Run (a) and (b) alternately ``repeats`` times; per path, the output, fastest time and largest peak memory.
+
+    On a shared CPU other processes slow down whole minutes; alternating the two paths and keeping each one's
+    fastest run compares them under the least contention either saw."""
+    best: list = [None, None]
+    for _ in range(repeats):
+        for k, fn in enumerate((run_a, run_b)):
+            out, seconds, memory = timed(fn, cuda)
+            if best[k] is None:
+                best[k] = (out, seconds, memory)
+            else:
+                best[k] = (out, min(best[k][1], seconds), max(best[k][2], memory))
+    return best
+
+
 def padding_fraction(batches: list[list[int]]) -> float:
     """Pads / all prompt positions, over batches of prompt lengths (left padding to each batch's longest)."""
     real = sum(sum(b) for b in batches)
@@ -191,14 +207,19 @@ def backend_padding(backend: TransformersBackend, prompts: list[ChatPrompt], bud
     return padding_fraction(batches)
 
 
-def run_stage(backend, name, prompts, budget, batch_size, cuda) -> dict:
+def run_stage(backend, name, prompts, budget, batch_size, cuda, repeats: int = 1) -> dict:
     encoded = [len(backend._encode(p)) for p in prompts]
     baseline_batches = [encoded[lo : lo + batch_size] for lo in range(0, len(encoded), batch_size)]
     shared = len(os.path.commonprefix([backend._encode(p) for p in prompts]))
 
-    bare, t_a, mem_a = timed(lambda: bare_generate(backend, prompts, budget, batch_size), cuda)
-    backend.clear_prefix_cache()
-    ours, t_b, mem_b = timed(lambda: backend.generate(prompts, max_new_tokens=budget, decoding=DECODING), cuda)
+    def run_a():
+        return bare_generate(backend, prompts, budget, batch_size)
+
+    def run_b():
+        backend.clear_prefix_cache()  # every repeat pays for its prefix encoding
+        return backend.generate(prompts, max_new_tokens=budget, decoding=DECODING)
+
+    (bare, t_a, mem_a), (ours, t_b, mem_b) = best_of(run_a, run_b, repeats, cuda)
     generated = len(prompts) * budget
     same = sum(a == c.text for a, c in zip(bare, ours))
     return {
@@ -239,17 +260,34 @@ def prefill_times(backend, prompts, cuda) -> dict:
     return out
 
 
-def label_modes(backend, stage, items, cuda) -> dict:
+def label_modes(backend, stage, items, cuda, repeats: int = 1) -> dict:
     """Labels in generate mode (the paper) and in score mode: speed and agreement."""
     gen_prompts = [stage.prompt(item) for item in items]
     score_prompts = [ChatPrompt(p.messages, prefill=SCORE_PREFILL) for p in gen_prompts]
-    saved = backend.config.ignore_eos
-    backend.config.ignore_eos = False
-    backend.clear_prefix_cache()
-    replies, t_gen, _ = timed(lambda: backend.generate(gen_prompts, max_new_tokens=100, decoding=DECODING), cuda)
-    backend.config.ignore_eos = saved
-    backend.clear_prefix_cache()
-    logprobs, t_score, _ = timed(lambda: backend.score_continuations(score_prompts, SCORE_CONTINUATIONS), cuda)
+
+    def generate_mode(cold: bool = True):
+        saved = backend.config.ignore_eos
+        backend.config.ignore_eos = False
+        if cold:
+            backend.clear_prefix_cache()
+        try:
+            return backend.generate(gen_prompts, max_new_tokens=100, decoding=DECODING)
+        finally:
+            backend.config.ignore_eos = saved
+
+    def score_mode(cold: bool = True):
+        if cold:
+            backend.clear_prefix_cache()
+        return backend.score_continuations(score_prompts, SCORE_CONTINUATIONS)
+
+    (replies, t_gen, _), (logprobs, t_score, _) = best_of(generate_mode, score_mode, repeats, cuda)
+
+    # Steady state of a long run: the shared prefix (definitions and instructions) is encoded once per run and
+    # reused by every later call, so per-call costs are also measured with it already in the prefix store.
+    generate_mode(cold=False), score_mode(cold=False)  # untimed: fills the store for both prompt sets
+    (_, t_gen_warm, _), (_, t_score_warm, _) = best_of(
+        lambda: generate_mode(cold=False), lambda: score_mode(cold=False), repeats, cuda
+    )
 
     top1, jaccards, parsed_n, rows = 0, [], 0, []
     for item, prompt, reply, row in zip(items, gen_prompts, replies, logprobs):
@@ -269,6 +307,11 @@ def label_modes(backend, stage, items, cuda) -> dict:
         "generate_tokens": sum(c.completion_tokens for c in replies),
         "score_seconds": round(t_score, 3),
         "speedup": round(t_gen / t_score, 2),
+        "warm_prefix": {
+            "generate_seconds": round(t_gen_warm, 3),
+            "score_seconds": round(t_score_warm, 3),
+            "speedup": round(t_gen_warm / t_score_warm, 2),
+        },
         "generate_replies_parsed": parsed_n,
         "top1_agreement": round(top1 / parsed_n, 3) if parsed_n else None,
         "mean_jaccard_at_0.3": round(sum(jaccards) / len(jaccards), 3) if jaccards else None,
@@ -289,7 +332,7 @@ def cpu_backend(batch_size: int, max_batch_tokens: int) -> TransformersBackend:
         folder,
         gguf_file=gguf_file,
         device="cpu",
-        batch_size=batch_size,
+        batch_size=None,  # (b) sizes batches by its token budget; batch_size is the bare baseline's
         max_batch_tokens=max_batch_tokens,
         prefix_cache=True,
         ignore_eos=True,
@@ -326,7 +369,7 @@ def gpu_backend(batch_size: int, max_batch_tokens: int) -> TransformersBackend:
     backend = TransformersBackend(
         "random-mistral-7b-shape",
         device="cuda",
-        batch_size=batch_size,
+        batch_size=None,
         max_batch_tokens=max_batch_tokens,
         prefix_cache=True,
         ignore_eos=True,
@@ -341,6 +384,7 @@ def main() -> None:
     parser.add_argument("--scale", type=float, default=1.0, help="multiply the prompts per stage")
     parser.add_argument("--batch-size", type=int, default=None, help="batch size of both paths (CPU 8, GPU 64)")
     parser.add_argument("--stages", default="characters,utterances,labels,context")
+    parser.add_argument("--repeats", type=int, default=2, help="alternating runs per path; the fastest counts")
     parser.add_argument("--output", type=Path, default=None)
     args = parser.parse_args()
 
@@ -348,7 +392,7 @@ def main() -> None:
     if not cuda:
         torch.set_num_threads(1)  # a shared small CPU: OpenMP oversubscription costs 20-100x
     batch_size = args.batch_size or (64 if cuda else 8)
-    max_batch_tokens = 64 * 2048 if cuda else 8 * 2048
+    max_batch_tokens = 262144 if cuda else 32768  # (b)'s token budget: the backend default on CPU
     backend = (gpu_backend if cuda else cpu_backend)(batch_size, max_batch_tokens)
     stages = {name: cls() for name, cls in STAGE_CLASSES.items()}
     work = build_workload(args.scale)
@@ -383,6 +427,7 @@ def main() -> None:
         },
         "batch_size": batch_size,
         "max_batch_tokens": max_batch_tokens,
+        "repeats": args.repeats,
         "decoding": {"greedy": True, "repetition_penalty": DECODING.repetition_penalty},
         "stages": [],
     }
@@ -391,7 +436,7 @@ def main() -> None:
 
     for name in args.stages.split(","):
         prompts = [stages[name].prompt(item) for item in work[name]]
-        row = run_stage(backend, name, prompts, BUDGETS[name], batch_size, cuda)
+        row = run_stage(backend, name, prompts, BUDGETS[name], batch_size, cuda, args.repeats)
         results["stages"].append(row)
         print(f"{name}: {row['speedup']}x ({row['baseline']['seconds']}s -> {row['backend']['seconds']}s)")
 
@@ -403,7 +448,7 @@ def main() -> None:
     results["prefill_labels"]["mean_prompt_tokens"] = round(
         sum(len(backend._encode(p)) for p in label_prompts) / len(label_prompts), 1
     )
-    results["label_modes"] = label_modes(backend, stages["labels"], work["labels"], cuda)
+    results["label_modes"] = label_modes(backend, stages["labels"], work["labels"], cuda, args.repeats)
 
     RESULTS.mkdir(parents=True, exist_ok=True)
     output = args.output or RESULTS / f"generation-{'gpu' if cuda else 'cpu'}.json"
@@ -438,7 +483,9 @@ def print_table(results: dict) -> None:
     m = results["label_modes"]
     print(
         f"labels, {m['utterances']} utterances: generate mode {m['generate_seconds']}s ({m['generate_tokens']} tokens),"
-        f" score mode {m['score_seconds']}s: {m['speedup']}x; on {m['generate_replies_parsed']} parsed replies "
+        f" score mode {m['score_seconds']}s: {m['speedup']}x (prefix encoding included); with the prefix already "
+        f"cached (a long run's steady state) {m['warm_prefix']['generate_seconds']}s vs "
+        f"{m['warm_prefix']['score_seconds']}s: {m['warm_prefix']['speedup']}x; on {m['generate_replies_parsed']} parsed replies "
         f"top-1 agreement {m['top1_agreement']}, mean Jaccard of the >= {THRESHOLD} sets {m['mean_jaccard_at_0.3']}"
     )
 

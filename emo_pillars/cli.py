@@ -81,11 +81,22 @@ def _args_generate(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-rewriting", action="store_true", help="Switch off stage 6 (rewriting).")
     p.add_argument("--max-plots", type=int, default=None, metavar="N", help="Read at most N plots.")
     p.add_argument("--max-characters", type=int, default=None, metavar="N", help="Keep at most N characters a plot.")
-    p.add_argument("--batch-size", type=int, default=16, metavar="N", help="Prompts per generate call (default 16).")
+    p.add_argument("--shard", default=None, metavar="I/N", help="Make shard I of N of the narratives (0-based), "
+                   "one per machine; the shards' JSONL files concatenate without id clashes.")  # fmt: skip
+    p.add_argument("--batch-size", type=int, default=None, metavar="N", help="Most prompts per generate call "
+                   "(default: no count limit; --max-batch-tokens decides).")  # fmt: skip
     p.add_argument("--label-threshold", type=float, default=0.3, help="Score that makes an emotion a label (0.3).")
     p.add_argument("--dtype", default="auto", help="Model dtype for local models: auto, float32, bfloat16, float16.")
     p.add_argument("--device", default="auto", help="Device for local models: auto, cpu, cuda, cuda:1, mps ...")
     p.add_argument("--max-concurrency", type=int, default=8, help="Concurrent requests to --server-url (8).")
+    p.add_argument("--label-mode", default="generate", choices=["generate", "score"], help="Stage 3: the paper's "
+                   "generated list (generate) or one forward pass scoring all 28 emotions (score; local models).")  # fmt: skip
+    p.add_argument("--max-batch-tokens", type=int, default=32768, metavar="N", help="Token budget of a batch "
+                   "(rows x (longest prompt + new tokens)) for local models; batches are length-bucketed (32768).")  # fmt: skip
+    p.add_argument("--no-prefix-cache", action="store_true", help="Local models: encode every prompt in full "
+                   "instead of reusing the key/value cache of shared prompt prefixes.")  # fmt: skip
+    p.add_argument("--server-prefill", action="store_true", help="The server continues a final assistant message "
+                   "(vLLM, SGLang); otherwise the reply's start is asked for in the prompt.")  # fmt: skip
     p.add_argument("--quiet", action="store_true", help="No progress bars.")
 
 
@@ -98,19 +109,29 @@ def _cmd_generate(args: argparse.Namespace) -> int:
         stages["context_cleaning"] = {"enabled": False, "max_new_tokens": 300}
     if args.no_rewriting:
         stages["rewriting"] = {"enabled": False, "max_new_tokens": 300}
+    shard_index, num_shards = 0, 1
+    if args.shard:
+        try:
+            shard_index, num_shards = (int(part) for part in args.shard.split("/"))
+        except ValueError:
+            raise ConfigError(f"--shard must look like I/N (e.g. 0/4), got {args.shard!r}") from None
     config = GenerationConfig(
+        **({"batch_size": args.batch_size} if args.batch_size else {}),
         stages=stages,
+        shard_index=shard_index,
+        num_shards=num_shards,
         contextual=args.contextual,
         contextual_fraction=args.contextual_fraction,
         max_plots=args.max_plots,
         max_characters=args.max_characters,
         label_threshold=args.label_threshold,
-        batch_size=args.batch_size,
+        label_mode=args.label_mode,
     )
     if args.server_url:
-        kwargs = {"max_concurrency": args.max_concurrency}
+        kwargs = {"max_concurrency": args.max_concurrency, "supports_prefill": args.server_prefill}
     else:
         kwargs = {"batch_size": args.batch_size, "dtype": args.dtype, "device": args.device}
+        kwargs.update(max_batch_tokens=args.max_batch_tokens, prefix_cache=not args.no_prefix_cache)
         if args.gguf_file:
             kwargs["gguf_file"] = args.gguf_file
     generator = EmoPillarsGenerator(
@@ -241,6 +262,10 @@ def _args_finetune(p: argparse.ArgumentParser) -> None:
     p.add_argument("--folds", type=int, default=None, help="Cross-validation folds (ISEAR only; default 5).")
     p.add_argument("--lora", action="store_true", help="Train LoRA adapters and merge them on save.")
     p.add_argument("--push-to-hub", default=None, metavar="REPO_ID", help="Upload the model with its card.")
+    p.add_argument("--learning-rate", type=float, default=None, help="Encoder learning rate.")
+    p.add_argument("--batch-size", type=int, default=None, help="Training batch size.")
+    p.add_argument("--max-length", type=int, default=None, help="Truncation length in tokens.")
+    p.add_argument("--ways", type=int, default=None, choices=[4, 6], help="IEMOCAP label scheme (default 4).")
     p.add_argument("--max-steps", type=int, default=None, help="Stop after N steps (quick checks).")
     p.add_argument("--seed", type=int, default=42, help="Random seed (42).")
 
@@ -249,6 +274,13 @@ def _args_finetune(p: argparse.ArgumentParser) -> None:
 def _cmd_finetune(args: argparse.Namespace) -> int:
     from .tasks.finetune import finetune_main
 
+    if args.ways is not None and args.task != "iemocap":
+        raise ConfigError(f"--ways applies to iemocap, not {args.task}")
+    training = {
+        "learning_rate": args.learning_rate,
+        "per_device_train_batch_size": args.batch_size,
+        "max_length": args.max_length,
+    }
     finetune_main(
         args.task,
         args.data,
@@ -261,6 +293,8 @@ def _cmd_finetune(args: argparse.Namespace) -> int:
         push_to_hub=args.push_to_hub,
         max_steps=args.max_steps,
         seed=args.seed,
+        task_options={"ways": args.ways} if args.ways is not None else None,
+        **{key: value for key, value in training.items() if value is not None},
     )
     return 0
 

@@ -70,6 +70,10 @@ class GenerationConfig:
         contextual_neutral: Whether neutral utterances can be picked for contexts.
         max_plots: Read at most this many narratives (``None``: all).
         max_characters: Keep at most this many characters per plot (``None``: all listed).
+        num_shards: Split the narratives into this many shards, one per machine or server (after ``max_plots``).
+        shard_index: The shard this run makes (``0 <= shard_index < num_shards``): narratives at positions
+            ``shard_index``, ``shard_index + num_shards``, ... Plot and example ids are those of the whole corpus,
+            so the shards' ``context_less.jsonl`` and ``contextual.jsonl`` concatenate without clashes.
         n_emotional: Emotional utterances asked per character (the paper: 8).
         n_neutral: Neutral utterances asked per character (the paper: 2).
         top_k_labels: Emotions asked for in the soft-label stage (the paper: 5).
@@ -90,6 +94,8 @@ class GenerationConfig:
     contextual_neutral: bool = False
     max_plots: int | None = None
     max_characters: int | None = None
+    num_shards: int = 1
+    shard_index: int = 0
     n_emotional: int = 8
     n_neutral: int = 2
     top_k_labels: int = 5
@@ -123,6 +129,10 @@ class GenerationConfig:
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise ConfigError(f"{name} must be >= 1 or None, got {value}")
+        if self.num_shards < 1 or not 0 <= self.shard_index < self.num_shards:
+            raise ConfigError(
+                f"need num_shards >= 1 and 0 <= shard_index < num_shards, got {self.shard_index}/{self.num_shards}"
+            )
         if self.n_emotional < 1 or self.n_emotional > 27 or self.n_neutral < 0:
             raise ConfigError("n_emotional must be in 1..27 and n_neutral >= 0")
         if not 1 <= self.top_k_labels <= 28:

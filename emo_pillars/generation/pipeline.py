@@ -401,6 +401,7 @@ class EmoPillarsGenerator:
         output_dir = Path(output_dir)
         cache_dir = output_dir / CACHE_DIR
         plots = load_narratives(narratives, text_column=text_column, max_plots=cfg.max_plots)
+        plots = plots[cfg.shard_index :: cfg.num_shards]
         if not self._loaded:
             self.backend.load()
             self._loaded = True

@@ -33,6 +33,7 @@ from .emocontext import EmoContextTask, emocontext_micro_f1
 from .goemotions import GoEmotionsTask
 from .iemocap import IemocapTask
 from .isear import IsearTask, clean_isear_text
+from .samples import write_sample_files
 
 __all__ = [
     "Task",
@@ -49,6 +50,7 @@ __all__ = [
     "aggregate_metrics",
     "format_mean_std",
     "clean_isear_text",
+    "write_sample_files",
 ]
 
 #: Task name -> task class.

@@ -29,12 +29,12 @@ Examples:
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from pathlib import Path
 from typing import Any, TextIO
 
+from .._io import atomic_write_json, atomic_write_text
 from ..errors import ConfigError
 from .base import Task, format_mean_std
 
@@ -233,7 +233,7 @@ def protocol_section(results: dict[str, Any]) -> str:
 def finetune_main(
     task: str | Task,
     data: str | os.PathLike,
-    model: str,
+    model: str | os.PathLike,
     output: str | os.PathLike,
     head: str = "emo28",
     epochs: float | None = None,
@@ -273,6 +273,7 @@ def finetune_main(
     from . import get_task
 
     stream = stream or sys.stdout
+    model = os.fspath(model)  # a folder given as a Path is stored in eval_results.json and the card as text
     if head not in HEADS:
         raise ConfigError(f"head must be one of {HEADS}, got {head!r}")
     task_obj = task if isinstance(task, Task) else get_task(task, **(task_options or {}))
@@ -366,10 +367,10 @@ def finetune_main(
     )
 
     output.mkdir(parents=True, exist_ok=True)
-    (output / "eval_results.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    atomic_write_json(output / "eval_results.json", results)
     readme = output / "README.md"
     existing = readme.read_text(encoding="utf-8") if readme.is_file() else ""
-    readme.write_text(existing.rstrip("\n") + "\n\n" + protocol_section(results), encoding="utf-8")
+    atomic_write_text(readme, existing.rstrip("\n") + "\n\n" + protocol_section(results))
 
     print(
         f"{task_obj.name}: {task_obj.metric_name} = {results['value_text']} ({results['protocol_run']})", file=stream

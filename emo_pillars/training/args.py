@@ -45,7 +45,8 @@ PAPER_DEFAULTS: dict[str, dict[str, Any]] = {
 #: thresholds: 0.473 / 0.521 (0.23) / 0.532 after 2 epochs, 0.438 / 0.497 (0.27) / 0.517 after 1. A plain Trainer run
 #: (one learning rate of 1e-4, no warmup, 2 epochs) reaches 0.055 / 0.174 / 0.245. What earns the difference: a 10x faster head and pooler
 #: (``head_learning_rate``), the classifier bias started at the label priors (no early phase spent pushing every
-#: logit down), warmup then linear decay at 2e-4, and tuned thresholds. Frozen word embeddings halve the CPU step time.
+#: logit down), warmup then linear decay at 2e-4, and tuned thresholds. Frozen word embeddings halve the CPU step time;
+#: length-grouped batches cut padding (ISEAR, 5-80 tokens per text: about 3x fewer seconds per epoch on CPU).
 SMALL_ENCODER_DEFAULTS: dict[str, Any] = {
     "learning_rate": 2e-4,
     "head_learning_rate": 2e-3,
@@ -56,6 +57,7 @@ SMALL_ENCODER_DEFAULTS: dict[str, Any] = {
     "init_head_bias": True,
     "pos_weight": "none",
     "freeze_embeddings": True,
+    "train_sampling_strategy": "group_by_length",
 }
 
 
@@ -171,6 +173,13 @@ class EmoPillarsTrainingArguments(TrainingArguments):
     )
     weight_decay: float = field(
         default=SMALL_ENCODER_DEFAULTS["weight_decay"], metadata={"help": "AdamW weight decay."}
+    )
+    train_sampling_strategy: str = field(
+        default=SMALL_ENCODER_DEFAULTS["train_sampling_strategy"],
+        metadata={
+            "help": "'group_by_length' (batches of similar lengths: less padding, 2-4x faster on CPU), 'random' or "
+            "'sequential'. Evaluation and prediction always keep the dataset's order."
+        },
     )
     logging_steps: float = field(default=50, metadata={"help": "Log the training loss every N steps."})
     save_strategy: str = field(default="no", metadata={"help": "Checkpoint strategy: 'no', 'epoch' or 'steps'."})

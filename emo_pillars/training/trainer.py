@@ -341,6 +341,17 @@ class EmoPillarsTrainer(Trainer):
             self.merge_lora()
         return output
 
+    def _get_eval_sampler(self, eval_dataset: Any) -> Any:
+        """Evaluation and prediction read rows in order, also under ``train_sampling_strategy="group_by_length"``
+        (which ``transformers`` applies to evaluation too, shuffling the rows that :meth:`predict_proba` returns
+        against the order of the dataset)."""
+        sampler = super()._get_eval_sampler(eval_dataset)
+        if self.args.train_sampling_strategy == "group_by_length" and self.args.world_size <= 1:
+            from torch.utils.data import SequentialSampler
+
+            return SequentialSampler(eval_dataset)
+        return sampler
+
     def predict_proba(self, dataset: Any) -> tuple[np.ndarray, np.ndarray | None]:
         """Sigmoid scores ``(n, 28)`` for rows (raw or prepared), and their 0/1 labels when present."""
         prepared = self.prepare_dataset(dataset)

@@ -107,6 +107,26 @@ def test_rerun_is_served_from_cache_with_identical_output(scripted_run, tmp_path
     assert _lines(out / CONTEXT_LESS_FILE) == again.context_less
 
 
+def test_shards_concatenate_to_the_whole_run(scripted_run, tmp_path):
+    """Two shards (two machines) make exactly the rows of one run over all plots, with the same ids."""
+    _, whole = scripted_run
+    rows: dict[str, list] = {CONTEXT_LESS_FILE: [], CONTEXTUAL_FILE: []}
+    for index in range(2):
+        config = GenerationConfig(
+            max_plots=4, contextual=True, contextual_fraction=0.5, num_shards=2, shard_index=index
+        )
+        result = EmoPillarsGenerator(scripted_teacher(), config, show_progress=False).run(None, tmp_path / str(index))
+        assert result.run_info["counts"]["plots"] == 2
+        for name in rows:
+            rows[name] += _lines(tmp_path / str(index) / name)
+    for name, shard_rows in rows.items():
+        expected = _lines(whole / name)
+        assert sorted(r["id"] for r in shard_rows) == sorted(r["id"] for r in expected)
+        assert sorted(shard_rows, key=lambda r: r["id"]) == sorted(expected, key=lambda r: r["id"])
+    with pytest.raises(ConfigError, match="shard_index"):
+        GenerationConfig(num_shards=2, shard_index=2)
+
+
 def test_switched_off_stages_and_bad_config(tmp_path):
     config = GenerationConfig(
         max_plots=1, contextual=True, contextual_fraction=1.0, stages={"rewriting": {"enabled": False}}

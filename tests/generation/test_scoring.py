@@ -65,6 +65,24 @@ def test_scores_equal_full_sequence_log_probabilities(backend, prefix_cache, bat
     assert len({round(float(s), 3) for s in scores[:, 0]}) > 1  # the prompt matters
 
 
+def test_single_token_continuations_need_no_extra_input(backend):
+    """Continuations of one token each are all read from the last prompt position (nothing is fed after it)."""
+    singles = [
+        c
+        for c in (".", ",", "!", "?", " the", " a")
+        if len(backend.tokenizer(c, add_special_tokens=False)["input_ids"]) == 1
+    ]
+    assert len(singles) >= 2
+    prompts = make_prompts()[:3]
+    expected = reference_scores(backend, prompts, singles)
+    backend.config.prefix_cache, backend.config.batch_size = True, 3
+    try:
+        scores = backend.score_continuations(prompts, singles)
+    finally:
+        backend.config.prefix_cache, backend.config.batch_size = False, 1
+    np.testing.assert_allclose(scores, expected, atol=1e-4, rtol=0)
+
+
 def test_bad_continuations_are_refused(backend):
     with pytest.raises(ConfigError, match="at least one"):
         backend.score_continuations(make_prompts(), [])

