@@ -203,6 +203,8 @@ class EmoPillarsTrainingArguments(TrainingArguments):
         if self.merge_lora and not self.lora:
             raise ConfigError("merge_lora needs lora=True")
         super().__post_init__()
+        if self.dataloader_pin_memory and self.device.type == "cpu":
+            self.dataloader_pin_memory = False  # pinned memory only helps copies to an accelerator; torch warns
 
     @classmethod
     def paper_defaults(
