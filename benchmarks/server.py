@@ -112,8 +112,9 @@ def workload(n: int) -> list:
 
 
 def measure(url: str, model: str, prompts: list, concurrency: int, max_new_tokens: int) -> dict:
-    backend = OpenAICompatibleBackend(url, model=model, max_concurrency=concurrency, send_repetition_penalty=False)
-    backend.config.send_seed = False
+    backend = OpenAICompatibleBackend(
+        url, model=model, max_concurrency=concurrency, send_repetition_penalty=False, send_seed=False
+    )
     backend.load()
     started = time.perf_counter()
     replies = backend.generate(prompts, max_new_tokens=max_new_tokens, decoding=DECODING)

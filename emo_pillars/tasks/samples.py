@@ -149,8 +149,14 @@ def _emocontext(root: Path, sizes: dict[str, int], rng: random.Random) -> None:
 
 
 def _iemocap(root: Path, sizes: dict[str, int], rng: random.Random) -> None:
-    codes = {"neu": "neutral", "hap": "joy", "exc": "excitement", "sad": "sadness", "ang": "anger"}
-    codes["fru"] = "frustration"
+    codes = {
+        "neu": "neutral",
+        "hap": "joy",
+        "exc": "excitement",
+        "sad": "sadness",
+        "ang": "anger",
+        "fru": "frustration",
+    }
     turns_per_dialogue = 8
     n_train = sizes["train"] + sizes.get("dev", 0)
     for session in range(1, 6):

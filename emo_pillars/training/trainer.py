@@ -345,12 +345,12 @@ class EmoPillarsTrainer(Trainer):
         """Evaluation and prediction read rows in order, also under ``train_sampling_strategy="group_by_length"``
         (which ``transformers`` applies to evaluation too, shuffling the rows that :meth:`predict_proba` returns
         against the order of the dataset)."""
-        sampler = super()._get_eval_sampler(eval_dataset)
-        if self.args.train_sampling_strategy == "group_by_length" and self.args.world_size <= 1:
-            from torch.utils.data import SequentialSampler
+        if self.args.train_sampling_strategy != "group_by_length" or eval_dataset is None:
+            return super()._get_eval_sampler(eval_dataset)
+        from torch.utils.data import SequentialSampler
 
-            return SequentialSampler(eval_dataset)
-        return sampler
+        # What transformers uses without length grouping (and without measuring every row's length first).
+        return SequentialSampler(eval_dataset) if self.args.world_size <= 1 else None
 
     def predict_proba(self, dataset: Any) -> tuple[np.ndarray, np.ndarray | None]:
         """Sigmoid scores ``(n, 28)`` for rows (raw or prepared), and their 0/1 labels when present."""
