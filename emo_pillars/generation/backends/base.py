@@ -17,7 +17,12 @@ from __future__ import annotations
 import abc
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+from ...errors import ConfigError
+
+if TYPE_CHECKING:
+    from ..constraints import Constraint
 
 __all__ = ["ChatPrompt", "Completion", "DecodingConfig", "LLMBackend"]
 
@@ -30,10 +35,13 @@ class ChatPrompt:
         messages: ``[{"role": "system"|"user", "content": str}, ...]``; no assistant turn at the end.
         prefill: Text the assistant's answer is forced to start with; the model continues it. The reply
             (:attr:`Completion.text`) holds only the continuation, without the prefill.
+        constraint: The shape the reply (after the prefill) must have, enforced while decoding by backends
+            that can (:mod:`~emo_pillars.generation.constraints`); ``None`` for free generation.
     """
 
     messages: tuple[tuple[str, str], ...]
     prefill: str = ""
+    constraint: Constraint | None = None
 
     @classmethod
     def from_user(cls, user: str, system: str | None = None, prefill: str = "") -> ChatPrompt:
@@ -45,7 +53,10 @@ class ChatPrompt:
         return [{"role": role, "content": content} for role, content in self.messages]
 
     def to_json(self) -> dict[str, Any]:
-        return {"messages": self.as_messages(), "prefill": self.prefill}
+        out: dict[str, Any] = {"messages": self.as_messages(), "prefill": self.prefill}
+        if self.constraint is not None:
+            out["constraint"] = self.constraint.regex
+        return out
 
 
 @dataclass
@@ -58,6 +69,8 @@ class Completion:
         completion_tokens: Tokens generated.
         finish_reason: ``"stop"`` (end of sequence), ``"length"`` (hit max_new_tokens) or ``"error"``.
         error: Why the call failed, when ``finish_reason == "error"``.
+        scores: For :meth:`LLMBackend.score` calls: the log-probability of each continuation, in order
+            (``text`` is then empty and ``completion_tokens`` 0).
     """
 
     text: str
@@ -65,6 +78,7 @@ class Completion:
     completion_tokens: int = 0
     finish_reason: Literal["stop", "length", "error"] = "stop"
     error: str | None = None
+    scores: list[float] | None = None
 
 
 @dataclass(frozen=True)
@@ -128,7 +142,21 @@ class LLMBackend(abc.ABC):
         max_new_tokens: int,
         decoding: DecodingConfig | None = None,
     ) -> list[Completion]:
-        """Generate one reply per prompt, in order."""
+        """Generate one reply per prompt, in order, applying each prompt's ``constraint`` where the backend can."""
+
+    #: Whether :meth:`score` is implemented.
+    can_score: bool = False
+
+    def score(self, prompts: Sequence[ChatPrompt], continuations: Sequence[str]) -> list[Completion]:
+        """Log-probabilities of each continuation after each prompt (after its prefill), in one pass.
+
+        Returns one :class:`Completion` per prompt whose ``scores`` hold ``len(continuations)`` log-probabilities
+        and whose ``prompt_tokens`` count the prompt. Backends that cannot score raise :class:`ConfigError`.
+        """
+        raise ConfigError(
+            f"{type(self).__name__} cannot score continuations (label_mode='score' needs the transformers "
+            "backend): use label_mode='generate'"
+        )
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release resources."""

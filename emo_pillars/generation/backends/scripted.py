@@ -15,6 +15,7 @@ class ScriptedBackend(LLMBackend):
     Args:
         responder: Called once per prompt; returns the reply text (without the prompt's prefill).
         name: The model name to record.
+        scorer: Optional ``scorer(prompt, continuations) -> log-probabilities``, which makes :meth:`score` work.
 
     Examples:
         >>> from emo_pillars.generation.backends import ChatPrompt, ScriptedBackend
@@ -23,9 +24,16 @@ class ScriptedBackend(LLMBackend):
         ['0.7']
     """
 
-    def __init__(self, responder: Callable[[ChatPrompt], str], name: str = "scripted"):
+    def __init__(
+        self,
+        responder: Callable[[ChatPrompt], str],
+        name: str = "scripted",
+        scorer: Callable[[ChatPrompt, Sequence[str]], Sequence[float]] | None = None,
+    ):
         self.responder = responder
         self._name = name
+        self.scorer = scorer
+        self.can_score = scorer is not None
         self.calls = 0
 
     @property
@@ -41,4 +49,15 @@ class ScriptedBackend(LLMBackend):
             text = self.responder(prompt)
             n_prompt = sum(len(content.split()) for _, content in prompt.messages)
             out.append(Completion(text=text, prompt_tokens=n_prompt, completion_tokens=len(text.split())))
+        return out
+
+    def score(self, prompts: Sequence[ChatPrompt], continuations: Sequence[str]) -> list[Completion]:
+        if self.scorer is None:
+            return super().score(prompts, continuations)
+        out = []
+        for prompt in prompts:
+            self.calls += 1
+            scores = [float(x) for x in self.scorer(prompt, continuations)]
+            n_prompt = sum(len(content.split()) for _, content in prompt.messages)
+            out.append(Completion(text="", prompt_tokens=n_prompt, scores=scores))
         return out

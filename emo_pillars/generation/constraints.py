@@ -1,0 +1,87 @@
+"""Reply shapes that a backend enforces while it decodes (constrained decoding).
+
+A step attaches a :class:`Constraint` to each :class:`~emo_pillars.generation.backends.base.ChatPrompt` it formats;
+the backend applies it (a grammar logits processor on the transformers backend, structured-output request
+parameters on OpenAI-compatible servers) or ignores it where it cannot. The reply is the text *after* the
+prompt's prefill, and the constraint describes that text. The parsers stay the safety net either way.
+
+A constraint is a regular expression, the shape every grammar engine and every structured-output server
+accepts. It is part of the call key, so constrained and free replies never share a cache entry.
+
+Examples:
+    >>> import re
+    >>> c = labels_constraint(top_k=2, first_emotion="joy")
+    >>> bool(re.fullmatch(c.regex, " 0.9\\n2. relief 0.4"))
+    True
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from ..taxonomy import EMOTIONS, NEUTRAL
+
+__all__ = [
+    "Constraint",
+    "characters_constraint",
+    "utterances_constraint",
+    "labels_constraint",
+    "text_constraint",
+]
+
+_SCORE = r"(0\.[0-9]|1\.0)"
+
+
+@dataclass(frozen=True)
+class Constraint:
+    """The shape of a reply, as a regular expression the whole reply (after the prefill) must match.
+
+    Args:
+        regex: A regular expression in the common subset of Python ``re``, xgrammar and outlines (no
+            look-arounds, no back-references).
+        name: A short label for logs and ``run.json`` (for example ``"labels"``).
+    """
+
+    regex: str
+    name: str = ""
+
+    def matches(self, text: str) -> bool:
+        """Whether ``text`` has this shape."""
+        return re.fullmatch(self.regex, text) is not None
+
+
+def _alternation(words: Sequence[str]) -> str:
+    return "(" + "|".join(re.escape(w) for w in words) + ")"
+
+
+def characters_constraint(max_names: int, max_chars: int = 60) -> Constraint:
+    """One character name per line, at most ``max_names`` lines, no numbering or bullets."""
+    name = rf"[^\s\d\-*#.:\"][^\n:\"]{{0,{max_chars - 1}}}"
+    return Constraint(rf"{name}(\n{name}){{0,{max(max_names - 1, 0)}}}\n?", name="characters")
+
+
+def utterances_constraint(emotions: Sequence[str], n_neutral: int, max_chars: int = 300) -> Constraint:
+    """Exactly one ``emotion: "thought"`` line per emotion of ``emotions``, in that order, then ``n_neutral``
+    ``neutral: "thought"`` lines."""
+    thought = rf"\"[^\"\n]{{1,{max_chars}}}\""
+    lines = [f"{re.escape(e)}: {thought}" for e in emotions] + [f"{NEUTRAL}: {thought}"] * n_neutral
+    return Constraint(r"\n".join(lines) + r"\n?", name="utterances")
+
+
+def labels_constraint(top_k: int, first_emotion: str | None = None) -> Constraint:
+    """``top_k`` lines ``N. emotion score`` with emotions from the taxonomy and scores 0.0-1.0 in steps of 0.1.
+
+    With ``first_emotion`` the prompt's prefill already holds ``"1. <first_emotion>"``, so the reply starts with
+    that line's score.
+    """
+    any_emotion = _alternation(EMOTIONS)
+    rest = [rf"\n{rank}\. {any_emotion} {_SCORE}" for rank in range(2, top_k + 1)]
+    head = rf" {_SCORE}" if first_emotion else rf"1\. {any_emotion} {_SCORE}"
+    return Constraint(head + "".join(rest) + r"\n?", name="labels")
+
+
+def text_constraint(max_chars: int = 1500) -> Constraint:
+    """Free text of at most ``max_chars`` characters (context, cleaning and rewriting)."""
+    return Constraint(rf"[^\x00]{{1,{max_chars}}}", name="text")
