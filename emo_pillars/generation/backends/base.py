@@ -161,6 +161,22 @@ class LLMBackend(abc.ABC):
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release resources."""
 
+    @property
+    def context_window(self) -> int | None:
+        """The most tokens a prompt plus its reply may hold, when known (``None``: unknown)."""
+        return None
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens in ``text`` as this backend's model counts them (here: an estimate, words x 4/3, rounded up)."""
+        return -(-len(text.split()) * 4 // 3)
+
+    def cache_identity(self) -> dict[str, Any]:
+        """Everything about this backend that changes its replies (model, revision, dtype, quantisation ...).
+
+        The pipeline puts it in every call key, so a reply is reused only by a backend that would give it again.
+        """
+        return {"backend": type(self).__name__, "model": self.model_name, "revision": self.model_revision}
+
     def describe(self) -> dict[str, Any]:
         """What ``run.json`` records about this backend."""
         return {"backend": type(self).__name__, "model": self.model_name, "revision": self.model_revision}
