@@ -177,10 +177,28 @@ def test_describe_and_revision(backend, tiny_mistral_dir):
     assert backend.is_main_process
 
 
-def test_bad_model_path_raises_backend_error(tmp_path):
+def test_missing_local_model_folder_is_named_before_loading(tmp_path, monkeypatch):
     missing = tmp_path / "no-such-model"
-    with pytest.raises(BackendError, match="no-such-model"):
-        TransformersBackend(missing, device="cpu").load()
+    with pytest.raises(ConfigError, match=f"^model folder {missing} does not exist$"):
+        TransformersBackend(missing, device="cpu")
+    monkeypatch.chdir(tmp_path)
+    for local in ("./no-such-model", "~/no-such-emo-pillars-model", "a/b/c"):
+        with pytest.raises(ConfigError, match="does not exist"):
+            TransformersBackendConfig(local)
+    assert TransformersBackendConfig("org/name").model == "org/name"  # a Hub id is not a local path
+
+
+@pytest.mark.parametrize("device", ["gpu9", "cuda:x", "CUDA", "cuda:0:1", ""])
+def test_malformed_device_is_refused_in_one_line(device):
+    with pytest.raises(ConfigError, match="is not one of auto, cpu, cuda"):
+        TransformersBackendConfig("org/name", device=device)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_absent_accelerator_is_refused_before_loading():
+    with pytest.raises(ConfigError, match="this machine has no cuda device"):
+        TransformersBackendConfig("org/name", device="cuda:1")
+    assert TransformersBackendConfig("org/name", device="cpu").device == "cpu"
 
 
 def test_folder_without_weights_raises_backend_error(tiny_mistral_dir, tmp_path):
@@ -242,10 +260,10 @@ def test_gguf_smollm2_generates_sensible_text(smollm2_gguf):
     backend.close()
 
 
-def test_gguf_missing_file_raises_backend_error(smollm2_gguf):
-    folder, _ = smollm2_gguf
-    with pytest.raises(BackendError, match="nope.gguf"):
-        TransformersBackend(folder, gguf_file="nope.gguf", device="cpu").load()
+def test_gguf_file_not_in_the_folder_is_named_before_loading(smollm2_gguf):
+    folder, filename = smollm2_gguf
+    with pytest.raises(ConfigError, match=f"gguf_file 'nope.gguf' is not in {folder} .*{filename}"):
+        TransformersBackend(folder, gguf_file="nope.gguf", device="cpu")
 
 
 # ---------------------------------------------------------------------------------------------- two processes
@@ -286,3 +304,45 @@ def test_two_cpu_processes_give_the_same_replies(tiny_mistral_dir, single_replie
         assert view["texts"] == [c.text for c in single_replies]
         assert view["prompt_tokens"] == [c.prompt_tokens for c in single_replies]
     assert [v["is_main_process"] for v in views] == [True, False]
+
+
+# ---------------------------------------------------------------------------------------------- identity and limits
+
+
+def test_cache_identity_covers_what_changes_replies(backend, tiny_mistral_dir):
+    identity = backend.cache_identity()
+    assert identity["model"] == str(tiny_mistral_dir) and identity["dtype"] == "auto"
+    assert {"revision", "gguf_file", "chat_template", "ignore_eos"} <= set(identity)
+    other = TransformersBackend(tiny_mistral_dir, device="cpu", dtype="bfloat16")
+    assert other.cache_identity() != identity  # a bf16 reply is never reused by a float32 run
+    template = TransformersBackend(tiny_mistral_dir, device="cpu", chat_template="{{ messages[0]['content'] }}")
+    assert template.cache_identity()["chat_template"] is not None
+    assert other.cache_identity() == TransformersBackend(tiny_mistral_dir, dtype="bfloat16").cache_identity()
+
+
+def test_context_window_and_token_count_without_weights(tiny_mistral_dir, backend):
+    fresh = TransformersBackend(tiny_mistral_dir, device="cpu")
+    assert fresh.context_window == 512  # max_position_embeddings of the tiny config
+    text = "the storm ended and she walked home"
+    assert fresh.count_tokens(text) == len(backend.tokenizer(text, add_special_tokens=False)["input_ids"]) > 0
+    assert fresh.model is None  # neither needed the weights
+
+
+def test_generate_reports_progress_per_internal_batch(backend):
+    seen = []
+    backend.config.batch_size = 3
+    try:
+        backend.generate(make_prompts(), max_new_tokens=2, on_progress=seen.append)
+    finally:
+        backend.config.batch_size = 1
+    assert seen == [3, 3, 2]
+
+
+def test_show_progress_false_loads_quietly(tiny_mistral_dir, capfd):
+    capfd.readouterr()
+    quiet = TransformersBackend(tiny_mistral_dir, device="cpu", show_progress=False)
+    quiet.load()
+    assert capfd.readouterr().err == ""
+    loud = TransformersBackend(tiny_mistral_dir, device="cpu")
+    loud.load()
+    assert "Loading weights" in capfd.readouterr().err  # the switch is what silences it

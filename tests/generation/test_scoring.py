@@ -55,9 +55,11 @@ def test_scores_equal_full_sequence_log_probabilities(backend, prefix_cache, bat
     expected = reference_scores(backend, prompts, CONTINUATIONS)
     backend.config.prefix_cache, backend.config.batch_size = prefix_cache, batch_size
     try:
-        scores, prompt_tokens = backend.score_continuations(prompts, CONTINUATIONS, return_prompt_tokens=True)
+        replies = backend.score(prompts, CONTINUATIONS)
     finally:
         backend.config.prefix_cache, backend.config.batch_size = False, 1
+    assert all(r.finish_reason == "stop" and r.error is None and r.text == "" for r in replies)
+    scores, prompt_tokens = np.array([r.scores for r in replies]), [r.prompt_tokens for r in replies]
     assert scores.shape == (len(prompts), len(CONTINUATIONS))
     np.testing.assert_allclose(scores, expected, atol=1e-4, rtol=0)
     assert prompt_tokens == [len(backend._encode(p)) for p in prompts]
@@ -77,7 +79,7 @@ def test_single_token_continuations_need_no_extra_input(backend):
     expected = reference_scores(backend, prompts, singles)
     backend.config.prefix_cache, backend.config.batch_size = True, 3
     try:
-        scores = backend.score_continuations(prompts, singles)
+        scores = np.array([r.scores for r in backend.score(prompts, singles)])
     finally:
         backend.config.prefix_cache, backend.config.batch_size = False, 1
     np.testing.assert_allclose(scores, expected, atol=1e-4, rtol=0)
@@ -85,9 +87,37 @@ def test_single_token_continuations_need_no_extra_input(backend):
 
 def test_bad_continuations_are_refused(backend):
     with pytest.raises(ConfigError, match="at least one"):
-        backend.score_continuations(make_prompts(), [])
+        backend.score(make_prompts(), [])
     with pytest.raises(ConfigError, match="empty"):
-        backend.score_continuations(make_prompts(), [" joy", ""])
+        backend.score(make_prompts(), [" joy", ""])
+
+
+def test_score_is_on_the_interface_and_reports_progress(backend):
+    prompts = make_prompts()
+    seen = []
+    backend.config.batch_size = 2
+    try:
+        replies = backend.score(prompts, CONTINUATIONS, on_progress=seen.append)
+    finally:
+        backend.config.batch_size = 1
+    assert backend.can_score and sum(seen) == len(prompts) and len(seen) == -(-len(prompts) // 2)
+    np.testing.assert_allclose(backend.score_continuations(prompts, CONTINUATIONS), [r.scores for r in replies])
+
+
+def test_a_prompt_that_cannot_render_fails_alone(backend):
+    bad = ChatPrompt(messages=(("narrator", "who speaks?"),))  # a role this template refuses
+    good = make_prompts()[0]
+    saved = backend.tokenizer.chat_template
+    backend.tokenizer.chat_template = (
+        "{% for m in messages %}{% if m['role'] == 'narrator' %}{{ raise_exception('no narrators') }}{% endif %}"
+        "{{ m['content'] }}{% endfor %}"
+    )
+    try:
+        replies = backend.score([bad, good], CONTINUATIONS)
+    finally:
+        backend.tokenizer.chat_template = saved
+    assert replies[0].finish_reason == "error" and "no narrators" in replies[0].error and replies[0].scores is None
+    assert replies[1].finish_reason == "stop" and len(replies[1].scores) == len(CONTINUATIONS)
 
 
 def test_label_scores_text_is_parsed_back():
@@ -171,7 +201,7 @@ def test_smollm2_scores_match_the_full_sequence(smollm2_gguf):
         for u in ("Thank you so much, you saved my life!", "Get out of my house, I hate you!")
     ]
     continuations = [f" {e}" for e in EMOTIONS]
-    scores = backend.score_continuations(prompts, continuations)
+    scores = np.array([r.scores for r in backend.score(prompts, continuations)])
     checked = [EMOTIONS.index(e) for e in ("anger", "gratitude", "joy", "embarrassment")]  # 1-3 tokens each
     expected = reference_scores(backend, prompts, [continuations[k] for k in checked])
     backend.close()

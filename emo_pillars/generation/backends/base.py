@@ -15,7 +15,7 @@ Examples:
 from __future__ import annotations
 
 import abc
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -141,17 +141,29 @@ class LLMBackend(abc.ABC):
         *,
         max_new_tokens: int,
         decoding: DecodingConfig | None = None,
+        on_progress: Callable[[int], None] | None = None,
     ) -> list[Completion]:
-        """Generate one reply per prompt, in order, applying each prompt's ``constraint`` where the backend can."""
+        """Generate one reply per prompt, in order, applying each prompt's ``constraint`` where the backend can.
+
+        ``on_progress(n)`` is called with the number of prompts just finished, after each internal batch (or each
+        request), so a progress bar can move during the call.
+        """
 
     #: Whether :meth:`score` is implemented.
     can_score: bool = False
 
-    def score(self, prompts: Sequence[ChatPrompt], continuations: Sequence[str]) -> list[Completion]:
+    def score(
+        self,
+        prompts: Sequence[ChatPrompt],
+        continuations: Sequence[str],
+        *,
+        on_progress: Callable[[int], None] | None = None,
+    ) -> list[Completion]:
         """Log-probabilities of each continuation after each prompt (after its prefill), in one pass.
 
         Returns one :class:`Completion` per prompt whose ``scores`` hold ``len(continuations)`` log-probabilities
-        and whose ``prompt_tokens`` count the prompt. Backends that cannot score raise :class:`ConfigError`.
+        and whose ``prompt_tokens`` count the prompt (``finish_reason="error"`` and no scores for a prompt that
+        failed). ``on_progress`` as in :meth:`generate`. Backends that cannot score raise :class:`ConfigError`.
         """
         raise ConfigError(
             f"{type(self).__name__} cannot score continuations (label_mode='score' needs the transformers "

@@ -41,7 +41,12 @@ class ScriptedBackend(LLMBackend):
         return self._name
 
     def generate(
-        self, prompts: Sequence[ChatPrompt], *, max_new_tokens: int, decoding: DecodingConfig | None = None
+        self,
+        prompts: Sequence[ChatPrompt],
+        *,
+        max_new_tokens: int,
+        decoding: DecodingConfig | None = None,
+        on_progress: Callable[[int], None] | None = None,
     ) -> list[Completion]:
         out = []
         for prompt in prompts:
@@ -49,9 +54,17 @@ class ScriptedBackend(LLMBackend):
             text = self.responder(prompt)
             n_prompt = sum(len(content.split()) for _, content in prompt.messages)
             out.append(Completion(text=text, prompt_tokens=n_prompt, completion_tokens=len(text.split())))
+            if on_progress is not None:
+                on_progress(1)
         return out
 
-    def score(self, prompts: Sequence[ChatPrompt], continuations: Sequence[str]) -> list[Completion]:
+    def score(
+        self,
+        prompts: Sequence[ChatPrompt],
+        continuations: Sequence[str],
+        *,
+        on_progress: Callable[[int], None] | None = None,
+    ) -> list[Completion]:
         if self.scorer is None:
             return super().score(prompts, continuations)
         out = []
@@ -60,4 +73,6 @@ class ScriptedBackend(LLMBackend):
             scores = [float(x) for x in self.scorer(prompt, continuations)]
             n_prompt = sum(len(content.split()) for _, content in prompt.messages)
             out.append(Completion(text="", prompt_tokens=n_prompt, scores=scores))
+            if on_progress is not None:
+                on_progress(1)
         return out

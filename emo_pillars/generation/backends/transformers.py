@@ -1,7 +1,7 @@
 """Local generation with ``transformers``: one process, several GPUs (``device_map``) or data parallel under accelerate.
 
-The backend renders every prompt with the tokenizer's chat template, appends the prompt's prefill, sorts the prompts
-by token length, generates batch by batch with left padding and returns the replies in the original order. Launched
+The backend renders every prompt with the tokenizer's chat template (with a prefill, the assistant's turn is opened
+and continued: ``apply_chat_template(..., continue_final_message=True)``), sorts the prompts by token length, generates batch by batch with left padding and returns the replies in the original order. Launched
 with ``accelerate launch`` or ``torchrun`` on N > 1 processes, each process generates its share of the (sorted)
 prompts and every rank receives the full, ordered list of replies.
 
@@ -14,7 +14,10 @@ Two throughput features:
   *suffix*) goes through the model. Pads sit between a prefix and its suffix, the attention mask hides them and
   position ids skip them, so every row sees exactly the tokens and positions of the plain path: greedy replies are
   the same.
-* **Continuation scoring** (:meth:`TransformersBackend.score_continuations`): the log-probability of each of K fixed
+* **Constrained decoding**: a prompt's ``constraint`` (a regex) is compiled once per regex by xgrammar and applied by
+  a logits processor per row (:mod:`.grammar`), so one batch mixes constrained and free rows, with or without the
+  prefix cache.
+* **Continuation scoring** (:meth:`TransformersBackend.score`): the log-probability of each of K fixed
   continuations after each prompt, from one forward pass per batch. The K continuations are packed after the prompt
   in the same row; a block attention mask lets every continuation see the prompt and its own earlier tokens only,
   so the prompt's keys and values are computed once and shared by all K (a tree of continuations, no K-fold copies).
@@ -25,10 +28,13 @@ imports it lazily.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import gc
+import hashlib
 import logging
 import os
+import re
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -53,6 +59,50 @@ _MIN_PREFIX_TOKENS = 16
 _GROUP_MIN_TOKENS = 32
 #: Prefix caches kept (least recently used dropped first).
 _PREFIX_STORE_SIZE = 8
+
+
+_DEVICE_TYPES = ("cuda", "xpu", "mps", "npu", "hpu", "mlu", "musa", "cpu")
+_DEVICE_RE = re.compile(rf"(auto|({'|'.join(_DEVICE_TYPES)})(:\d+)?)")
+
+
+def looks_local(model: str) -> bool:
+    """Whether ``model`` names a local path rather than a Hub id (``name`` or ``org/name``): it starts with ``.``,
+    ``/`` or ``~``, holds a path separator other than the one ``org/name`` uses, or has more than one ``/``."""
+    separators = {os.sep, os.altsep} - {None, "/"}
+    return model.startswith((".", "/", "~")) or any(sep in model for sep in separators) or model.count("/") > 1
+
+
+def check_device(device: str) -> None:
+    """Refuse a device string that is not ``auto``, ``cpu`` or ``<accelerator>[:N]``, or that names an
+    accelerator this machine does not have (one line, before any weights load).
+
+    Raises:
+        ConfigError: The device is malformed or absent.
+
+    Examples:
+        >>> check_device("cpu")
+        >>> check_device("gpu9")
+        Traceback (most recent call last):
+        ...
+        emo_pillars.errors.ConfigError: device 'gpu9' is not one of auto, cpu, cuda, cuda:N, xpu, xpu:N, mps, ...
+    """
+    if not isinstance(device, str) or not _DEVICE_RE.fullmatch(device):
+        raise ConfigError(f"device {device!r} is not one of auto, cpu, cuda, cuda:N, xpu, xpu:N, mps, ...")
+    kind, _, index = device.partition(":")
+    if kind in ("auto", "cpu"):
+        return
+    import torch
+
+    module = getattr(torch, kind, None)
+    if kind == "mps":
+        available, count = torch.backends.mps.is_available(), 1
+    else:
+        available = bool(module is not None and module.is_available())
+        count = module.device_count() if available else 0
+    if not available:
+        raise ConfigError(f"device {device!r}: this machine has no {kind} device (use --device cpu or auto)")
+    if index and int(index) >= count:
+        raise ConfigError(f"device {device!r}: this machine has {count} {kind} device(s) (0 to {count - 1})")
 
 
 def _common_prefix_length(rows: Sequence[Sequence[int]]) -> int:
@@ -88,7 +138,10 @@ class TransformersBackendConfig:
             that prompts sharing a long prefix (one plot's characters) fall into the same batches. Greedy replies
             are the same as without it; prefill work drops by the prefix's share of the prompt. On by default.
         ignore_eos: Always generate exactly ``max_new_tokens`` tokens (end-of-sequence tokens are suppressed). For
-            benchmarks that need fixed reply lengths; replies then end with ``finish_reason="length"``.
+            benchmarks that need fixed reply lengths; replies then end with ``finish_reason="length"``. For free
+            prompts: a constrained row whose grammar is complete is decoded freely from then on.
+        show_progress: Show the weight-loading and conversion bars of ``transformers`` (``False``: quiet, for
+            ``--quiet``; warnings below errors are silenced while loading too).
 
     Examples:
         >>> from emo_pillars.generation.backends import TransformersBackendConfig
@@ -114,6 +167,7 @@ class TransformersBackendConfig:
     chat_template: str | None = None
     prefix_cache: bool = True
     ignore_eos: bool = False
+    show_progress: bool = True
 
     def __post_init__(self):
         self.model = os.fspath(self.model)
@@ -131,6 +185,16 @@ class TransformersBackendConfig:
             raise ConfigError("give device or device_map, not both")
         if self.device_map is not None and self.use_accelerate:
             raise ConfigError("device_map cannot be combined with use_accelerate (one model copy per process)")
+        check_device(self.device)
+        if looks_local(self.model) and not os.path.isdir(os.path.expanduser(self.model)):
+            raise ConfigError(f"model folder {self.model} does not exist")
+        if self.gguf_file:
+            folder = os.path.expanduser(self.model)
+            if os.path.isdir(folder) and not os.path.isfile(os.path.join(folder, self.gguf_file)):
+                present = sorted(f for f in os.listdir(folder) if f.lower().endswith(".gguf"))
+                raise ConfigError(
+                    f"gguf_file {self.gguf_file!r} is not in {self.model} (GGUF files there: {present or 'none'})"
+                )
 
     def wants_accelerate(self) -> bool:
         """Whether to split work between processes (resolves ``use_accelerate=None``)."""
@@ -186,6 +250,8 @@ class TransformersBackend(LLMBackend):
         self._prefix_store: OrderedDict[tuple[int, ...], Any] = OrderedDict()
         #: Prefix tokens run through the model to fill the prefix cache (a counter for benchmarks).
         self.prefix_tokens_encoded = 0
+        self._grammars = None  # GrammarCompiler, built at the first constrained prompt
+        self._model_config = None  # the model's config, read without weights for context_window
 
     # ------------------------------------------------------------------ properties
 
@@ -220,28 +286,85 @@ class TransformersBackend(LLMBackend):
         )
         return info
 
+    def cache_identity(self) -> dict[str, Any]:
+        """Model, revision, weights file, dtype and every setting that changes replies (the chat template override,
+        ``ignore_eos``). Taken from the config, so it is the same before and after :meth:`load`; ``commit`` is the
+        loaded checkpoint's hash when the Hub gave one (``None`` before loading and for local folders)."""
+        cfg = self.config
+        template = cfg.chat_template
+        return {
+            "backend": type(self).__name__,
+            "model": cfg.model,
+            "revision": cfg.revision,
+            "commit": self.model_revision,
+            "gguf_file": cfg.gguf_file,
+            "dtype": cfg.dtype,
+            "chat_template": hashlib.sha256(template.encode()).hexdigest()[:16] if template else None,
+            "ignore_eos": cfg.ignore_eos,
+        }
+
+    @property
+    def context_window(self) -> int | None:
+        """``max_position_embeddings`` of the model's config, else the tokenizer's ``model_max_length`` when it is a
+        real limit (tokenizers without one report about 1e30). Reads the config and tokenizer, never the weights."""
+        config = self.model.config if self.model is not None else self._read_model_config()
+        for name in ("max_position_embeddings", "n_positions", "max_sequence_length", "seq_length"):
+            value = getattr(config, name, None)
+            if isinstance(value, int) and value > 0:
+                return value
+        limit = getattr(self._load_tokenizer(), "model_max_length", None)
+        return int(limit) if isinstance(limit, int | float) and 0 < limit < 10_000_000 else None
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens of ``text`` with the model's tokenizer (no special tokens); loads the tokenizer, not the weights."""
+        return len(self._load_tokenizer()(text, add_special_tokens=False)["input_ids"])
+
     # ------------------------------------------------------------------ loading
 
-    def load(self) -> None:
-        """Load the tokenizer and the model; set up accelerate when several processes share the work.
-
-        Raises:
-            BackendError: The model or tokenizer cannot be loaded (the message names the model).
-        """
-        if self.model is not None:
-            return
-        import torch
-        from transformers import AutoModelForCausalLM, AutoTokenizer
-
+    def _common_kwargs(self) -> dict[str, Any]:
         cfg = self.config
-        device = self._resolve_device(torch)
         common: dict[str, Any] = {"revision": cfg.revision, "trust_remote_code": cfg.trust_remote_code}
         if cfg.gguf_file:
             common["gguf_file"] = cfg.gguf_file
-        where = cfg.model + (f" (gguf_file={cfg.gguf_file!r})" if cfg.gguf_file else "")
+        return common
 
+    def _where(self) -> str:
+        cfg = self.config
+        return cfg.model + (f" (gguf_file={cfg.gguf_file!r})" if cfg.gguf_file else "")
+
+    @contextlib.contextmanager
+    def _quiet(self):
+        """With ``show_progress=False``: no transformers progress bars and only its errors while loading.
+
+        The GGUF conversion bar is a bare ``tqdm`` that no transformers switch reaches, so ``sys.stderr`` is sent to
+        ``os.devnull`` while loading (failures still surface: they are exceptions, and logging handlers keep their
+        own stream)."""
+        if self.config.show_progress:
+            yield
+            return
+        from transformers.utils import logging as hf_logging
+
+        bars, verbosity = hf_logging.is_progress_bar_enabled(), hf_logging.get_verbosity()
+        hf_logging.disable_progress_bar()
+        hf_logging.set_verbosity_error()
         try:
-            tokenizer = AutoTokenizer.from_pretrained(cfg.model, **common)
+            with open(os.devnull, "w") as sink, contextlib.redirect_stderr(sink):
+                yield
+        finally:
+            hf_logging.set_verbosity(verbosity)
+            if bars:
+                hf_logging.enable_progress_bar()
+
+    def _load_tokenizer(self):
+        """The tokenizer, loaded once (left padding, a pad token, the chat template checked)."""
+        if self.tokenizer is not None:
+            return self.tokenizer
+        from transformers import AutoTokenizer
+
+        cfg, where = self.config, self._where()
+        try:
+            with self._quiet():
+                tokenizer = AutoTokenizer.from_pretrained(cfg.model, **self._common_kwargs())
         except Exception as exc:
             raise BackendError(f"cannot load the tokenizer of {where}: {type(exc).__name__}: {exc}") from exc
         tokenizer.padding_side = "left"
@@ -256,21 +379,52 @@ class TransformersBackend(LLMBackend):
             raise BackendError(
                 f"the tokenizer of {where} has no chat template; pass one with TransformersBackendConfig(chat_template=)"
             )
+        self.tokenizer = tokenizer
+        return tokenizer
 
-        kwargs = dict(common)
+    def _read_model_config(self):
+        if self._model_config is None:
+            from transformers import AutoConfig
+
+            try:
+                with self._quiet():
+                    self._model_config = AutoConfig.from_pretrained(self.config.model, **self._common_kwargs())
+            except Exception as exc:
+                raise BackendError(f"cannot read the config of {self._where()}: {type(exc).__name__}: {exc}") from exc
+        return self._model_config
+
+    def load(self) -> None:
+        """Load the tokenizer and the model; set up accelerate when several processes share the work.
+
+        Raises:
+            ConfigError: The device is absent (checked before anything loads).
+            BackendError: The model or tokenizer cannot be loaded (the message names the model).
+        """
+        if self.model is not None:
+            return
+        import torch
+        from transformers import AutoModelForCausalLM
+
+        cfg = self.config
+        check_device(cfg.device)
+        device = self._resolve_device(torch)
+        where = self._where()
+        self._load_tokenizer()
+
+        kwargs = self._common_kwargs()
         if not cfg.gguf_file:
             kwargs["use_safetensors"] = True
         kwargs["dtype"] = cfg.dtype if cfg.dtype == "auto" else getattr(torch, cfg.dtype)
         if cfg.device_map is not None:
             kwargs["device_map"] = cfg.device_map
         try:
-            model = AutoModelForCausalLM.from_pretrained(cfg.model, **kwargs)
+            with self._quiet():
+                model = AutoModelForCausalLM.from_pretrained(cfg.model, **kwargs)
         except Exception as exc:
             raise BackendError(f"cannot load the model {where}: {type(exc).__name__}: {exc}") from exc
         if cfg.device_map is None:
             model = model.to(device)
         model.eval()
-        self.tokenizer = tokenizer
         self.model = model
         logger.info("loaded %s on %s (%s, %d process(es))", where, model.device, model.dtype, self.num_processes)
 
@@ -298,6 +452,7 @@ class TransformersBackend(LLMBackend):
         self._prefix_store.clear()
         self.model = None
         self.tokenizer = None
+        self._grammars = None
         gc.collect()
         try:
             import torch
@@ -310,10 +465,23 @@ class TransformersBackend(LLMBackend):
     # ------------------------------------------------------------------ generation
 
     def render(self, prompt: ChatPrompt) -> str:
-        """The text the model sees for ``prompt``: the chat template with a generation prompt, then the prefill."""
+        """The text the model sees for ``prompt``: the chat template with the assistant's turn opened and, with a
+        prefill, continued from it (``apply_chat_template(..., continue_final_message=True)``)."""
         self._require_loaded()
-        text = self.tokenizer.apply_chat_template(prompt.as_messages(), tokenize=False, add_generation_prompt=True)
-        return text + prompt.prefill
+        messages = prompt.as_messages()
+        if not prompt.prefill:
+            return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        messages.append({"role": "assistant", "content": prompt.prefill})
+        return self.tokenizer.apply_chat_template(messages, tokenize=False, continue_final_message=True)
+
+    def _compiler(self):
+        if self._grammars is None:
+            from .grammar import GrammarCompiler
+
+            self._grammars = GrammarCompiler(
+                self.tokenizer, vocab_size=self.model.config.vocab_size, stop_token_ids=self._eos_ids()
+            )
+        return self._grammars
 
     def generate(
         self,
@@ -321,11 +489,19 @@ class TransformersBackend(LLMBackend):
         *,
         max_new_tokens: int,
         decoding: DecodingConfig | None = None,
+        on_progress: Callable[[int], None] | None = None,
     ) -> list[Completion]:
-        """Generate one reply per prompt, in the order of ``prompts``.
+        """Generate one reply per prompt, in the order of ``prompts``, each kept inside its ``constraint``.
 
         Under a multi-process launch every process must call this with the same prompts; each generates its share
         and all of them return the full list.
+
+        Args:
+            prompts: Chat prompts; each may carry its own constraint (or none).
+            max_new_tokens: Most tokens per reply.
+            decoding: Greedy by default.
+            on_progress: Called with the number of prompts just finished after each internal batch (besides the
+                backend's ``progress_callback``).
         """
         if max_new_tokens < 1:
             raise ConfigError(f"max_new_tokens must be >= 1, got {max_new_tokens}")
@@ -335,14 +511,22 @@ class TransformersBackend(LLMBackend):
 
         results: list[Completion | None] = [None] * len(prompts)
         encoded: dict[int, list[int]] = {}
+        grammars: dict[int, Any] = {}
         for i, prompt in enumerate(prompts):
             try:
                 encoded[i] = self._encode(prompt)
             except Exception as exc:  # a template that refuses these messages, for instance
                 results[i] = Completion(text="", finish_reason="error", error=f"cannot render the prompt: {exc}")
+                continue
+            if prompt.constraint is not None:
+                try:
+                    grammars[i] = self._compiler().compile(prompt.constraint.regex)
+                except ConfigError as exc:
+                    del encoded[i]
+                    results[i] = Completion(text="", prompt_tokens=0, finish_reason="error", error=str(exc))
 
         def work(order: list[int]) -> list[tuple[int, Completion]]:
-            return self._generate_indices(order, encoded, max_new_tokens, decoding)
+            return self._generate_indices(order, encoded, grammars, max_new_tokens, decoding, on_progress)
 
         for i, completion in self._distribute(self._order(encoded), work):
             results[i] = completion
@@ -396,16 +580,27 @@ class TransformersBackend(LLMBackend):
         return gather_object(local)
 
     def _generate_indices(
-        self, order: list[int], encoded: dict[int, list[int]], max_new_tokens: int, decoding: DecodingConfig
+        self,
+        order: list[int],
+        encoded: dict[int, list[int]],
+        grammars: dict[int, Any],
+        max_new_tokens: int,
+        decoding: DecodingConfig,
+        on_progress: Callable[[int], None] | None,
     ) -> list[tuple[int, Completion]]:
         out: list[tuple[int, Completion]] = []
         flat, prefixes = self._plan(order, encoded)
         for batch in self._batches(flat, encoded, max_new_tokens):
             rows, cuts = [encoded[i] for i in batch], [prefixes[i] for i in batch]
-            out.extend(zip(batch, self._generate_batch(rows, cuts, max_new_tokens, decoding)))
-            if self.progress_callback is not None:
-                self.progress_callback(len(batch))
+            row_grammars = [grammars.get(i) for i in batch]
+            out.extend(zip(batch, self._generate_batch(rows, cuts, row_grammars, max_new_tokens, decoding)))
+            self._report(len(batch), on_progress)
         return out
+
+    def _report(self, n: int, on_progress: Callable[[int], None] | None) -> None:
+        for callback in (self.progress_callback, on_progress):
+            if callback is not None:
+                callback(n)
 
     def _plan(self, order: list[int], encoded: dict[int, list[int]]) -> tuple[list[int], dict[int, int]]:
         """The processing order of ``order`` (groups one after the other) and, per prompt, how many of its leading
@@ -447,12 +642,17 @@ class TransformersBackend(LLMBackend):
         return sorted(ids)
 
     def _generate_batch(
-        self, rows: list[list[int]], cuts: list[int], max_new_tokens: int, decoding: DecodingConfig
+        self,
+        rows: list[list[int]],
+        cuts: list[int],
+        grammars: list[Any],
+        max_new_tokens: int,
+        decoding: DecodingConfig,
     ) -> list[Completion]:
         import torch
 
         try:
-            return self._run_generate(rows, cuts, max_new_tokens, decoding)
+            return self._run_generate(rows, cuts, grammars, max_new_tokens, decoding)
         except torch.OutOfMemoryError as exc:
             if len(rows) == 1:
                 return [Completion(text="", prompt_tokens=len(rows[0]), finish_reason="error", error=f"OOM: {exc}")]
@@ -460,9 +660,9 @@ class TransformersBackend(LLMBackend):
             if torch.cuda.is_available():
                 torch.cuda.empty_cache()
             half = len(rows) // 2
-            return self._generate_batch(rows[:half], cuts[:half], max_new_tokens, decoding) + self._generate_batch(
-                rows[half:], cuts[half:], max_new_tokens, decoding
-            )
+            return self._generate_batch(
+                rows[:half], cuts[:half], grammars[:half], max_new_tokens, decoding
+            ) + self._generate_batch(rows[half:], cuts[half:], grammars[half:], max_new_tokens, decoding)
         except Exception as exc:
             logger.warning("generation failed for a batch of %d prompts", len(rows), exc_info=True)
             error = f"{type(exc).__name__}: {exc}"
@@ -492,9 +692,15 @@ class TransformersBackend(LLMBackend):
         return generation_config
 
     def _run_generate(
-        self, rows: list[list[int]], cuts: list[int], max_new_tokens: int, decoding: DecodingConfig
+        self,
+        rows: list[list[int]],
+        cuts: list[int],
+        grammars: list[Any],
+        max_new_tokens: int,
+        decoding: DecodingConfig,
     ) -> list[Completion]:
         import torch
+        from transformers import LogitsProcessorList
 
         tokenizer, model = self.tokenizer, self.model
         eos_ids = self._eos_ids()
@@ -507,8 +713,13 @@ class TransformersBackend(LLMBackend):
             inputs = {"input_ids": input_ids, "attention_mask": attention_mask, "cache": self._batch_cache(rows, cuts)}
         else:
             inputs = dict(tokenizer.pad({"input_ids": rows}, padding=True, return_tensors="pt").to(model.device))
+        processors = LogitsProcessorList()
+        if any(g is not None for g in grammars):
+            from .grammar import GrammarLogitsProcessor
+
+            processors.append(GrammarLogitsProcessor(grammars, self._compiler()))
         with torch.inference_mode():
-            output = model.generate(**inputs, generation_config=generation_config)
+            output = model.generate(**inputs, generation_config=generation_config, logits_processor=processors)
         new_tokens = output[:, inputs["input_ids"].shape[1] :].tolist()
 
         eos = set(eos_ids)
@@ -611,13 +822,15 @@ class TransformersBackend(LLMBackend):
 
     # ------------------------------------------------------------------ scoring
 
-    def score_continuations(
+    can_score = True
+
+    def score(
         self,
         prompts: Sequence[ChatPrompt],
         continuations: Sequence[str],
         *,
-        return_prompt_tokens: bool = False,
-    ) -> np.ndarray | tuple[np.ndarray, list[int]]:
+        on_progress: Callable[[int], None] | None = None,
+    ) -> list[Completion]:
         """Log-probability of each continuation right after each rendered prompt (chat template plus prefill).
 
         One forward pass per batch: the K continuations are packed after the prompt in the same row, and a block
@@ -627,41 +840,77 @@ class TransformersBackend(LLMBackend):
         (``" joy"``), not at the end of the prefill.
 
         Args:
-            prompts: N chat prompts.
+            prompts: N chat prompts (their constraints are ignored: scoring decodes nothing).
             continuations: K non-empty strings.
-            return_prompt_tokens: Also return the number of tokens of each rendered prompt.
+            on_progress: Called with the number of prompts just finished after each internal batch.
 
         Returns:
-            An ``(N, K)`` float64 array of summed log-probabilities (natural log); a prompt that cannot be rendered
-            or scored gets a row of NaN. With ``return_prompt_tokens``, ``(array, prompt_tokens)``.
+            One :class:`Completion` per prompt: ``scores`` holds the K summed log-probabilities (natural log),
+            ``prompt_tokens`` the rendered prompt's length. A prompt that cannot be rendered or scored (or whose
+            scores are not finite) gets ``finish_reason="error"`` and no scores.
+
+        Raises:
+            ConfigError: No continuations, or one that tokenizes to nothing.
 
         Examples:
-            >>> scores = backend.score_continuations(  # doctest: +SKIP
+            >>> reply = backend.score(  # doctest: +SKIP
             ...     [ChatPrompt.from_user("Is the sky blue? Answer yes or no.", prefill="Answer:")], [" yes", " no"]
-            ... )
-            >>> scores.shape  # doctest: +SKIP
-            (1, 2)
+            ... )[0]
+            >>> len(reply.scores)  # doctest: +SKIP
+            2
         """
+        import math
+
+        table, prompt_tokens, errors = self._score_table(prompts, continuations, on_progress)
+        out = []
+        for row, n_tokens, error in zip(table, prompt_tokens, errors):
+            if error is None and not all(math.isfinite(x) for x in row):
+                error = "non-finite log-probabilities"
+            if error is None:
+                out.append(Completion(text="", prompt_tokens=n_tokens, scores=[float(x) for x in row]))
+            else:
+                out.append(Completion(text="", prompt_tokens=n_tokens, finish_reason="error", error=error))
+        return out
+
+    def score_continuations(
+        self, prompts: Sequence[ChatPrompt], continuations: Sequence[str], *, return_prompt_tokens: bool = False
+    ) -> np.ndarray | tuple[np.ndarray, list[int]]:
+        """The ``(N, K)`` array of :meth:`score` (NaN rows for failed prompts), and the prompts' token counts with
+        ``return_prompt_tokens``. Kept for the benchmarks' arrays and for the pipeline until it calls :meth:`score`
+        (remove it then); new code calls :meth:`score`."""
         import numpy as np
 
+        table, prompt_tokens, _ = self._score_table(prompts, continuations, None)
+        array = np.asarray(table, dtype=np.float64)
+        return (array, prompt_tokens) if return_prompt_tokens else array
+
+    def _score_table(
+        self,
+        prompts: Sequence[ChatPrompt],
+        continuations: Sequence[str],
+        on_progress: Callable[[int], None] | None,
+    ) -> tuple[list[list[float]], list[int], list[str | None]]:
+        """Per prompt: the K log-probabilities (NaN when it failed), its token count and its error."""
         if self.model is None:
             self.load()
         if not continuations:
-            raise ConfigError("score_continuations needs at least one continuation")
+            raise ConfigError("score needs at least one continuation")
         pieces = [self.tokenizer(c, add_special_tokens=False)["input_ids"] for c in continuations]
         empty = [c for c, ids in zip(continuations, pieces) if not ids]
         if empty:
             raise ConfigError(f"continuations must not be empty after tokenization: {empty!r}")
 
-        scores = np.full((len(prompts), len(pieces)), np.nan)
+        nan_row = [float("nan")] * len(pieces)
+        scores = [nan_row] * len(prompts)
         prompt_tokens = [0] * len(prompts)
+        errors: list[str | None] = [None] * len(prompts)
         encoded: dict[int, list[int]] = {}
         for i, prompt in enumerate(prompts):
             try:
                 encoded[i] = self._encode(prompt)
                 prompt_tokens[i] = len(encoded[i])
-            except Exception:
-                logger.warning("cannot render prompt %d for scoring", i, exc_info=True)
+            except Exception as exc:
+                errors[i] = f"cannot render the prompt: {exc}"
 
         packed = sum(len(p) for p in pieces)
 
@@ -671,13 +920,12 @@ class TransformersBackend(LLMBackend):
             for batch in self._batches(flat, encoded, packed):
                 rows, cuts = [encoded[i] for i in batch], [prefixes[i] for i in batch]
                 out.extend(zip(batch, self._score_batch(rows, cuts, pieces)))
-                if self.progress_callback is not None:
-                    self.progress_callback(len(batch))
+                self._report(len(batch), on_progress)
             return out
 
         for i, row in self._distribute(self._order(encoded), work):
             scores[i] = row
-        return (scores, prompt_tokens) if return_prompt_tokens else scores
+        return scores, prompt_tokens, errors
 
     def _score_batch(self, rows: list[list[int]], cuts: list[int], pieces: list[list[int]]) -> list[list[float]]:
         import torch
