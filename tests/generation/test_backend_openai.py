@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -23,6 +24,8 @@ from emo_pillars.generation.backends import (  # noqa: E402
     OpenAICompatibleConfig,
 )
 from emo_pillars.generation.backends.openai import strip_prefill  # noqa: E402
+from emo_pillars.generation.constraints import labels_constraint, utterances_constraint  # noqa: E402
+from emo_pillars.generation.parsing import parse_emotion_scores, parse_utterances  # noqa: E402
 
 GREEDY_NO_PENALTY = DecodingConfig(repetition_penalty=1.0)
 
@@ -131,11 +134,11 @@ def test_prefill_fallback_asks_in_the_user_message(serve_url, tiny_mistral_dir):
 
 def test_fields_the_server_rejects_give_error_replies_with_a_hint(serve_url, tiny_mistral_dir):
     """``transformers serve`` answers 422 to vLLM's extensions; the call is not retried and the reply says why."""
-    backend = OpenAICompatibleBackend(serve_url, model=str(tiny_mistral_dir), supports_prefill=True, backoff_s=5.0)
+    backend = OpenAICompatibleBackend(serve_url, model=str(tiny_mistral_dir), supports_prefill=True)
     prompts = [ChatPrompt.from_user("the storm", prefill="Joy:"), ChatPrompt.from_user("the harbour")]
     start = time.monotonic()
     replies = backend.generate(prompts, max_new_tokens=4)  # repetition_penalty 1.03 and the prefill extension
-    assert time.monotonic() - start < 5.0  # no backoff: a 422 is not retried
+    assert time.monotonic() - start < 5.0  # no back-off: a 422 is not retried
     for reply in replies:
         assert reply.finish_reason == "error"
         assert "HTTP 422" in reply.error
@@ -148,7 +151,7 @@ def test_fields_the_server_rejects_give_error_replies_with_a_hint(serve_url, tin
 
 def test_closed_port_gives_error_replies_after_retries_and_load_fails():
     url = f"http://127.0.0.1:{free_port()}"
-    backend = OpenAICompatibleBackend(url, model="m", max_retries=2, backoff_s=0.01, max_concurrency=3)
+    backend = OpenAICompatibleBackend(url, model="m", max_retries=2, max_concurrency=3)
     start = time.monotonic()
     replies = backend.generate([ChatPrompt.from_user(f"q{i}") for i in range(4)], max_new_tokens=4)
     assert time.monotonic() - start < 10
@@ -170,9 +173,10 @@ class _ScriptedServer(ThreadingHTTPServer):
 
     daemon_threads = True
 
-    def __init__(self, failures: int):
+    def __init__(self, failures: int, owned_by: str = "scripted"):
         super().__init__(("127.0.0.1", 0), _ScriptedHandler)
         self.failures = failures
+        self.owned_by = owned_by
         self.requests: list[tuple[str, dict, dict]] = []
         self.lock = threading.Lock()
 
@@ -197,18 +201,19 @@ class _ScriptedHandler(BaseHTTPRequestHandler):
         if self.path == "/health":
             self._send(404, {"detail": "not here"})
         elif self.path == "/v1/models":
-            self._send(200, {"object": "list", "data": [{"id": "scripted"}]})
+            entry = {"id": "scripted", "object": "model", "created": 0, "owned_by": self.server.owned_by}
+            self._send(200, {"object": "list", "data": [{**entry, "max_model_len": 4096}]})
         else:
             self._send(404, {})
 
     def do_POST(self):
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         with self.server.lock:
-            self.server.requests.append((self.path, dict(self.headers), body))
+            self.server.requests.append((self.path, {k.lower(): v for k, v in self.headers.items()}, body))
             fail = self.server.failures > 0
             self.server.failures -= fail
         if fail:
-            self._send(503, {"error": "busy"}, {"Retry-After": "0"})
+            self._send(503, {"error": "busy"}, {"Retry-After-Ms": "5"})
             return
         question = body["messages"][-1]["content"]
         if body["messages"][-1]["role"] == "assistant":
@@ -228,8 +233,8 @@ class _ScriptedHandler(BaseHTTPRequestHandler):
 def scripted_server():
     servers = []
 
-    def start(failures: int = 0) -> _ScriptedServer:
-        server = _ScriptedServer(failures)
+    def start(failures: int = 0, owned_by: str = "scripted") -> _ScriptedServer:
+        server = _ScriptedServer(failures, owned_by)
         threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
         servers.append(server)
         return server
@@ -244,7 +249,7 @@ def test_retries_on_503_then_succeeds_and_sends_the_key(scripted_server, monkeyp
     monkeypatch.setenv("EMO_PILLARS_API_KEY", "sk-secret-123")
     server = scripted_server(failures=3)
     url = f"http://127.0.0.1:{server.server_address[1]}/v1"
-    backend = OpenAICompatibleBackend(url, model="scripted", max_retries=4, backoff_s=0.01, max_concurrency=2)
+    backend = OpenAICompatibleBackend(url, model="scripted", max_retries=4, max_concurrency=2)
     backend.load()  # /health is 404 here; /v1/models answers
     prompts = [ChatPrompt.from_user(f"question {i}") for i in range(3)]
     replies = backend.generate(prompts, max_new_tokens=5, decoding=DecodingConfig(repetition_penalty=1.03, seed=7))
@@ -254,7 +259,7 @@ def test_retries_on_503_then_succeeds_and_sends_the_key(scripted_server, monkeyp
     posts = [req for req in server.requests if req[0] == "/v1/chat/completions"]
     assert len(posts) == 3 + 3  # three 503s were retried
     for _, headers, body in posts:
-        assert headers["Authorization"] == "Bearer sk-secret-123"
+        assert headers["authorization"] == "Bearer sk-secret-123"
         assert body["model"] == "scripted"
         assert body["temperature"] == 0.0 and body["max_tokens"] == 5 and body["seed"] == 7
         assert body["repetition_penalty"] == 1.03
@@ -266,9 +271,7 @@ def test_retries_on_503_then_succeeds_and_sends_the_key(scripted_server, monkeyp
 
 def test_retries_exhausted_on_5xx_gives_error_replies(scripted_server):
     server = scripted_server(failures=100)
-    backend = OpenAICompatibleBackend(
-        f"http://127.0.0.1:{server.server_address[1]}", model="scripted", max_retries=1, backoff_s=0.01
-    )
+    backend = OpenAICompatibleBackend(f"http://127.0.0.1:{server.server_address[1]}", model="scripted", max_retries=1)
     replies = backend.generate([ChatPrompt.from_user("a"), ChatPrompt.from_user("b")], max_new_tokens=5)
     assert [r.finish_reason for r in replies] == ["error", "error"]
     assert all("HTTP 503" in r.error and "after 2 attempts" in r.error for r in replies)
@@ -326,3 +329,98 @@ def test_config(monkeypatch):
         OpenAICompatibleConfig("http://host", model="m", max_concurrency=0)
     with pytest.raises(ConfigError):
         OpenAICompatibleBackend(config, max_retries=1)
+
+
+# ---------------------------------------------------------------------------------------------- structured outputs
+
+LABELS = labels_constraint(3, first_emotion="joy")
+
+
+@pytest.mark.parametrize(
+    ("owned_by", "mode", "vllm", "sglang"),
+    [
+        ("vllm", "auto", True, False),
+        ("sglang", "auto", False, True),
+        ("scripted", "auto", False, False),
+        ("scripted", True, True, True),
+        ("vllm", False, False, False),
+    ],
+)
+def test_constraints_travel_as_structured_output_parameters(scripted_server, owned_by, mode, vllm, sglang):
+    server = scripted_server(owned_by=owned_by)
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    backend = OpenAICompatibleBackend(url, model="scripted", supports_prefill=True, structured_outputs=mode)
+    backend.load()
+    prompts = [ChatPrompt(messages=(("user", "label it"),), prefill="1. joy", constraint=LABELS)]
+    prompts.append(ChatPrompt.from_user("free"))
+    replies = backend.generate(prompts, max_new_tokens=20)
+    assert [r.finish_reason for r in replies] == ["stop", "stop"]
+    bodies = {req[2]["messages"][0]["content"]: req[2] for req in server.requests if req[0] == "/v1/chat/completions"}
+    constrained, free = bodies["label it"], bodies["free"]
+    assert (constrained.get("structured_outputs") == {"regex": LABELS.regex}) is vllm
+    assert (constrained.get("regex") == LABELS.regex) is sglang
+    assert "structured_outputs" not in free and "regex" not in free  # no constraint, nothing sent
+    assert backend.describe()["structured_outputs"] == mode
+    backend.close()
+
+
+def test_without_server_prefill_the_regex_covers_the_repeated_prefill(scripted_server):
+    server = scripted_server(owned_by="vllm")
+    backend = OpenAICompatibleBackend(f"http://127.0.0.1:{server.server_address[1]}", model="scripted")
+    prompt = ChatPrompt(messages=(("user", "label it"),), prefill="1. joy", constraint=LABELS)
+    body = backend.request_body(prompt, max_new_tokens=20)
+    regex = body["structured_outputs"]["regex"]
+    assert re.fullmatch(regex, "1. joy 0.9\n2. fear 0.3\n3. relief 0.1")
+    assert not re.fullmatch(regex, " 0.9\n2. fear 0.3\n3. relief 0.1")
+    backend.close()
+
+
+def test_transformers_serve_refuses_the_parameters_and_auto_leaves_them_out(serve_url, tiny_mistral_dir):
+    """``transformers serve`` answers 422 to unknown fields: ``True`` makes error replies that name the switch;
+    ``"auto"`` (its ``owned_by`` is neither vLLM nor SGLang) sends none, the replies arrive and the parsers, the
+    safety net, read them without raising."""
+    constraints = [LABELS, utterances_constraint(["joy", "fear"], 1)]
+    prompts = [
+        ChatPrompt(messages=(("user", "label: the storm ended"),), prefill="1. joy", constraint=constraints[0]),
+        ChatPrompt(messages=(("user", "what does she think?"),), constraint=constraints[1]),
+    ]
+    forced = OpenAICompatibleBackend(
+        serve_url, model=str(tiny_mistral_dir), send_repetition_penalty=False, structured_outputs=True
+    )
+    body = forced.request_body(prompts[1], max_new_tokens=8)
+    assert body["structured_outputs"] == {"regex": constraints[1].regex} and body["regex"] == constraints[1].regex
+    for reply in forced.generate(prompts, max_new_tokens=8):
+        assert reply.finish_reason == "error" and "HTTP 422" in reply.error
+        assert "structured_outputs=False" in reply.error
+    forced.close()
+
+    auto = OpenAICompatibleBackend(serve_url, model=str(tiny_mistral_dir), send_repetition_penalty=False)
+    auto.load()
+    assert "structured_outputs" not in auto.request_body(prompts[1], max_new_tokens=8)
+    labels, utterances = auto.generate(prompts, max_new_tokens=8)
+    assert labels.error is None and utterances.error is None and labels.completion_tokens > 0
+    assert isinstance(parse_emotion_scores(prompts[0].prefill + labels.text), list)
+    assert isinstance(parse_utterances(utterances.text), list)
+    assert auto.describe()["structured_outputs_dialect"] is None
+    auto.close()
+
+
+def test_server_backend_cannot_score_and_reports_progress_and_limits(scripted_server):
+    server = scripted_server()
+    backend = OpenAICompatibleBackend(f"http://127.0.0.1:{server.server_address[1]}", model="scripted")
+    assert not backend.can_score
+    with pytest.raises(ConfigError, match="cannot score"):
+        backend.score([ChatPrompt.from_user("x")], [" joy"])
+    seen = []
+    backend.generate([ChatPrompt.from_user(f"q{i}") for i in range(3)], max_new_tokens=2, on_progress=seen.append)
+    assert seen == [1, 1, 1]
+    assert backend.context_window == 4096  # max_model_len from GET /v1/models, as vLLM reports it
+    identity = backend.cache_identity()
+    assert identity["model"] == "scripted" and identity["structured_outputs"] == "auto"
+    assert (
+        OpenAICompatibleBackend(
+            f"http://127.0.0.1:{server.server_address[1]}", model="scripted", supports_prefill=True
+        ).cache_identity()
+        != identity
+    )
+    backend.close()

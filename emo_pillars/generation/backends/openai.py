@@ -1,8 +1,23 @@
 """Generation through an OpenAI-compatible chat server: vLLM, SGLang, TGI, ``transformers serve``, ...
 
-Requests go to ``POST {base_url}/v1/chat/completions`` with ``httpx`` from a bounded thread pool. Transient
-failures (connection errors, timeouts, 408, 429, 5xx) are retried with exponential backoff; a prompt that still
-fails comes back as ``Completion(finish_reason="error")`` so one bad call never stops a run.
+Requests go through the maintained ``openai`` client (``pip install 'emo-pillars[server]'``), several at a time
+from a bounded thread pool (the client is thread-safe and keeps one connection pool). Retries of transient failures
+(connection errors, timeouts, 408, 409, 429, 5xx, honouring ``Retry-After``) are the client's own ``max_retries``
+with its exponential back-off; a prompt that still fails comes back as ``Completion(finish_reason="error")`` so one
+bad call never stops a run.
+
+Why ``openai`` and not ``huggingface_hub.InferenceClient(base_url=...)``: both are maintained and installed
+already; ``openai`` takes arbitrary extra request fields (``extra_body``), which the structured-output parameters of
+vLLM and SGLang and the prefill extension need, retries on its own, and reports ``usage`` and ``finish_reason`` as
+typed fields. ``InferenceClient.chat_completion`` has a fixed argument list (``extra_body`` only in recent
+versions) and no retries.
+
+Constrained decoding: a prompt's constraint (a regex over the reply after the prefill) is sent as the
+structured-output parameters servers document -- vLLM >= 0.10 ``"structured_outputs": {"regex": ...}``
+(``guided_regex`` was removed in vLLM 0.12) and SGLang's ``"regex"``. ``structured_outputs="auto"`` (the default)
+sends vLLM's or SGLang's form when ``GET /v1/models`` says the server is one of them (``owned_by``), and nothing
+otherwise: ``transformers serve`` refuses unknown fields with HTTP 422, so there the parsers are the safety net.
+``True`` sends both forms whatever the server, ``False`` none.
 
 The API key is read from the config or from ``EMO_PILLARS_API_KEY`` / ``OPENAI_API_KEY``; it is sent only in the
 ``Authorization`` header and never logged or recorded.
@@ -12,13 +27,12 @@ from __future__ import annotations
 
 import logging
 import os
-import random
+import re
 import threading
-import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from emo_pillars.errors import BackendError, ConfigError
 
@@ -29,8 +43,16 @@ __all__ = ["OpenAICompatibleBackend", "OpenAICompatibleConfig"]
 logger = logging.getLogger(__name__)
 
 API_KEY_ENV_VARS = ("EMO_PILLARS_API_KEY", "OPENAI_API_KEY")
-_RETRY_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
 _PREFILL_INSTRUCTION = "Begin your answer with: {prefill}"
+#: ``owned_by`` of ``GET /v1/models`` -> the structured-output dialect that server speaks.
+_DIALECTS = {"vllm": "vllm", "sglang": "sglang"}
+#: Request fields that some servers refuse, and the config switch that stops sending each.
+_SWITCHES = {
+    "repetition_penalty": "send_repetition_penalty=False",
+    "continue_final_message": "supports_prefill=False",
+    "structured_outputs": "structured_outputs=False",
+    "regex": "structured_outputs=False",
+}
 
 
 @dataclass
@@ -45,23 +67,26 @@ class OpenAICompatibleConfig:
             ``repr`` or :meth:`OpenAICompatibleBackend.describe`.
         max_concurrency: Requests in flight at once.
         timeout_s: Timeout of one request, in seconds.
-        max_retries: Retries of a request after its first failure (connection error, timeout, 429, 5xx).
-        backoff_s: Wait before the first retry; doubled at every further retry.
-        backoff_max_s: Longest wait between two retries.
+        max_retries: Retries of a request after its first failure (the ``openai`` client's own retries:
+            connection errors, timeouts, 408, 409, 429, 5xx; exponential back-off from 0.5 s, at most 8 s, or the
+            server's ``Retry-After``).
         supports_prefill: The server continues a final assistant message (vLLM, SGLang:
             ``continue_final_message``). Otherwise the prefill is asked for in the user message and removed from
             the start of the reply.
         send_repetition_penalty: Send ``repetition_penalty`` (a vLLM/SGLang extension; ``transformers serve``
             and the OpenAI API reject it).
         send_seed: Send ``seed``.
+        structured_outputs: Send each prompt's constraint as structured-output parameters: ``"auto"`` when the
+            server says it is vLLM or SGLang, ``True`` always (vLLM's and SGLang's forms), ``False`` never.
         extra_body: More fields merged into every request body (e.g. ``{"top_k": 20}``).
         check_health: Check in :meth:`OpenAICompatibleBackend.load` that the server answers.
+        show_progress: Accepted for symmetry with the transformers backend (this backend prints no bars).
 
     Examples:
         >>> from emo_pillars.generation.backends import OpenAICompatibleConfig
         >>> config = OpenAICompatibleConfig("http://127.0.0.1:8000/v1", model="Qwen/Qwen2.5-7B-Instruct", api_key="sk-abc")
-        >>> config.chat_url
-        'http://127.0.0.1:8000/v1/chat/completions'
+        >>> config.api_url
+        'http://127.0.0.1:8000/v1'
         >>> "sk-abc" in repr(config)
         False
     """
@@ -72,13 +97,13 @@ class OpenAICompatibleConfig:
     max_concurrency: int = 8
     timeout_s: float = 300.0
     max_retries: int = 5
-    backoff_s: float = 1.0
-    backoff_max_s: float = 60.0
     supports_prefill: bool = False
     send_repetition_penalty: bool = True
     send_seed: bool = True
+    structured_outputs: bool | Literal["auto"] = "auto"
     extra_body: dict[str, Any] = field(default_factory=dict)
     check_health: bool = True
+    show_progress: bool = True
 
     def __post_init__(self):
         if not self.base_url or not self.base_url.startswith(("http://", "https://")):
@@ -91,8 +116,8 @@ class OpenAICompatibleConfig:
             raise ConfigError(f"timeout_s must be > 0, got {self.timeout_s}")
         if self.max_retries < 0:
             raise ConfigError(f"max_retries must be >= 0, got {self.max_retries}")
-        if self.backoff_s < 0 or self.backoff_max_s < 0:
-            raise ConfigError("backoff_s and backoff_max_s must be >= 0")
+        if self.structured_outputs not in (True, False, "auto"):
+            raise ConfigError(f"structured_outputs must be True, False or 'auto', got {self.structured_outputs!r}")
         if self.api_key is None:
             self.api_key = next((os.environ[v] for v in API_KEY_ENV_VARS if os.environ.get(v)), None)
 
@@ -111,19 +136,12 @@ class OpenAICompatibleConfig:
         return self.api_url + "/chat/completions"
 
 
-class _Failure(Exception):
-    """A request that failed; ``retry`` says whether another attempt may help."""
-
-    def __init__(self, message: str, retry: bool, wait_s: float | None = None):
-        super().__init__(message)
-        self.retry = retry
-        self.wait_s = wait_s
-
-
 class OpenAICompatibleBackend(LLMBackend):
     """Replies from an OpenAI-compatible ``/v1/chat/completions`` server, several requests at a time.
 
-    Greedy decoding is ``temperature=0``. Token counts come from the server's ``usage``.
+    Greedy decoding is ``temperature=0``. Token counts come from the server's ``usage``. Scoring is not offered
+    (:meth:`score` raises :class:`~emo_pillars.errors.ConfigError`): chat servers do not return the
+    log-probabilities of given continuations reliably.
 
     Args:
         config: An :class:`OpenAICompatibleConfig`, or the base URL (then ``**overrides`` are config fields and
@@ -157,6 +175,7 @@ class OpenAICompatibleBackend(LLMBackend):
         self.progress_callback = progress_callback
         self._client = None
         self._lock = threading.Lock()
+        self._server: dict[str, Any] | None = None  # this model's entry of GET /v1/models, once read
 
     @property
     def model_name(self) -> str:
@@ -169,55 +188,92 @@ class OpenAICompatibleBackend(LLMBackend):
             base_url=cfg.root_url,
             supports_prefill=cfg.supports_prefill,
             send_repetition_penalty=cfg.send_repetition_penalty,
+            structured_outputs=cfg.structured_outputs,
+            structured_outputs_dialect=self._dialect() if self._server is not None else None,
             max_concurrency=cfg.max_concurrency,
         )
         return info
+
+    def cache_identity(self) -> dict[str, Any]:
+        """Model and every setting that changes what the server is asked (prefill mode, penalty, structured
+        outputs); the server's address is left out, so a reply is reused whichever host served the model."""
+        cfg = self.config
+        return {
+            **super().cache_identity(),
+            "supports_prefill": cfg.supports_prefill,
+            "send_repetition_penalty": cfg.send_repetition_penalty,
+            "structured_outputs": cfg.structured_outputs,
+            "extra_body": dict(sorted(cfg.extra_body.items())),
+        }
+
+    @property
+    def context_window(self) -> int | None:
+        """``max_model_len`` from ``GET /v1/models`` when the server reports it (vLLM does), else ``None``."""
+        value = (self._server_info() or {}).get("max_model_len")
+        return value if isinstance(value, int) and value > 0 else None
 
     # ------------------------------------------------------------------ connection
 
     def _get_client(self):
         with self._lock:
             if self._client is None:
-                import httpx
-
-                headers = {"Authorization": f"Bearer {self.config.api_key}"} if self.config.api_key else {}
-                n = self.config.max_concurrency
-                self._client = httpx.Client(
-                    headers=headers,
-                    timeout=httpx.Timeout(self.config.timeout_s, connect=min(self.config.timeout_s, 30.0)),
-                    limits=httpx.Limits(max_connections=n, max_keepalive_connections=n),
+                try:
+                    from openai import OpenAI
+                except ImportError as exc:  # pragma: no cover - an extra
+                    raise ConfigError(
+                        "the server backend needs the openai client: pip install 'emo-pillars[server]'"
+                    ) from exc
+                cfg = self.config
+                self._client = OpenAI(
+                    base_url=cfg.api_url,
+                    api_key=cfg.api_key or "EMPTY",
+                    timeout=cfg.timeout_s,
+                    max_retries=cfg.max_retries,
                 )
             return self._client
 
+    def _server_info(self) -> dict[str, Any] | None:
+        """This model's entry of ``GET /v1/models`` (the first entry when the name is not listed); ``{}`` when the
+        listing fails."""
+        if self._server is None:
+            try:
+                listing = self._get_client().models.list()
+                entries = [m.model_dump() for m in listing.data]
+            except Exception as exc:
+                logger.debug("GET /v1/models failed: %s", exc)
+                return None
+            chosen = next((e for e in entries if e.get("id") == self.config.model), entries[0] if entries else {})
+            self._server = chosen
+        return self._server
+
+    def _dialect(self) -> str | None:
+        """The structured-output parameters to send: ``"vllm"``, ``"sglang"``, ``"both"`` or ``None``."""
+        mode = self.config.structured_outputs
+        if mode is True:
+            return "both"
+        if mode is False:
+            return None
+        owner = str((self._server_info() or {}).get("owned_by") or "").lower()
+        return _DIALECTS.get(owner)
+
     def load(self) -> None:
-        """Open the connection pool and check that the server answers (``GET /health``, else ``GET /v1/models``).
+        """Create the client and check that the server answers (``GET /v1/models``, with the client's retries).
 
         Raises:
-            BackendError: No server answered at ``base_url`` after the configured retries.
+            BackendError: No server answered at ``base_url``.
         """
         client = self._get_client()
         if not self.config.check_health:
             return
-        import httpx
-
-        cfg = self.config
-        last = "no answer"
-        for attempt in range(cfg.max_retries + 1):
-            if attempt:
-                time.sleep(self._backoff(attempt))
-            try:
-                health = client.get(cfg.root_url + "/health")
-                if health.status_code == 200:
-                    return
-                models = client.get(cfg.api_url + "/models")
-                if models.status_code == 200:
-                    return
-                last = f"GET /health -> {health.status_code}, GET /v1/models -> {models.status_code}"
-                if models.status_code not in _RETRY_STATUS and health.status_code not in _RETRY_STATUS:
-                    break
-            except httpx.HTTPError as exc:
-                last = f"{type(exc).__name__}: {exc}"
-        raise BackendError(f"no OpenAI-compatible server answers at {cfg.root_url} ({last})")
+        try:
+            listing = client.models.list()
+            entries = [m.model_dump() for m in listing.data]
+        except Exception as exc:
+            raise BackendError(
+                f"no OpenAI-compatible server answers at {self.config.root_url} ({_describe_error(exc)})"
+            ) from exc
+        self._server = next((e for e in entries if e.get("id") == self.config.model), entries[0] if entries else {})
+        logger.info("server %s: structured outputs %s", self.config.root_url, self._dialect() or "off")
 
     def close(self) -> None:
         with self._lock:
@@ -227,19 +283,22 @@ class OpenAICompatibleBackend(LLMBackend):
 
     # ------------------------------------------------------------------ requests
 
-    def request_body(
+    def request_kwargs(
         self, prompt: ChatPrompt, *, max_new_tokens: int, decoding: DecodingConfig | None = None
     ) -> dict[str, Any]:
-        """The JSON body sent for ``prompt`` (without the API key, which travels in a header)."""
+        """The arguments of ``client.chat.completions.create`` for ``prompt`` (fields outside the OpenAI schema
+        travel in ``extra_body``)."""
         cfg = self.config
         decoding = decoding or DecodingConfig()
         messages = prompt.as_messages()
-        body: dict[str, Any] = {"model": cfg.model, "messages": messages, "max_tokens": max_new_tokens}
+        kwargs: dict[str, Any] = {"model": cfg.model, "messages": messages, "max_tokens": max_new_tokens}
+        extra: dict[str, Any] = {}
+        regex = prompt.constraint.regex if prompt.constraint is not None else None
         if prompt.prefill:
             if cfg.supports_prefill:
                 messages.append({"role": "assistant", "content": prompt.prefill})
-                body["continue_final_message"] = True
-                body["add_generation_prompt"] = False
+                extra["continue_final_message"] = True
+                extra["add_generation_prompt"] = False
             else:
                 instruction = _PREFILL_INSTRUCTION.format(prefill=prompt.prefill)
                 last_user = next((m for m in reversed(messages) if m["role"] == "user"), None)
@@ -247,15 +306,32 @@ class OpenAICompatibleBackend(LLMBackend):
                     messages.append({"role": "user", "content": instruction})
                 else:
                     last_user["content"] = f"{last_user['content']}\n\n{instruction}"
-        body["temperature"] = 0.0 if decoding.greedy else decoding.temperature
+                if regex is not None:  # the reply repeats the prefill, which is removed afterwards
+                    regex = re.escape(prompt.prefill) + f"({regex})"
+        kwargs["temperature"] = 0.0 if decoding.greedy else decoding.temperature
         if not decoding.greedy:
-            body["top_p"] = decoding.top_p
+            kwargs["top_p"] = decoding.top_p
         if cfg.send_seed:
-            body["seed"] = decoding.seed
+            kwargs["seed"] = decoding.seed
         if cfg.send_repetition_penalty and decoding.repetition_penalty != 1.0:
-            body["repetition_penalty"] = decoding.repetition_penalty
-        body.update(cfg.extra_body)
-        return body
+            extra["repetition_penalty"] = decoding.repetition_penalty
+        dialect = self._dialect() if regex is not None else None
+        if dialect in ("vllm", "both"):
+            extra["structured_outputs"] = {"regex": regex}
+        if dialect in ("sglang", "both"):
+            extra["regex"] = regex
+        extra.update(cfg.extra_body)
+        if extra:
+            kwargs["extra_body"] = extra
+        return kwargs
+
+    def request_body(
+        self, prompt: ChatPrompt, *, max_new_tokens: int, decoding: DecodingConfig | None = None
+    ) -> dict[str, Any]:
+        """The JSON body sent for ``prompt`` (without the API key, which travels in a header)."""
+        kwargs = self.request_kwargs(prompt, max_new_tokens=max_new_tokens, decoding=decoding)
+        extra = kwargs.pop("extra_body", {})
+        return {**kwargs, **extra}
 
     def generate(
         self,
@@ -263,11 +339,18 @@ class OpenAICompatibleBackend(LLMBackend):
         *,
         max_new_tokens: int,
         decoding: DecodingConfig | None = None,
+        on_progress: Callable[[int], None] | None = None,
     ) -> list[Completion]:
-        """Send every prompt (at most ``max_concurrency`` at once) and return the replies in order."""
+        """Send every prompt (at most ``max_concurrency`` at once) and return the replies in order.
+
+        ``on_progress(1)`` (and the backend's ``progress_callback``) runs in the calling thread as each reply
+        arrives.
+        """
         if max_new_tokens < 1:
             raise ConfigError(f"max_new_tokens must be >= 1, got {max_new_tokens}")
         client = self._get_client()
+        if any(p.constraint is not None for p in prompts):
+            self._dialect()  # read GET /v1/models once, before the threads start
         results: list[Completion | None] = [None] * len(prompts)
         workers = min(self.config.max_concurrency, max(len(prompts), 1))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="emo-pillars-openai") as pool:
@@ -277,74 +360,62 @@ class OpenAICompatibleBackend(LLMBackend):
             }
             for future in as_completed(futures):
                 results[futures[future]] = future.result()
-                if self.progress_callback is not None:
-                    self.progress_callback(1)
+                for callback in (self.progress_callback, on_progress):
+                    if callback is not None:
+                        callback(1)
         return results  # type: ignore[return-value]
 
     def _complete(
         self, client, prompt: ChatPrompt, max_new_tokens: int, decoding: DecodingConfig | None
     ) -> Completion:
-        body = self.request_body(prompt, max_new_tokens=max_new_tokens, decoding=decoding)
-        attempts = self.config.max_retries + 1
-        for attempt in range(attempts):
-            try:
-                data = self._post(client, body)
-                return self._to_completion(data, prompt)
-            except _Failure as failure:
-                if not failure.retry or attempt == attempts - 1:
-                    tries = f" after {attempt + 1} attempts" if attempt else ""
-                    return Completion(text="", finish_reason="error", error=f"{failure}{tries}")
-                wait = self._backoff(attempt + 1, failure.wait_s)
-                logger.debug("request failed (%s); retry %d in %.2fs", failure, attempt + 1, wait)
-                time.sleep(wait)
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    def _post(self, client, body: dict[str, Any]) -> dict[str, Any]:
-        import httpx
-
         try:
-            response = client.post(self.config.chat_url, json=body)
-        except httpx.TransportError as exc:  # connection refused, timeouts, broken connections
-            raise _Failure(f"{type(exc).__name__}: {exc} ({self.config.chat_url})", retry=True) from exc
-        if response.status_code != 200:
-            detail = response.text[:500]
-            message = f"HTTP {response.status_code} from {self.config.chat_url}: {detail}"
-            if response.status_code in (400, 422) and (
-                "repetition_penalty" in detail or "continue_final_message" in detail
-            ):
-                message += " (for this server set send_repetition_penalty=False and supports_prefill=False)"
-            retry = response.status_code in _RETRY_STATUS
-            return_after = _retry_after(response.headers.get("retry-after"))
-            raise _Failure(message, retry=retry, wait_s=return_after)
-        try:
-            data = response.json()
-            data["choices"][0]["message"]
-        except (ValueError, KeyError, IndexError, TypeError) as exc:
-            raise _Failure(
-                f"malformed reply from {self.config.chat_url}: {response.text[:200]!r}", retry=False
-            ) from exc
-        return data
-
-    def _to_completion(self, data: dict[str, Any], prompt: ChatPrompt) -> Completion:
-        choice = data["choices"][0]
-        text = choice["message"].get("content") or ""
+            kwargs = self.request_kwargs(prompt, max_new_tokens=max_new_tokens, decoding=decoding)
+            response = client.chat.completions.create(**kwargs)
+            choice = response.choices[0]
+            text = choice.message.content or ""
+            usage = response.usage
+            finish = choice.finish_reason
+        except Exception as exc:  # one bad call never stops the run
+            return Completion(text="", finish_reason="error", error=self._explain(exc))
         if prompt.prefill and not self.config.supports_prefill:
             text = strip_prefill(text, prompt.prefill)
-        usage = data.get("usage") or {}
-        reason = "length" if choice.get("finish_reason") == "length" else "stop"
         return Completion(
             text=text,
-            prompt_tokens=int(usage.get("prompt_tokens") or 0),
-            completion_tokens=int(usage.get("completion_tokens") or 0),
-            finish_reason=reason,
+            prompt_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
+            completion_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
+            finish_reason="length" if finish == "length" else "stop",
         )
 
-    def _backoff(self, attempt: int, hint_s: float | None = None) -> float:
-        cfg = self.config
-        wait = min(cfg.backoff_s * 2 ** (attempt - 1), cfg.backoff_max_s)
-        if hint_s is not None:
-            wait = min(max(wait, hint_s), cfg.backoff_max_s)
-        return wait * (1 + 0.1 * random.random())
+    def _explain(self, exc: Exception) -> str:
+        """One line: what failed, after how many attempts, and the switch that avoids a refused field."""
+        import openai
+
+        message = _describe_error(exc)
+        retried = isinstance(exc, openai.APIConnectionError) or (
+            isinstance(exc, openai.APIStatusError) and (exc.status_code in (408, 409, 429) or exc.status_code >= 500)
+        )
+        if retried and self.config.max_retries:
+            message += f" after {self.config.max_retries + 1} attempts"
+        if isinstance(exc, openai.APIStatusError) and exc.status_code in (400, 422):
+            detail = f"{exc} {getattr(exc.response, 'text', '')}"
+            hints = sorted({hint for name, hint in _SWITCHES.items() if name in detail})
+            if hints:
+                message += f" (for this server set {' and '.join(hints)})"
+        return message
+
+
+def _describe_error(exc: Exception) -> str:
+    """``ErrorType: message`` of an ``openai`` exception, with the HTTP status or the transport error under it."""
+    status = getattr(exc, "status_code", None)
+    cause = exc.__cause__
+    text = f"{type(exc).__name__}: {exc}"
+    if status is not None:
+        response = getattr(exc, "response", None)
+        detail = getattr(response, "text", "") if response is not None else ""
+        text = f"HTTP {status}: {type(exc).__name__}: {detail[:400] or exc}"
+    elif cause is not None:
+        text += f" ({type(cause).__name__})"
+    return text[:600]
 
 
 def strip_prefill(text: str, prefill: str) -> str:
@@ -367,12 +438,3 @@ def strip_prefill(text: str, prefill: str) -> str:
         rest = body[len(core) :]
         return rest.lstrip() if core != prefill else rest
     return text
-
-
-def _retry_after(value: str | None) -> float | None:
-    if not value:
-        return None
-    try:
-        return max(float(value), 0.0)
-    except ValueError:
-        return None
