@@ -4,8 +4,9 @@ Every call is keyed by a hash of everything that decides its answer (:func:`call
 :meth:`~emo_pillars.generation.backends.base.LLMBackend.cache_identity` (model, revision, dtype, GGUF file ...),
 the messages, the prefill, the constraint, the call kind, the scored continuations or the token budget and the
 decoding settings. Entries (reply text or scores, token counts, finish reason) are appended to
-``<cache_dir>/<step>.jsonl`` and made durable after every batch, so a run killed at any moment (even with SIGKILL)
-loses at most the batch in flight. A line cut short by the crash is ignored when the cache is read back.
+``<cache_dir>/<step>.jsonl`` and flushed to the system after every batch, so a process killed at any moment (even
+with SIGKILL) loses at most the batch in flight; the pipeline fsyncs them after every chunk, so a machine crash loses
+at most the chunk in flight. A line cut short by a crash is ignored when the cache is read back.
 
 Only an index (key -> byte offset) is held in memory, so a cache of the paper's ~700K calls costs about a hundred
 megabytes, not the size of the replies; an entry is read back from disk when it is asked for.
@@ -57,21 +58,32 @@ def call_key(
         >>> call_key({"model": "m", "dtype": "float32"}, p) != call_key({"model": "m", "dtype": "bfloat16"}, p)
         True
     """
-    payload: dict[str, Any] = {
-        "identity": dict(identity),
-        "kind": kind,
-        "messages": prompt.as_messages(),
-        "prefill": prompt.prefill,
-        "constraint": prompt.constraint.regex if prompt.constraint is not None else None,
-    }
+    digest = hashlib.sha256(_identity_bytes(identity))
+    parts = [kind, prompt.prefill, prompt.constraint.regex if prompt.constraint is not None else "\x00none"]
+    for role, content in prompt.messages:
+        parts += [role, content]
     if kind == "score":
-        payload["continuations"] = list(continuations)
+        parts += ["\x00continuations", *continuations]
     else:
         d = decoding or DecodingConfig()
-        payload["max_new_tokens"] = max_new_tokens
-        payload["decoding"] = [d.temperature, d.top_p, d.repetition_penalty, d.seed]
-    text = json.dumps(payload, sort_keys=True, ensure_ascii=False, default=str)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+        parts.append(repr((max_new_tokens, d.temperature, d.top_p, d.repetition_penalty, d.seed)))
+    # length-prefixed fields: no two different calls give the same byte string
+    for part in parts:
+        data = part.encode("utf-8")
+        digest.update(len(data).to_bytes(8, "big"))
+        digest.update(data)
+    return digest.hexdigest()[:32]
+
+
+def _identity_bytes(identity: Mapping[str, Any]) -> bytes:
+    key = tuple(sorted((str(k), repr(v)) for k, v in identity.items()))
+    cached = _IDENTITIES.get(key)
+    if cached is None:
+        cached = _IDENTITIES[key] = json.dumps(dict(identity), sort_keys=True, default=str).encode("utf-8")
+    return cached
+
+
+_IDENTITIES: dict[tuple, bytes] = {}
 
 
 class ReplyCache:
@@ -89,6 +101,7 @@ class ReplyCache:
         self._offsets: dict[str, int] = {}
         self._memory: dict[str, dict[str, Any]] = {}
         self._handle = None
+        self._writer = None
         self.skipped_lines = 0
         if self.path.exists():
             with self.path.open("rb") as handle:
@@ -134,32 +147,45 @@ class ReplyCache:
         return json.loads(handle.readline())
 
     def put_many(self, entries: Iterable[tuple[str, dict[str, Any]]]) -> None:
-        """Add entries and make them durable (append, flush, fsync) before returning."""
+        """Add entries and hand them to the system (append and flush) before returning: a process killed after
+        this loses none of them. :meth:`sync` makes them survive a machine crash too."""
         rows = [{"key": key, **value} for key, value in entries]
         if not rows:
             return
         if not self.writable:
             self._memory.update((row["key"], row) for row in rows)
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self.path.open("a+b") as handle:
-            handle.seek(0, os.SEEK_END)
-            offset = handle.tell()
-            if offset > 0:
-                handle.seek(-1, os.SEEK_END)
-                if handle.read(1) != b"\n":  # the previous run died mid-line: start a fresh one
-                    handle.write(b"\n")
-                    offset += 1
-            for row in rows:
-                data = (json.dumps(row, ensure_ascii=False) + "\n").encode("utf-8")
-                handle.write(data)
-                self._offsets[row["key"]] = offset
-                offset += len(data)
-            handle.flush()
-            os.fsync(handle.fileno())
+        if self._writer is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._writer = self.path.open("a+b")
+            self._writer.seek(0, os.SEEK_END)
+            if self._writer.tell() > 0:
+                self._writer.seek(-1, os.SEEK_END)
+                if self._writer.read(1) != b"\n":  # the previous run died mid-line: start a fresh one
+                    self._writer.write(b"\n")
+            self._writer.seek(0, os.SEEK_END)
+        offset = self._writer.tell()
+        chunks = []
+        for row in rows:
+            data = (json.dumps(row, ensure_ascii=False) + "\n").encode("utf-8")
+            chunks.append(data)
+            self._offsets[row["key"]] = offset
+            offset += len(data)
+        self._writer.write(b"".join(chunks))
+        self._writer.flush()
+
+    def sync(self) -> None:
+        """Make every entry written so far durable on disk (fsync)."""
+        if self._writer is not None:
+            self._writer.flush()
+            os.fsync(self._writer.fileno())
 
     def close(self) -> None:
-        """Close the read handle (entries stay readable: it reopens on demand)."""
+        """Sync and close the file handles (entries stay readable: the reader reopens on demand)."""
+        if self._writer is not None:
+            self.sync()
+            self._writer.close()
+            self._writer = None
         if self._handle is not None:
             self._handle.close()
             self._handle = None

@@ -563,7 +563,7 @@ class EmoPillarsGenerator:
                     result = Keep(result)
             stats.counts.update(result.counts)
             if answer is not None:
-                shaped = prompt.constraint is None or step.kind == "score" or prompt.constraint.matches(answer.text)
+                shaped = step.kind == "score" or step.has_shape(prompt, answer)
                 if result.parse is None and not shaped:
                     stats.parse_failures["off_shape"] += 1  # read by the parser, but not the requested shape
                 elif result.parse is None:
@@ -643,6 +643,8 @@ class EmoPillarsGenerator:
                     rows = self._run_step(step, rows, caches.get(step.name), stats[step.name])
                     if step.output:
                         written[step.output].extend(step.export(r) for r in rows)
+                for cache in caches.values():
+                    cache.sync()
                 outputs.append(written)
                 truncated = sum(s.counts.get("truncated", 0) for s in stats.values())
                 if truncated and not truncated_warned:
