@@ -245,3 +245,30 @@ def test_push_to_hub(tmp_path):
         assert run.returncode == 0, run.stderr[-3000:]
         files = server.files("datasets", "me/generated")
     assert any(name.startswith("context_less/") and name.endswith(".parquet") for name in files)
+
+
+def _readme_shard_lines() -> str:
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    start = text.index("mkdir -p outputs/all")
+    end = text.index("emo-pillars build-dataset --generated outputs/all")
+    return text[start:end]
+
+
+@pytest.mark.parametrize("contextual", [False, True])
+def test_the_readme_shard_recipe_works_as_written(tmp_path, contextual):
+    """The README's lines that join the shards, run as written, with and without --contextual."""
+    config = {"max_plots": 4, "contextual": contextual, "contextual_fraction": 1.0, "num_shards": 2}
+    for index in range(2):
+        generator = EmoPillarsGenerator(
+            scripted_teacher(), GenerationConfig(**config, shard_index=index), show_progress=False
+        )
+        generator.run(None, tmp_path / "outputs" / f"shard{index}")
+    run = subprocess.run(["bash", "-e", "-c", _readme_shard_lines()], cwd=tmp_path, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    joined = tmp_path / "outputs" / "all"
+    shards = [tmp_path / "outputs" / f"shard{i}" for i in range(2)]
+    assert _lines(joined / CONTEXT_LESS_FILE) == sum((_lines(s / CONTEXT_LESS_FILE) for s in shards), [])
+    assert (joined / CONTEXTUAL_FILE).exists() == contextual
+    from emo_pillars.cli import main
+
+    assert main(["build-dataset", "--generated", str(joined), "--output", str(tmp_path / "repo")]) == 0
