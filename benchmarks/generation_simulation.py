@@ -50,6 +50,7 @@ def _plot(i: int) -> str:
 
 _ORDER = re.compile(r"in this order: (.+?)\. Then")
 _CHAR = re.compile(r"Imagine you are (.+?) from this story")
+_STORY = re.compile(r"Story (\d+)\.")
 
 
 def respond(prompt) -> str:
@@ -60,18 +61,20 @@ def respond(prompt) -> str:
     if text.startswith("Here is a set of emotions") and "Imagine you are" in text:
         character = _CHAR.search(text).group(1)
         emotions = _ORDER.search(text).group(1).split(", ")
-        lines = [f'{e}: "As {character}, I feel {e} about the tale number {k}."' for k, e in enumerate(emotions)]
-        lines += [f'neutral: "The {w} is where {character} waits today."' for w in WORDS[:2]]
+        story = _STORY.search(text).group(1)
+        lines = [f'{e}: "As {character} of story {story}, I feel {e}, line {k}."' for k, e in enumerate(emotions)]
+        lines += [f'neutral: "The {w} is where {character} waits in story {story}."' for w in WORDS[:2]]
         return "\n".join(lines)
     if text.startswith("Here is a set of emotions"):
         others = [e for e in OTHERS if not prompt.prefill.endswith(e)][:4]
         return " 0.8\n" + "\n".join(f"{k}. {e} {1.0 - 0.2 * k:.1f}" for k, e in enumerate(others, 2))
     if text.startswith("Story synopsis:"):
-        return "The storm breaks over the harbour. The letter arrives late. Everyone waits by the bridge."
+        line = text.split('thinks aloud: "', 1)[1].split('"', 1)[0]
+        return f"The storm breaks over the harbour. The letter arrives late. Then: {line}"
     if text.startswith("The text below describes"):
-        return "The storm breaks over the harbour. The letter arrives late."
+        return text.split("Text:\n", 1)[1].split("\n\nRewrite", 1)[0].replace("storm", "rain")
     if "thinks aloud:" in text:
-        return '"So the letter came after all."'
+        return '"' + text.split('thinks aloud: "', 1)[1].split('"', 1)[0].replace("I feel", "I sense") + '"'
     raise AssertionError(text[:80])
 
 

@@ -352,11 +352,9 @@ class CharactersStage(PromptStep):
     reads, writes = ("plot",), ("character",)
     row_fields = ("plot",)
     hint = "try a larger teacher, or check the synopses"
-    #: Names allowed by the constraint when ``max_characters`` is not set.
-    MAX_NAMES = 30
 
     def constraint(self, row):
-        return characters_constraint(self.config.max_characters or self.MAX_NAMES)
+        return characters_constraint()
 
     def format_output(self, reply, row):
         result = parse_characters_result(reply.text)
@@ -645,7 +643,7 @@ class _TextStage(PromptStep):
     fallback: ClassVar[str | None] = None
 
     def constraint(self, row):
-        return text_constraint(max_chars=6 * self.max_new_tokens)
+        return text_constraint()  # the token budget caps the length
 
     def format_output(self, reply, row):
         result = parse_text_result(reply.text, single_line=self.single_line)

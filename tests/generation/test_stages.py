@@ -174,3 +174,32 @@ def test_default_steps_follow_the_config():
     assert names == ["plots", "characters", "utterances", "labels", "contextual_subset", "context", "rewriting",
                      "contextual_variants"]  # fmt: skip
     assert re.fullmatch(r"[0-9a-f]{64}", default_steps(config)[1].prompt_hash)
+
+
+def _all_constraints():
+    config = GenerationConfig(contextual=True)
+    return [
+        step.format_input(ROW).constraint
+        for step in default_steps(config)
+        if step.kind == "generate" and step.format_input(ROW).constraint is not None
+    ]
+
+
+def test_constraints_stay_in_the_common_regex_subset():
+    constraints = _all_constraints()
+    assert {c.name for c in constraints} == {"characters", "utterances", "labels", "text"}
+    for c in constraints:
+        assert not re.search(r"\(\?[=!<]|\\[1-9]", c.regex), c.name  # no look-arounds, no back-references
+        re.compile(c.regex)
+
+
+def test_constraints_compile_in_xgrammar(smollm2_gguf):
+    xgr = pytest.importorskip("xgrammar")
+    from transformers import AutoTokenizer
+
+    folder, name = smollm2_gguf
+    compiler = xgr.GrammarCompiler(
+        xgr.TokenizerInfo.from_huggingface(AutoTokenizer.from_pretrained(folder, gguf_file=name))
+    )
+    for c in _all_constraints():
+        compiler.compile_regex(c.regex)
