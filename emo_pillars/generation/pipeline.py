@@ -605,10 +605,13 @@ class EmoPillarsGenerator:
             ConfigError: ``output_dir`` is a file, or another process is writing it (checked before the model
                 loads).
         """
+        cfg = self.config
         output_dir = check_output_dir(output_dir)
+        plots = load_narratives(narratives, text_column=text_column, max_plots=cfg.max_plots)
+        plots = plots[cfg.shard_index :: cfg.num_shards]
         lock = OutputLock(output_dir).acquire() if _launch_rank() == 0 else None
         try:
-            return self._run(narratives, output_dir, text_column)
+            return self._run(plots, output_dir)
         finally:
             for bar in self._bars.values():
                 bar.close()
@@ -616,10 +619,8 @@ class EmoPillarsGenerator:
             if lock is not None:
                 lock.release()
 
-    def _run(self, narratives: Any, output_dir: Path, text_column: str) -> GenerationResult:
+    def _run(self, plots: Sequence[Any], output_dir: Path) -> GenerationResult:
         cfg = self.config
-        plots = load_narratives(narratives, text_column=text_column, max_plots=cfg.max_plots)
-        plots = plots[cfg.shard_index :: cfg.num_shards]
         if not self._loaded:
             self.backend.load()
             self._loaded = True
