@@ -26,6 +26,7 @@ import argparse
 import csv
 import json
 import time
+from collections import Counter
 from pathlib import Path
 
 from emo_pillars.generation import GenerationConfig
@@ -105,9 +106,10 @@ def run_mode(backend: LLMBackend, rows: list[dict], mode: str, budget: int, batc
         else:
             answers += backend.generate(batch, max_new_tokens=budget, decoding=config.decoding)
     seconds = time.perf_counter() - start
-    predicted, structured, top1 = [], 0, 0
+    predicted, structured, top1, counts = [], 0, 0, Counter()
     for row, prompt, answer in zip(rows, prompts, answers):
         out = step.format_output(answer, row)
+        counts.update(out.counts)
         shaped = prompt.constraint is None or prompt.constraint.matches(answer.text)
         structured += out.parse is None and (step.kind == "score" or shaped)
         if isinstance(out, Drop):
@@ -127,6 +129,7 @@ def run_mode(backend: LLMBackend, rows: list[dict], mode: str, budget: int, batc
         "mean_labels": round(sum(map(len, predicted)) / len(rows), 3),
         "top1_is_generated_for_rate": round(top1 / len(rows), 4),
         "seconds": round(seconds, 1),
+        "step_counts": step.summarize(counts),
     }
 
 
@@ -164,12 +167,17 @@ def main() -> None:
         )
     gold_mean = sum(len(r["gold"]) for r in rows) / len(rows)
     args.output.parent.mkdir(parents=True, exist_ok=True)
+    previous = json.loads(args.output.read_text()) if args.output.exists() else {}
+    same_run = previous.get("rows") == len(rows) and previous.get("model", {}).get("model") == backend.model_name
+    by_mode = {r["mode"]: r for r in previous.get("results", [])} if same_run else {}
+    by_mode.update({r["mode"]: r for r in results})
     payload = {
         "sample": str(args.sample),
+        "rows": len(rows),
         "model": backend.describe(),
         "default_model": args.model is None and default_model() is not None,
         "gold_mean_labels": round(gold_mean, 3),
-        "results": results,
+        "results": [by_mode[m] for m in MODES if m in by_mode],
     }
     args.output.write_text(json.dumps(payload, indent=2) + "\n")
     print(f"gold: {gold_mean:.2f} labels per row; saved {args.output}")
