@@ -67,7 +67,7 @@ def test_prompts_and_prefills_agree():
     assert utterances.constraint.matches(reply)
     assert not utterances.constraint.matches(reply.replace(emotions[0], emotions[1], 1))
     labels = LabelsStage(config).format_input(ROW)
-    assert "1. emotion 0.0" in labels.messages[0][1] and labels.prefill == "1. love"
+    assert "1. emotion 0.8" in labels.messages[0][1] and labels.prefill == "1. love"
     assert labels.constraint.matches(" 0.9\n2. pride 0.5\n3. joy 0.1\n4. relief 0.0\n5. caring 0.3")
     assert not labels.constraint.matches(" 0.9\n2. Bob 0.5\n3. joy 0.1\n4. relief 0.0\n5. caring 0.3")
     free = UtterancesStage(GenerationConfig(constrained=False)).format_input(ROW)
