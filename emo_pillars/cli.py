@@ -97,18 +97,34 @@ def _args_generate(p: argparse.ArgumentParser) -> None:
                    "instead of reusing the key/value cache of shared prompt prefixes.")  # fmt: skip
     p.add_argument("--server-prefill", action="store_true", help="The server continues a final assistant message "
                    "(vLLM, SGLang); otherwise the reply's start is asked for in the prompt.")  # fmt: skip
-    p.add_argument("--quiet", action="store_true", help="No progress bars.")
+    p.add_argument("--no-constrained", action="store_true", help="The paper's free generation: no reply shapes "
+                   "enforced while decoding, and the teacher chooses each utterance's emotion.")  # fmt: skip
+    p.add_argument("--no-calibration", action="store_true", help="--label-mode score: rank the raw emotion "
+                   "probabilities, without dividing by those of a content-free utterance.")  # fmt: skip
+    p.add_argument("--max-new-tokens", default="", metavar="STAGE=N,...", help="Per-stage reply budgets, e.g. "
+                   "labels=60,context=120 (defaults: characters 300, utterances 500, labels 100, context 160, "
+                   "context_cleaning 160, rewriting 80).")  # fmt: skip
+    p.add_argument("--chunk-size", type=int, default=16, metavar="N", help="Plots that flow through all stages "
+                   "together; each finished chunk's examples are appended to the output files (16).")  # fmt: skip
+    p.add_argument("--max-plot-tokens", type=int, default=2048, metavar="N", help="Cut longer synopses to N tokens "
+                   "(2048; lower when the model's context window needs it).")  # fmt: skip
+    p.add_argument("--quiet", action="store_true", help="No progress bars (weight-loading bars included).")
 
 
 @_args_generate.run
 def _cmd_generate(args: argparse.Namespace) -> int:
     from .generation import EmoPillarsGenerator, GenerationConfig
+    from .generation.config import parse_token_budgets
+    from .generation.pipeline import check_output_dir
 
-    stages = {}
+    check_output_dir(args.output)  # before any model loads
+    stages: dict[str, dict] = {
+        name: {"max_new_tokens": n} for name, n in parse_token_budgets(args.max_new_tokens).items()
+    }
     if args.no_cleaning:
-        stages["context_cleaning"] = {"enabled": False, "max_new_tokens": 300}
+        stages.setdefault("context_cleaning", {})["enabled"] = False
     if args.no_rewriting:
-        stages["rewriting"] = {"enabled": False, "max_new_tokens": 300}
+        stages.setdefault("rewriting", {})["enabled"] = False
     shard_index, num_shards = 0, 1
     if args.shard:
         try:
@@ -126,6 +142,10 @@ def _cmd_generate(args: argparse.Namespace) -> int:
         max_characters=args.max_characters,
         label_threshold=args.label_threshold,
         label_mode=args.label_mode,
+        calibrate=not args.no_calibration,
+        constrained=not args.no_constrained,
+        chunk_size=args.chunk_size,
+        max_plot_tokens=args.max_plot_tokens,
     )
     if args.server_url:
         kwargs = {"max_concurrency": args.max_concurrency, "supports_prefill": args.server_prefill}
@@ -134,12 +154,19 @@ def _cmd_generate(args: argparse.Namespace) -> int:
         kwargs.update(max_batch_tokens=args.max_batch_tokens, prefix_cache=not args.no_prefix_cache)
         if args.gguf_file:
             kwargs["gguf_file"] = args.gguf_file
+        from .generation.backends.transformers import TransformersBackendConfig
+
+        if "show_progress" in TransformersBackendConfig.__dataclass_fields__:  # the backend's weight-loading bars
+            kwargs["show_progress"] = not args.quiet
     generator = EmoPillarsGenerator(
         args.model, config, server_url=args.server_url, show_progress=not args.quiet, **kwargs
     )
     result = generator.run(args.narratives, args.output, text_column=args.text_column)
     if generator.backend.is_main_process:
         print(result.summary())
+        if result.problem:
+            print(f"{PROG}: {result.problem}", file=sys.stderr)
+            return 1
     return 0
 
 

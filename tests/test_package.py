@@ -74,7 +74,8 @@ def test_wheel_ships_prompts_corpus_and_templates(tmp_path):
     )  # fmt: skip
     (wheel,) = tmp_path.glob("emo_pillars-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
-    for stage in ("characters", "utterances", "labels", "context", "context_cleaning", "rewriting"):
+    for stage in ("characters", "utterances", "utterances_assigned", "labels", "context", "context_cleaning",
+                  "rewriting"):  # fmt: skip
         assert f"emo_pillars/generation/prompts/{stage}.txt" in names
     assert "emo_pillars/generation/corpus/demo_plots.jsonl" in names
     assert "emo_pillars/data/templates/dataset_card.md" in names

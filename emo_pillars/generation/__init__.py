@@ -11,6 +11,7 @@ from __future__ import annotations
 from .config import CONTEXTUAL_STAGES, STAGES, GenerationConfig, StageConfig
 from .narratives import Narrative, demo_corpus, load_narratives
 from .pipeline import EmoPillarsGenerator, GenerationResult, resolve_backend
+from .stages import Drop, Keep, Step, default_steps
 
 __all__ = [
     "STAGES",
@@ -23,4 +24,8 @@ __all__ = [
     "EmoPillarsGenerator",
     "GenerationResult",
     "resolve_backend",
+    "Step",
+    "Keep",
+    "Drop",
+    "default_steps",
 ]

@@ -1,15 +1,21 @@
-"""A per-stage, append-only cache of LLM replies: the pipeline's resume mechanism.
+"""A per-step, append-only cache of LLM calls (replies and scores): the pipeline's resume mechanism.
 
-Every call is keyed by a hash of (model, revision, prompt, prefill, token budget, decoding settings). Replies are
-appended to ``<cache_dir>/<stage>.jsonl`` and flushed to disk after every batch, so a run killed at any moment
-(even with SIGKILL) loses at most the batch in flight; re-running the same command re-does only missing calls.
-A line cut short by the crash is ignored when the cache is read back.
+Every call is keyed by a hash of everything that decides its answer (:func:`call_key`): the backend's
+:meth:`~emo_pillars.generation.backends.base.LLMBackend.cache_identity` (model, revision, dtype, GGUF file ...),
+the messages, the prefill, the constraint, the call kind, the scored continuations or the token budget and the
+decoding settings. Entries (reply text or scores, token counts, finish reason) are appended to
+``<cache_dir>/<step>.jsonl`` and flushed to the system after every batch, so a process killed at any moment (even
+with SIGKILL) loses at most the batch in flight; the pipeline fsyncs them after every chunk, so a machine crash loses
+at most the chunk in flight. A line cut short by a crash is ignored when the cache is read back.
+
+Only an index (key -> byte offset) is held in memory, so a cache of the paper's ~700K calls costs about a hundred
+megabytes, not the size of the replies; an entry is read back from disk when it is asked for.
 
 Examples:
     >>> import tempfile
     >>> from emo_pillars.generation.cache import ReplyCache
     >>> cache = ReplyCache(tempfile.mkdtemp(), "labels")
-    >>> cache.put_many([("k1", {"text": "1. joy 0.9"})])
+    >>> cache.put_many([("k1", {"text": "1. joy 0.9", "completion_tokens": 5})])
     >>> cache.get("k1")["text"], len(ReplyCache(cache.path.parent, "labels"))
     ('1. joy 0.9', 1)
 """
@@ -19,7 +25,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,71 +35,157 @@ __all__ = ["call_key", "ReplyCache"]
 
 
 def call_key(
-    model: str,
-    revision: str | None,
+    identity: Mapping[str, Any],
     prompt: ChatPrompt,
-    max_new_tokens: int,
-    decoding: DecodingConfig,
+    *,
+    kind: str = "generate",
+    max_new_tokens: int = 0,
+    decoding: DecodingConfig | None = None,
+    continuations: Sequence[str] = (),
 ) -> str:
-    """A stable sha256 over everything that decides a reply."""
-    payload = {
-        "model": model,
-        "revision": revision,
-        "messages": prompt.as_messages(),
-        "prefill": prompt.prefill,
-        "max_new_tokens": max_new_tokens,
-        "decoding": [decoding.temperature, decoding.top_p, decoding.repetition_penalty, decoding.seed],
-    }
-    return hashlib.sha256(json.dumps(payload, sort_keys=True, ensure_ascii=False).encode("utf-8")).hexdigest()
+    """A stable hash over everything that decides a call's answer.
+
+    Args:
+        identity: The backend's :meth:`~emo_pillars.generation.backends.base.LLMBackend.cache_identity`.
+        prompt: The prompt (messages, prefill and constraint all count).
+        kind: ``"generate"`` or ``"score"``.
+        max_new_tokens: The reply's token budget (generate calls).
+        decoding: The decoding settings (generate calls).
+        continuations: The scored continuations (score calls).
+
+    Examples:
+        >>> p = ChatPrompt.from_user("hi")
+        >>> call_key({"model": "m", "dtype": "float32"}, p) != call_key({"model": "m", "dtype": "bfloat16"}, p)
+        True
+    """
+    digest = hashlib.sha256(_identity_bytes(identity))
+    parts = [kind, prompt.prefill, prompt.constraint.regex if prompt.constraint is not None else "\x00none"]
+    for role, content in prompt.messages:
+        parts += [role, content]
+    if kind == "score":
+        parts += ["\x00continuations", *continuations]
+    else:
+        d = decoding or DecodingConfig()
+        parts.append(repr((max_new_tokens, d.temperature, d.top_p, d.repetition_penalty, d.seed)))
+    # length-prefixed fields: no two different calls give the same byte string
+    for part in parts:
+        data = part.encode("utf-8")
+        digest.update(len(data).to_bytes(8, "big"))
+        digest.update(data)
+    return digest.hexdigest()[:32]
+
+
+def _identity_bytes(identity: Mapping[str, Any]) -> bytes:
+    key = tuple(sorted((str(k), repr(v)) for k, v in identity.items()))
+    cached = _IDENTITIES.get(key)
+    if cached is None:
+        cached = _IDENTITIES[key] = json.dumps(dict(identity), sort_keys=True, default=str).encode("utf-8")
+    return cached
+
+
+_IDENTITIES: dict[tuple, bytes] = {}
 
 
 class ReplyCache:
-    """The replies of one stage, loaded from and appended to ``<folder>/<stage>.jsonl``.
+    """The calls of one step, indexed from and appended to ``<folder>/<step>.jsonl``.
 
     Args:
-        folder: The cache folder (created if missing).
-        stage: The stage name; one file per stage.
-        writable: ``False`` on processes that must not write (non-main ranks).
+        folder: The cache folder (created on the first write).
+        step: The step name; one file per step.
+        writable: ``False`` on processes that must not write (non-main ranks); their entries stay in memory.
     """
 
-    def __init__(self, folder: str | os.PathLike, stage: str, writable: bool = True):
-        self.path = Path(folder) / f"{stage}.jsonl"
+    def __init__(self, folder: str | os.PathLike, step: str, writable: bool = True):
+        self.path = Path(folder) / f"{step}.jsonl"
         self.writable = writable
-        self._entries: dict[str, dict[str, Any]] = {}
+        self._offsets: dict[str, int] = {}
+        self._memory: dict[str, dict[str, Any]] = {}
+        self._handle = None
+        self._writer = None
         self.skipped_lines = 0
         if self.path.exists():
-            with self.path.open(encoding="utf-8", errors="replace") as handle:
+            with self.path.open("rb") as handle:
+                offset = 0
                 for line in handle:
-                    try:
-                        row = json.loads(line)
-                        self._entries[row["key"]] = row
-                    except (json.JSONDecodeError, KeyError, TypeError):
+                    key = self._key_of(line)
+                    if key is None:
                         self.skipped_lines += 1  # a line cut short by a crash
+                    else:
+                        self._offsets[key] = offset
+                    offset += len(line)
+
+    @staticmethod
+    def _key_of(line: bytes) -> str | None:
+        if not line.endswith(b"\n"):
+            return None
+        try:
+            row = json.loads(line)
+            return row["key"] if isinstance(row, dict) and isinstance(row.get("key"), str) else None
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            return None
 
     def __len__(self) -> int:
-        return len(self._entries)
+        return len(self._offsets.keys() | self._memory.keys())
 
     def __contains__(self, key: str) -> bool:
-        return key in self._entries
+        return key in self._memory or key in self._offsets
+
+    def _reader(self):
+        if self._handle is None:
+            self._handle = self.path.open("rb")
+        return self._handle
 
     def get(self, key: str) -> dict[str, Any] | None:
-        """The cached entry (``text``, token counts, ``finish_reason``) or ``None``."""
-        return self._entries.get(key)
+        """The cached entry (``text`` or ``scores``, token counts, ``finish_reason``) or ``None``."""
+        if key in self._memory:
+            return self._memory[key]
+        offset = self._offsets.get(key)
+        if offset is None:
+            return None
+        handle = self._reader()
+        handle.seek(offset)
+        return json.loads(handle.readline())
 
     def put_many(self, entries: Iterable[tuple[str, dict[str, Any]]]) -> None:
-        """Add entries and make them durable (append, flush, fsync) before returning."""
+        """Add entries and hand them to the system (append and flush) before returning: a process killed after
+        this loses none of them. :meth:`sync` makes them survive a machine crash too."""
         rows = [{"key": key, **value} for key, value in entries]
-        for row in rows:
-            self._entries[row["key"]] = row
-        if not self.writable or not rows:
+        if not rows:
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self.path.open("a+b") as handle:
-            handle.seek(0, os.SEEK_END)
-            if handle.tell() > 0:
-                handle.seek(-1, os.SEEK_END)
-                if handle.read(1) != b"\n":  # the previous run died mid-line: start a fresh one
-                    handle.write(b"\n")
-            handle.write("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows).encode("utf-8"))
-            handle.flush()
-            os.fsync(handle.fileno())
+        if not self.writable:
+            self._memory.update((row["key"], row) for row in rows)
+            return
+        if self._writer is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._writer = self.path.open("a+b")
+            self._writer.seek(0, os.SEEK_END)
+            if self._writer.tell() > 0:
+                self._writer.seek(-1, os.SEEK_END)
+                if self._writer.read(1) != b"\n":  # the previous run died mid-line: start a fresh one
+                    self._writer.write(b"\n")
+            self._writer.seek(0, os.SEEK_END)
+        offset = self._writer.tell()
+        chunks = []
+        for row in rows:
+            data = (json.dumps(row, ensure_ascii=False) + "\n").encode("utf-8")
+            chunks.append(data)
+            self._offsets[row["key"]] = offset
+            offset += len(data)
+        self._writer.write(b"".join(chunks))
+        self._writer.flush()
+
+    def sync(self) -> None:
+        """Make every entry written so far durable on disk (fsync)."""
+        if self._writer is not None:
+            self._writer.flush()
+            os.fsync(self._writer.fileno())
+
+    def close(self) -> None:
+        """Sync and close the file handles (entries stay readable: the reader reopens on demand)."""
+        if self._writer is not None:
+            self.sync()
+            self._writer.close()
+            self._writer = None
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = None

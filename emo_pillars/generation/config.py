@@ -5,6 +5,8 @@ Examples:
     >>> config = GenerationConfig(contextual=True, max_plots=2)
     >>> config.stage("labels").max_new_tokens
     100
+    >>> config.stage("context").max_new_tokens
+    160
 """
 
 from __future__ import annotations
@@ -16,21 +18,22 @@ from typing import Any, Literal
 from ..errors import ConfigError
 from .backends.base import DecodingConfig
 
-__all__ = ["STAGES", "CONTEXTUAL_STAGES", "StageConfig", "GenerationConfig"]
+__all__ = ["STAGES", "CONTEXTUAL_STAGES", "StageConfig", "GenerationConfig", "parse_token_budgets"]
 
 #: The six stages in the order they run.
 STAGES: tuple[str, ...] = ("characters", "utterances", "labels", "context", "context_cleaning", "rewriting")
 #: The stages that only run for contextual examples.
 CONTEXTUAL_STAGES: tuple[str, ...] = STAGES[3:]
 
-# Paper defaults (PAPER.md, section 2).
+# Paper defaults (PAPER.md, section 2) for stages 1-3. The context stages are asked for three to five sentences (or
+# one line), about 100 tokens; the paper's 300 let every call of a small teacher run on to its limit.
 _MAX_NEW_TOKENS = {
     "characters": 300,
     "utterances": 500,
     "labels": 100,
-    "context": 300,
-    "context_cleaning": 300,
-    "rewriting": 300,
+    "context": 160,
+    "context_cleaning": 160,
+    "rewriting": 80,
 }
 
 
@@ -79,10 +82,19 @@ class GenerationConfig:
         top_k_labels: Emotions asked for in the soft-label stage (the paper: 5).
         label_threshold: Emotions scored at least this become labels (the paper: 0.3).
         label_mode: How the soft-label stage asks the teacher. ``"generate"`` (the paper): the teacher writes its
-            top-k emotions with levels. ``"score"``: one forward pass per utterance scores each of the 28 emotion
-            names as the first item of the answer (prefill ``"1."``); with p the probabilities renormalised over
-            the 28, an emotion's score is p / max(p), so the top emotion scores 1.0 and the others keep their
-            share of it; the top-k are kept. Needs a backend with ``score_continuations`` (the transformers one).
+            top-k emotions with levels, after the prefill ``"1. <generated-for emotion>"``. ``"score"``: one forward
+            pass per utterance scores each of the 28 emotion names as the first item of the answer, calibrated
+            against a content-free utterance (see :class:`~emo_pillars.generation.stages.LabelsStage`). Needs a
+            backend that can score (``backend.can_score``: the transformers one).
+        calibrate: Label mode ``"score"``: divide each emotion's probability by its probability for a content-free
+            utterance (``"N/A"``) before ranking, so no emotion wins by its prior.
+        constrained: Constrained decoding: each stage's reply shape (one name per line; ``emotion: "thought"``
+            lines with assigned, distinct emotions; ``N. emotion score`` lines) is enforced while decoding by
+            backends that can. ``False`` is the paper's free generation (the teacher chooses the emotions).
+        chunk_size: Plots that flow through all stages together; the examples of each finished chunk are
+            appended to the output files, so output grows during the run and memory stays bounded.
+        max_plot_tokens: Synopses longer than this many tokens (as the backend counts them) are cut, with a
+            warning and a count in ``run.json``; lowered to fit the backend's context window when it is known.
         batch_size: Prompts handed to the backend at once; replies are cached after every batch.
         decoding: Decoding settings (the paper: greedy, repetition penalty 1.03).
         seed: Seed for the contextual selection and any sampling.
@@ -101,6 +113,10 @@ class GenerationConfig:
     top_k_labels: int = 5
     label_threshold: float = 0.3
     label_mode: Literal["generate", "score"] = "generate"
+    calibrate: bool = True
+    constrained: bool = True
+    chunk_size: int = 16
+    max_plot_tokens: int = 2048
     batch_size: int = 64
     decoding: DecodingConfig = field(default_factory=DecodingConfig)
     seed: int = 0
@@ -110,8 +126,13 @@ class GenerationConfig:
         for name, value in (self.stages or {}).items():
             if name not in stages:
                 raise ConfigError(f"unknown stage {name!r}; stages are {', '.join(STAGES)}")
-            stages[name] = StageConfig(**value) if isinstance(value, dict) else value
+            stages[name] = (
+                StageConfig(**{**dataclasses.asdict(stages[name]), **value}) if isinstance(value, dict) else value
+            )
         self.stages = stages
+        for name, stage in stages.items():
+            if not isinstance(stage, StageConfig):
+                raise ConfigError(f"stage {name!r}: expected a StageConfig or a dict, got {type(stage).__name__}")
         if isinstance(self.decoding, dict):
             self.decoding = DecodingConfig(**self.decoding)
         for name in STAGES[:3]:
@@ -139,6 +160,10 @@ class GenerationConfig:
             raise ConfigError(f"top_k_labels must be in 1..28, got {self.top_k_labels}")
         if self.batch_size < 1:
             raise ConfigError(f"batch_size must be >= 1, got {self.batch_size}")
+        if self.chunk_size < 1:
+            raise ConfigError(f"chunk_size must be >= 1, got {self.chunk_size}")
+        if self.max_plot_tokens < 16:
+            raise ConfigError(f"max_plot_tokens must be >= 16, got {self.max_plot_tokens}")
 
     def stage(self, name: str) -> StageConfig:
         """The settings of stage ``name``."""
@@ -154,3 +179,25 @@ class GenerationConfig:
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (what ``run.json`` records)."""
         return dataclasses.asdict(self)
+
+
+def parse_token_budgets(text: str) -> dict[str, int]:
+    """Read per-stage token budgets written as ``stage=N,stage=N`` (the CLI's ``--max-new-tokens``).
+
+    Examples:
+        >>> parse_token_budgets("labels=60, context=120")
+        {'labels': 60, 'context': 120}
+    """
+    budgets: dict[str, int] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        name, sep, value = part.partition("=")
+        name = name.strip()
+        if not sep or name not in STAGES:
+            raise ConfigError(f"--max-new-tokens: {part!r} is not STAGE=N with STAGE one of {', '.join(STAGES)}")
+        try:
+            budgets[name] = int(value)
+        except ValueError:
+            raise ConfigError(f"--max-new-tokens: {part!r}: {value.strip()!r} is not a whole number") from None
+        if budgets[name] < 1:
+            raise ConfigError(f"--max-new-tokens: {part!r}: the budget must be >= 1")
+    return budgets

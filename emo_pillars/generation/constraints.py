@@ -17,6 +17,7 @@ Examples:
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -49,22 +50,39 @@ class Constraint:
 
     def matches(self, text: str) -> bool:
         """Whether ``text`` has this shape."""
-        return re.fullmatch(self.regex, text) is not None
+        return _compiled(self.regex).fullmatch(text) is not None
+
+
+@functools.lru_cache(maxsize=4096)
+def _compiled(regex: str) -> re.Pattern:
+    return re.compile(regex)
 
 
 def _alternation(words: Sequence[str]) -> str:
     return "(" + "|".join(re.escape(w) for w in words) + ")"
 
 
-def characters_constraint(max_names: int, max_chars: int = 60) -> Constraint:
-    """One character name per line, at most ``max_names`` lines, no numbering or bullets."""
+@functools.lru_cache(maxsize=256)
+def characters_constraint(max_names: int | None = None, max_chars: int = 60) -> Constraint:
+    """One character name per line (at most ``max_chars`` characters, no numbering or bullets).
+
+    With ``max_names`` at most that many lines. Bounded repetitions are costly for grammar engines (xgrammar takes
+    ~1.5 s to compile a bounded line count over SmolLM2's vocabulary, 0.02 s without), so the pipeline leaves the
+    count open and keeps the first ``max_characters`` names.
+    """
     name = rf"[^\s\d\-*#.:\"][^\n:\"]{{0,{max_chars - 1}}}"
-    return Constraint(rf"{name}(\n{name}){{0,{max(max_names - 1, 0)}}}\n?", name="characters")
+    count = "*" if max_names is None else f"{{0,{max(max_names - 1, 0)}}}"
+    return Constraint(rf"{name}(\n{name}){count}\n?", name="characters")
 
 
 def utterances_constraint(emotions: Sequence[str], n_neutral: int, max_chars: int = 300) -> Constraint:
     """Exactly one ``emotion: "thought"`` line per emotion of ``emotions``, in that order, then ``n_neutral``
     ``neutral: "thought"`` lines."""
+    return _utterances_constraint(tuple(emotions), n_neutral, max_chars)
+
+
+@functools.lru_cache(maxsize=4096)
+def _utterances_constraint(emotions: tuple[str, ...], n_neutral: int, max_chars: int) -> Constraint:
     thought = rf"\"[^\"\n]{{1,{max_chars}}}\""
     lines = [f"{re.escape(e)}: {thought}" for e in emotions] + [f"{NEUTRAL}: {thought}"] * n_neutral
     return Constraint(r"\n".join(lines) + r"\n?", name="utterances")
@@ -76,12 +94,23 @@ def labels_constraint(top_k: int, first_emotion: str | None = None) -> Constrain
     With ``first_emotion`` the prompt's prefill already holds ``"1. <first_emotion>"``, so the reply starts with
     that line's score.
     """
+    return _labels_constraint(top_k, bool(first_emotion))
+
+
+@functools.lru_cache(maxsize=64)
+def _labels_constraint(top_k: int, prefilled: bool) -> Constraint:
     any_emotion = _alternation(EMOTIONS)
     rest = [rf"\n{rank}\. {any_emotion} {_SCORE}" for rank in range(2, top_k + 1)]
-    head = rf" {_SCORE}" if first_emotion else rf"1\. {any_emotion} {_SCORE}"
+    head = rf" {_SCORE}" if prefilled else rf"1\. {any_emotion} {_SCORE}"
     return Constraint(head + "".join(rest) + r"\n?", name="labels")
 
 
-def text_constraint(max_chars: int = 1500) -> Constraint:
-    """Free text of at most ``max_chars`` characters (context, cleaning and rewriting)."""
-    return Constraint(rf"[^\x00]{{1,{max_chars}}}", name="text")
+@functools.lru_cache(maxsize=64)
+def text_constraint(max_chars: int | None = None) -> Constraint:
+    """Free text (context, cleaning and rewriting): at least one character, at most ``max_chars`` when given.
+
+    The pipeline caps these replies by their token budget and leaves ``max_chars`` unset: xgrammar takes ~5 s to
+    compile ``{1,960}`` over SmolLM2's vocabulary, 0.01 s for the open form.
+    """
+    count = "+" if max_chars is None else f"{{1,{max_chars}}}"
+    return Constraint(rf"[^\x00]{count}", name="text")

@@ -1,7 +1,15 @@
-"""``EmoPillarsGenerator``: runs the six stages over a corpus and writes the examples.
+"""``EmoPillarsGenerator``: runs a list of steps over a corpus, chunk by chunk, and streams the examples to disk.
 
-The pipeline owns batching, caching, resume, progress and output; it holds no prompt text (that is in
-``prompts/`` and :mod:`~emo_pillars.generation.stages`) and never touches a model (that is the backend's job).
+The pipeline is generic: it knows no stage by name. It hands each step's rows to :meth:`Step.format_input`, sends
+the prompts to the backend (``generate`` or ``score``, as the step's ``kind`` says) through one cached call path,
+gives each answer to :meth:`Step.format_output`, and appends the rows of steps that have an ``output`` to
+``<output>.jsonl`` as each chunk of plots finishes. It holds no prompt text (that is in ``prompts/`` and
+:mod:`~emo_pillars.generation.stages`) and never touches a model (that is the backend's job).
+
+Resume: every answer is cached as soon as its batch finishes (:mod:`~emo_pillars.generation.cache`). A run starts
+its output files afresh and replays finished chunks from the cache, so after a crash (even ``kill -9``) the same
+command re-does only the missing calls and writes files byte-identical to an uninterrupted run. A lock file stops a
+second process from writing the same folder.
 
 Examples:
     >>> from emo_pillars.generation import EmoPillarsGenerator, GenerationConfig
@@ -12,105 +20,200 @@ Examples:
 
 from __future__ import annotations
 
-import dataclasses
-import hashlib
-import math
+import json
+import logging
 import os
+import socket
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from .. import __version__
-from .._io import atomic_write_json, atomic_write_jsonl
+from .._io import atomic_write_json
 from ..errors import ConfigError
-from ..taxonomy import EMOTIONS, NEUTRAL
 from .backends.base import ChatPrompt, Completion, LLMBackend
 from .cache import ReplyCache, call_key
-from .config import STAGES, GenerationConfig
-from .narratives import Narrative, load_narratives
-from .parsing import ParseResult
-from .stages import STAGE_CLASSES, Stage
+from .config import GenerationConfig
+from .narratives import load_narratives
+from .stages import CONTEXT_LESS, CONTEXTUAL, SCORE_CONTINUATIONS, SCORE_PREFILL, Drop, Keep, Step, default_steps
 
-__all__ = ["EmoPillarsGenerator", "GenerationResult", "StageStats", "resolve_backend", "default_model"]
+__all__ = [
+    "EmoPillarsGenerator",
+    "GenerationResult",
+    "StageStats",
+    "OutputLock",
+    "check_output_dir",
+    "resolve_backend",
+    "default_model",
+    "SCORE_PREFILL",
+    "SCORE_CONTINUATIONS",
+]
 
-CONTEXT_LESS_FILE = "context_less.jsonl"
-CONTEXTUAL_FILE = "contextual.jsonl"
+logger = logging.getLogger(__name__)
+
+CONTEXT_LESS_FILE = f"{CONTEXT_LESS}.jsonl"
+CONTEXTUAL_FILE = f"{CONTEXTUAL}.jsonl"
+#: Every output file a run may write; those a run does not write are removed at its start (no stale file).
+OUTPUT_FILES = (CONTEXT_LESS_FILE, CONTEXTUAL_FILE)
 RUN_FILE = "run.json"
 CACHE_DIR = "cache"
-#: Label mode "score": the answer's prefill, and the continuations scored after it (one per emotion).
-SCORE_PREFILL = "1."
-SCORE_CONTINUATIONS: tuple[str, ...] = tuple(f" {emotion}" for emotion in EMOTIONS)
+LOCK_FILE = ".lock"
 
 
 @dataclass
 class StageStats:
-    """Counts for one stage, as written to ``run.json``."""
+    """Counts for one step, as written to ``run.json``.
 
+    ``calls`` are answered by the backend in this run, ``cached`` by the cache; token counts cover both (cached
+    entries keep theirs), ``cached_completion_tokens`` the cached share. ``structured`` counts replies that parsed
+    into the requested structure (a clean parse and, where the prompt carries a constraint, a reply of exactly
+    that shape, whether or not the backend enforced it); ``parse_failures`` the others, by reason (``off_shape``:
+    the parser read it, but it is not the requested shape).
+    """
+
+    inputs: int = 0
     calls: int = 0
     cached: int = 0
     failed: int = 0
+    structured: int = 0
     parse_failures: Counter = field(default_factory=Counter)
     kept: int = 0
     dropped: Counter = field(default_factory=Counter)
+    counts: Counter = field(default_factory=Counter)
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    cached_completion_tokens: int = 0
     seconds: float = 0.0
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
+    @property
+    def replies(self) -> int:
+        """Answers this step received (from the backend or the cache), failed ones included."""
+        return self.calls + self.cached
+
+    @property
+    def structured_rate(self) -> float | None:
+        """Share of answers that parsed into the requested structure (``None`` without answers)."""
+        return self.structured / self.replies if self.replies else None
+
+    def to_dict(self, step: Step | None = None) -> dict[str, Any]:
+        out = {
+            "inputs": self.inputs,
             "calls": self.calls,
             "cached": self.cached,
             "failed": self.failed,
+            "structured": self.structured,
+            "structured_rate": None if self.structured_rate is None else round(self.structured_rate, 4),
             "parse_failures": dict(sorted(self.parse_failures.items())),
             "kept": self.kept,
             "dropped": sum(self.dropped.values()),
             "dropped_by_reason": dict(sorted(self.dropped.items())),
             "prompt_tokens": self.prompt_tokens,
             "completion_tokens": self.completion_tokens,
+            "cached_completion_tokens": self.cached_completion_tokens,
             "seconds": round(self.seconds, 3),
         }
+        if self.counts:
+            out["counts"] = step.summarize(self.counts) if step is not None else dict(sorted(self.counts.items()))
+        return out
 
 
-@dataclass
+def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+    if not path.exists():
+        return []
+    with path.open(encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle if line.strip()]
+
+
+@dataclass(repr=False)
 class GenerationResult:
-    """What a run produced.
+    """What a run produced. The examples stay on disk; :attr:`context_less` and :attr:`contextual` read them.
 
     Attributes:
         output_dir: The output folder.
-        context_less: The context-less examples (as written to ``context_less.jsonl``).
-        contextual: The contextual examples (``contextual.jsonl``; empty unless ``contextual=True``).
-        stats: Per-stage counts.
+        stats: Per-step counts.
         run_info: The content of ``run.json``.
+        problem: One line naming why the run kept nothing, and what to try (``None`` when it kept examples).
+
+    Examples:
+        >>> result = EmoPillarsGenerator(backend, config).run(None, "out")  # doctest: +SKIP
+        >>> result  # doctest: +SKIP
+        GenerationResult(out: 96 context-less, 20 contextual examples from 4 plots)
+        >>> result.to_dataset()["context_less"]  # doctest: +SKIP
     """
 
     output_dir: Path
-    context_less: list[dict[str, Any]]
-    contextual: list[dict[str, Any]]
     stats: dict[str, StageStats]
     run_info: dict[str, Any]
+    problem: str | None = None
+
+    @property
+    def context_less(self) -> list[dict[str, Any]]:
+        """The context-less examples, as written to ``context_less.jsonl``."""
+        return _read_jsonl(self.output_dir / CONTEXT_LESS_FILE)
+
+    @property
+    def contextual(self) -> list[dict[str, Any]]:
+        """The contextual examples (``contextual.jsonl``; empty unless the run was contextual)."""
+        return _read_jsonl(self.output_dir / CONTEXTUAL_FILE)
+
+    def __repr__(self) -> str:
+        counts = self.run_info.get("counts", {})
+        return (
+            f"GenerationResult({self.output_dir}: {counts.get(CONTEXT_LESS, 0)} context-less, "
+            f"{counts.get(CONTEXTUAL, 0)} contextual examples from {counts.get('plots', 0)} plots)"
+        )
+
+    def to_dataset(self):
+        """The examples as a ``datasets.DatasetDict`` with the configs ``context_less`` and ``contextual``.
+
+        ``emotion_scores`` become lists of ``{"emotion", "score"}`` records (Arrow needs one type per list). For
+        the published Features (28 float scores, class labels) build the dataset with :mod:`emo_pillars.data`.
+        """
+        import datasets
+
+        out = {}
+        for name, rows in ((CONTEXT_LESS, self.context_less), (CONTEXTUAL, self.contextual)):
+            fixed = [
+                {**r, "emotion_scores": [{"emotion": e, "score": float(s)} for e, s in r.get("emotion_scores", [])]}
+                for r in rows
+            ]
+            if fixed:
+                out[name] = datasets.Dataset.from_list(fixed)
+        return datasets.DatasetDict(out)
+
+    def push_to_hub(self, repo_id: str, *, private: bool | None = None, token: str | None = None) -> None:
+        """Upload :meth:`to_dataset`'s configs to a dataset repository on the Hub (one ``config_name`` each)."""
+        for name, dataset in self.to_dataset().items():
+            dataset.push_to_hub(repo_id, config_name=name, private=private, token=token)
 
     def summary(self) -> str:
-        """A plain-text table of the per-stage counts, tokens and time."""
+        """A plain-text table of the per-step counts, structured-parse rates, tokens and time."""
         head = (
-            f"{'stage':<17}{'calls':>7}{'cached':>8}{'failed':>8}{'parse-fail':>11}{'kept':>7}{'dropped':>9}"
-            f"{'gen-tokens':>12}{'tok/s':>10}{'seconds':>9}"
+            f"{'stage':<20}{'calls':>7}{'cached':>8}{'failed':>7}{'parsed':>8}{'kept':>7}{'dropped':>9}"
+            f"{'gen-tokens':>12}{'tok/s':>9}{'seconds':>9}"
         )
         lines = [head, "-" * len(head)]
         for name, s in self.stats.items():
-            rate = s.completion_tokens / s.seconds if s.seconds > 0 and s.calls else 0.0
+            fresh = s.completion_tokens - s.cached_completion_tokens
+            rate = fresh / s.seconds if s.seconds > 0 and s.calls else 0.0
+            parsed = "-" if s.structured_rate is None else f"{100 * s.structured_rate:.0f}%"
             lines.append(
-                f"{name:<17}{s.calls:>7}{s.cached:>8}{s.failed:>8}{sum(s.parse_failures.values()):>11}"
-                f"{s.kept:>7}{sum(s.dropped.values()):>9}{s.completion_tokens:>12}{min(rate, 9e6):>10.1f}{s.seconds:>9.1f}"
+                f"{name:<20}{s.calls:>7}{s.cached:>8}{s.failed:>7}{parsed:>8}{s.kept:>7}{sum(s.dropped.values()):>9}"
+                f"{s.completion_tokens:>12}{min(rate, 9e6):>9.1f}{s.seconds:>9.1f}"
             )
         counts = self.run_info["counts"]
         lines.append(
-            f"plots {counts['plots']}, characters {counts['characters']}: {counts['context_less']} context-less and "
-            f"{counts['contextual']} contextual examples in {self.output_dir}"
+            f"plots {counts['plots']}: {counts[CONTEXT_LESS]} context-less and {counts[CONTEXTUAL]} contextual "
+            f"examples in {self.output_dir}"
         )
+        if counts.get("truncated_plots"):
+            lines.append(f"{counts['truncated_plots']} synopses were cut to the token budget")
+        if self.problem:
+            lines.append(f"warning: {self.problem}")
         return "\n".join(lines)
 
 
@@ -167,50 +270,132 @@ def resolve_backend(
     return TransformersBackend(os.fspath(model), **backend_kwargs)
 
 
-def label_scores_text(logprobs: Sequence[float], top_k: int) -> str:
-    """Label mode "score": the reply, after the prefill ``"1."``, that the 28 emotions' log-probabilities stand for.
+def check_output_dir(path: str | os.PathLike) -> Path:
+    """The output folder as a ``Path``; a :class:`ConfigError` when it names something that is not a folder."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"--output {path} is an existing file, not a folder: choose a folder")
+    for parent in path.parents:
+        if parent.exists() and not parent.is_dir():
+            raise ConfigError(f"--output {path}: {parent} is a file, not a folder")
+        if parent.exists():
+            break
+    return path
 
-    With p the probabilities renormalised over the 28 emotions, an emotion's score is p / max(p) (the
-    renormalisation cancels: exp(logprob - max logprob)). The top emotion scores 1.0, so with a threshold in (0, 1]
-    every utterance gets at least one label, and at most ``top_k``. Rendered like a generated reply, so the stage's
-    parser reads it and ``raw_label_reply`` shows it.
+
+class OutputLock:
+    """An exclusive lock on an output folder (``<folder>/.lock``), so two processes never write one folder.
+
+    The lock is an ``fcntl.flock`` on the file, which the system releases when the process ends, however it ends
+    (``kill -9`` included), so a crashed run never leaves a stale lock. The file names the holder (pid, host).
+
+    Args:
+        folder: The output folder (created if missing).
 
     Examples:
-        >>> import math
-        >>> logprobs = [-9.0] * 28
-        >>> logprobs[17], logprobs[23] = math.log(0.5), math.log(0.2)  # joy, relief
-        >>> SCORE_PREFILL + label_scores_text(logprobs, top_k=2)
-        '1. joy 1.00\\n2. relief 0.40'
+        >>> import tempfile
+        >>> with OutputLock(tempfile.mkdtemp()):
+        ...     pass
     """
-    best = max(logprobs)
-    ranked = sorted(zip(EMOTIONS, logprobs), key=lambda pair: -pair[1])[:top_k]
-    lines = [f"{rank}. {emotion} {math.exp(lp - best):.2f}" for rank, (emotion, lp) in enumerate(ranked, 1)]
-    return "\n".join(lines).removeprefix("1.")
+
+    def __init__(self, folder: str | os.PathLike):
+        self.folder = Path(folder)
+        self.path = self.folder / LOCK_FILE
+        self._handle = None
+
+    def acquire(self) -> OutputLock:
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - not POSIX: no lock
+            return self
+        self.folder.mkdir(parents=True, exist_ok=True)
+        handle = self.path.open("a+", encoding="utf-8")
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            handle.close()
+            raise ConfigError(
+                f"output folder {self.folder} is being written by {holder} (lock {self.path}): "
+                "wait for it to finish or choose another --output"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()} on host {socket.gethostname()}\n")
+        handle.flush()
+        self._handle = handle
+        return self
+
+    def release(self) -> None:
+        if self._handle is not None:
+            self._handle.close()  # closing releases the flock
+            self._handle = None
+
+    def __enter__(self) -> OutputLock:
+        return self.acquire()
+
+    def __exit__(self, *exc) -> None:
+        self.release()
 
 
-def _in_fraction(example_id: str, fraction: float, seed: int) -> bool:
-    digest = hashlib.sha256(f"{seed}:{example_id}".encode()).digest()
-    return int.from_bytes(digest[:8], "big") / 2**64 < fraction
+def _launch_rank() -> int:
+    """This process's rank under torchrun / accelerate (0 when not launched by them), known before any model
+    loads."""
+    for name in ("RANK", "LOCAL_RANK"):
+        value = os.environ.get(name)
+        if value and value.isdigit():
+            return int(value)
+    return 0
+
+
+class _Outputs:
+    """The streamed output files: started afresh by the run, appended per chunk, made durable per append."""
+
+    def __init__(self, folder: Path, names: Sequence[str], writable: bool):
+        self.folder, self.writable = folder, writable
+        self.files = {name: folder / f"{name}.jsonl" for name in names}
+        self.rows = Counter()
+        if not writable:
+            return
+        folder.mkdir(parents=True, exist_ok=True)
+        for path in self.files.values():
+            path.write_bytes(b"")
+        for stale in OUTPUT_FILES:
+            path = folder / stale
+            if path not in self.files.values() and path.exists():
+                path.unlink()
+                logger.warning("removed %s: left by an earlier run, this run does not write it", path)
+
+    def append(self, rows: dict[str, list[dict[str, Any]]]) -> None:
+        for name, chunk in rows.items():
+            self.rows[name] += len(chunk)
+            if not self.writable or not chunk:
+                continue
+            data = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in chunk).encode("utf-8")
+            with self.files[name].open("ab") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
 
 
 class EmoPillarsGenerator:
-    """The narrative-grounded, six-stage synthesis pipeline of Emo Pillars.
+    """The narrative-grounded synthesis pipeline of Emo Pillars, as a list of steps.
 
-    For every plot the teacher lists the characters (stage 1); for every character it writes emotional and
-    neutral thoughts (stage 2); every thought gets soft labels, top-5 emotions with expressiveness (stage 3),
-    and emotions scored at least ``label_threshold`` become its labels. With ``contextual=True`` a share of the
-    examples also gets the situation that explains it (stage 4), that situation with stated emotions removed
-    (stage 5) and the thought rewritten to be ambiguous alone (stage 6).
-
-    Every reply is cached on disk as soon as its batch finishes; running the same command again after a crash
-    re-does only the missing calls and writes exactly what an uninterrupted run writes.
+    For every plot the teacher lists the characters; for every character it writes emotional and neutral thoughts;
+    every thought gets soft labels, and emotions scored at least ``label_threshold`` become its labels. With
+    ``contextual=True`` a share of the examples also gets the situation that explains it, that situation with stated
+    emotions removed and the thought rewritten to be ambiguous alone (:func:`~emo_pillars.generation.stages.
+    default_steps`). Plots flow through the steps in chunks of ``config.chunk_size``; each finished chunk's
+    examples are appended to ``context_less.jsonl`` / ``contextual.jsonl``.
 
     Args:
         backend: An :class:`~emo_pillars.generation.backends.LLMBackend`, a model id / folder / ``.gguf`` file,
             or ``None`` for the packaged SmolLM2.
         config: A :class:`GenerationConfig` (the paper's defaults when ``None``).
+        steps: The steps to run (default: :func:`~emo_pillars.generation.stages.default_steps` of ``config``).
         server_url: Use an OpenAI-compatible server at this URL (``backend`` is then the model name).
-        show_progress: Show a tqdm bar per stage.
+        show_progress: Show a tqdm bar per step, moving per finished call.
         **backend_kwargs: Passed to the backend's config when the backend is built here.
 
     Examples:
@@ -223,7 +408,7 @@ class EmoPillarsGenerator:
         ...     if "think aloud" in text:
         ...         return 'joy: "We have each other, and that is enough."\\nneutral: "The coins are on the table."'
         ...     return " 0.8\\n2. love 0.6"
-        >>> config = GenerationConfig(max_plots=1, n_emotional=1, n_neutral=1)
+        >>> config = GenerationConfig(max_plots=1, n_emotional=1, n_neutral=1, constrained=False)
         >>> gen = EmoPillarsGenerator(ScriptedBackend(reply), config, show_progress=False)
         >>> import tempfile
         >>> result = gen.run(output_dir=tempfile.mkdtemp())
@@ -236,149 +421,168 @@ class EmoPillarsGenerator:
         backend: LLMBackend | str | os.PathLike | None = None,
         config: GenerationConfig | None = None,
         *,
+        steps: Sequence[Step] | None = None,
         server_url: str | None = None,
         show_progress: bool = True,
         **backend_kwargs: Any,
     ):
         self.config = config or GenerationConfig()
+        self.steps: list[Step] = list(steps) if steps is not None else default_steps(self.config)
+        names = [s.name for s in self.steps]
+        if len(set(names)) != len(names):
+            raise ConfigError(f"step names must be unique, got {names}")
         self.backend = resolve_backend(backend, server_url=server_url, **backend_kwargs)
         self.show_progress = show_progress
-        cfg = self.config
-        if cfg.label_mode == "score" and not callable(getattr(self.backend, "score_continuations", None)):
+        scoring = [s.name for s in self.steps if s.kind == "score"]
+        if scoring and not self.backend.can_score:
             raise ConfigError(
-                f"label_mode='score' needs a backend that scores continuations (TransformersBackend); "
-                f"{type(self.backend).__name__} can only generate: use label_mode='generate'"
+                f"step {scoring[0]!r} scores continuations (label_mode='score'), which "
+                f"{type(self.backend).__name__} cannot do: use label_mode='generate' (--label-mode generate) "
+                "or a local transformers model"
             )
-        params: dict[str, dict[str, Any]] = {
-            "utterances": {"n_emotional": cfg.n_emotional, "n_neutral": cfg.n_neutral},
-            "labels": {"top_k": cfg.top_k_labels},
-        }
-        self.stages: dict[str, Stage] = {
-            name: STAGE_CLASSES[name](cfg.stage(name).template, **params.get(name, {})) for name in STAGES
-        }
         self._loaded = False
+        self._bars: dict[str, Any] = {}
 
     # ------------------------------------------------------------------------------------------------ calls
-    def _complete(self, stage: Stage, prompts: Sequence[ChatPrompt], cache: ReplyCache, stats: StageStats):
-        """Replies for ``prompts``: from the cache where present, else from the backend in batches."""
-        cfg = self.config
-        if stage.name == "labels" and cfg.label_mode == "score":
-            return self._score_labels(prompts, cache, stats)
-        budget = cfg.stage(stage.name).max_new_tokens
-        model, revision = self.backend.model_name, self.backend.model_revision
-        keys = [call_key(model, revision, p, budget, cfg.decoding) for p in prompts]
-        replies: list[dict[str, Any] | None] = [cache.get(k) for k in keys]
-        todo = [i for i, r in enumerate(replies) if r is None]
-        stats.cached += len(prompts) - len(todo)
-        bar = self._progress(stage.name, len(prompts), initial=len(prompts) - len(todo))
+    def _call(self, step: Step, prompts: Sequence[ChatPrompt], cache: ReplyCache, stats: StageStats) -> list:
+        """Answers for ``prompts``: from the cache where present, else from the backend in batches. The one call
+        path for generate and score steps; failed calls are not cached (a re-run retries them)."""
+        cfg, backend = self.config, self.backend
+        identity = backend.cache_identity()
+        scoring = step.kind == "score"
+        keys = [
+            call_key(
+                identity,
+                p,
+                kind=step.kind,
+                max_new_tokens=step.max_new_tokens,
+                decoding=cfg.decoding,
+                continuations=step.continuations,
+            )
+            for p in prompts
+        ]
+        answers: list[Completion | None] = []
+        for key in keys:
+            entry = cache.get(key)
+            if entry is None:
+                answers.append(None)
+                continue
+            answers.append(
+                Completion(
+                    text=entry.get("text", ""),
+                    prompt_tokens=entry.get("prompt_tokens", 0),
+                    completion_tokens=entry.get("completion_tokens", 0),
+                    finish_reason=entry.get("finish_reason", "stop"),
+                    scores=entry.get("scores"),
+                )
+            )
+            stats.cached += 1
+            stats.prompt_tokens += answers[-1].prompt_tokens
+            stats.completion_tokens += answers[-1].completion_tokens
+            stats.cached_completion_tokens += answers[-1].completion_tokens
+        todo = [i for i, a in enumerate(answers) if a is None]
+        bar = self._bar(step, len(prompts), len(prompts) - len(todo))
         start = time.perf_counter()
+        moved = [0]
+
+        def progress(n: int) -> None:
+            moved[0] += n
+            if bar is not None:
+                bar.update(n)
+
+        previous = backend.progress_callback
+        backend.progress_callback = progress
         try:
             for lo in range(0, len(todo), cfg.batch_size):
                 batch = todo[lo : lo + cfg.batch_size]
-                completions: list[Completion] = self.backend.generate(
-                    [prompts[i] for i in batch], max_new_tokens=budget, decoding=cfg.decoding
-                )
+                moved[0] = 0
+                if scoring:
+                    completions = backend.score([prompts[i] for i in batch], step.continuations)
+                else:
+                    completions = backend.generate(
+                        [prompts[i] for i in batch], max_new_tokens=step.max_new_tokens, decoding=cfg.decoding
+                    )
                 fresh = []
                 for i, completion in zip(batch, completions):
-                    entry = {
-                        "text": completion.text,
+                    answers[i] = completion
+                    stats.calls += 1
+                    stats.prompt_tokens += completion.prompt_tokens
+                    stats.completion_tokens += completion.completion_tokens
+                    if completion.finish_reason == "error":
+                        stats.failed += 1
+                        continue
+                    entry: dict[str, Any] = {
                         "prompt_tokens": completion.prompt_tokens,
                         "completion_tokens": completion.completion_tokens,
                         "finish_reason": completion.finish_reason,
                     }
-                    if completion.finish_reason == "error":
-                        stats.failed += 1
-                        entry["error"] = completion.error
+                    if scoring:
+                        entry["scores"] = [float(x) for x in completion.scores or []]
                     else:
-                        fresh.append((keys[i], entry))  # failed calls are not cached: a re-run retries them
-                    replies[i] = entry
-                    stats.calls += 1
-                    stats.prompt_tokens += completion.prompt_tokens
-                    stats.completion_tokens += completion.completion_tokens
+                        entry["text"] = completion.text
+                    fresh.append((keys[i], entry))
                 cache.put_many(fresh)
                 if bar is not None:
+                    if moved[0] < len(batch):  # a backend without per-call progress: move per batch
+                        bar.update(len(batch) - moved[0])
                     elapsed = max(time.perf_counter() - start, 1e-9)
-                    bar.update(len(batch))
-                    bar.set_postfix(
-                        calls_s=f"{stats.calls / elapsed:.2f}", tok_s=f"{stats.completion_tokens / elapsed:.1f}"
-                    )
+                    bar.set_postfix(calls_s=f"{stats.calls / elapsed:.2f}")
         finally:
+            backend.progress_callback = previous
             stats.seconds += time.perf_counter() - start
-            if bar is not None:
-                bar.close()
-        return replies
+        return answers
 
-    def _score_labels(self, prompts: Sequence[ChatPrompt], cache: ReplyCache, stats: StageStats):
-        """Label mode "score": log-probabilities of the 28 emotion names from the backend (or the cache), rendered
-        as replies by :func:`label_scores_text`. A call counts its prompt tokens; it generates none."""
-        cfg = self.config
-        model, revision = self.backend.model_name, self.backend.model_revision
-        keys = [call_key(model, revision, p, 0, cfg.decoding) for p in prompts]  # budget 0: no generate call has it
-        entries: list[dict[str, Any] | None] = [cache.get(k) for k in keys]
-        todo = [i for i, r in enumerate(entries) if r is None]
-        stats.cached += len(prompts) - len(todo)
-        bar = self._progress("labels", len(prompts), initial=len(prompts) - len(todo))
-        start = time.perf_counter()
-        try:
-            for lo in range(0, len(todo), cfg.batch_size):
-                batch = todo[lo : lo + cfg.batch_size]
-                logprobs, n_tokens = self.backend.score_continuations(
-                    [prompts[i] for i in batch], SCORE_CONTINUATIONS, return_prompt_tokens=True
-                )
-                fresh = []
-                for i, row, n in zip(batch, logprobs, n_tokens):
-                    row = [float(x) for x in row]
-                    entry = {"logprobs": row, "prompt_tokens": n, "completion_tokens": 0, "finish_reason": "stop"}
-                    if all(math.isfinite(x) for x in row):
-                        fresh.append((keys[i], entry))
-                    else:
-                        stats.failed += 1
-                        entry.update(finish_reason="error", error="the backend could not score this prompt")
-                    entries[i] = entry
-                    stats.calls += 1
-                    stats.prompt_tokens += n
-                cache.put_many(fresh)
-                if bar is not None:
-                    bar.update(len(batch))
-                    bar.set_postfix(calls_s=f"{stats.calls / max(time.perf_counter() - start, 1e-9):.2f}")
-        finally:
-            stats.seconds += time.perf_counter() - start
-            if bar is not None:
-                bar.close()
-        return [
-            {**e, "text": "" if e["finish_reason"] == "error" else label_scores_text(e["logprobs"], cfg.top_k_labels)}
-            for e in entries
-        ]
-
-    def _progress(self, stage: str, total: int, initial: int):
+    def _bar(self, step: Step, total: int, done: int):
         if not self.show_progress or not self.backend.is_main_process:
             return None
-        from tqdm.auto import tqdm
+        bar = self._bars.get(step.name)
+        if bar is None:
+            from tqdm.auto import tqdm
 
-        return tqdm(total=total, initial=initial, desc=f"{stage:<16}", unit="call", dynamic_ncols=True)
+            bar = tqdm(total=0, desc=f"{step.name:<12}", unit="call", dynamic_ncols=True, position=len(self._bars))
+            self._bars[step.name] = bar
+        bar.total += total
+        bar.update(done)
+        return bar
 
-    def _run_stage(
-        self, name: str, items: Sequence[dict[str, Any]], cache_dir: Path, stats: dict[str, StageStats]
-    ) -> list[tuple[ParseResult, dict[str, Any]]]:
-        stage = self.stages[name]
-        stat = stats.setdefault(name, StageStats())
-        cache = ReplyCache(cache_dir, name, writable=self.backend.is_main_process)
-        prompts = [stage.prompt(item) for item in items]
-        if name == "labels" and self.config.label_mode == "score":
-            prompts = [dataclasses.replace(p, prefill=SCORE_PREFILL) for p in prompts]
-        replies = self._complete(stage, prompts, cache, stat)
-        out = []
-        for prompt, reply in zip(prompts, replies):
-            if reply.get("finish_reason") == "error":
-                result = ParseResult(None, False, "backend_error")
+    def _run_step(self, step: Step, rows: list[dict[str, Any]], cache: ReplyCache | None, stats: StageStats):
+        stats.inputs += len(rows)
+        if step.kind == "local":
+            prompts: list[ChatPrompt | None] = [None] * len(rows)
+            answers: list[Completion | None] = [None] * len(rows)
+        else:
+            prompts = [step.format_input(row) for row in rows]
+            answers = self._call(step, prompts, cache, stats)
+        out: list[dict[str, Any]] = []
+        for row, prompt, answer in zip(rows, prompts, answers):
+            if answer is not None and answer.finish_reason == "error":
+                result: Keep | Drop = Drop("backend_error", parse="backend_error")
             else:
-                result = stage.parse(reply["text"], prompt)
-                if result.reason is not None and not result.ok:
-                    stat.parse_failures[result.reason] += 1
-            out.append((result, {"raw": prompt.prefill + reply["text"], **reply}))
+                result = step.format_output(answer, row)
+                if isinstance(result, list):
+                    result = Keep(result)
+            stats.counts.update(result.counts)
+            if answer is not None:
+                shaped = step.kind == "score" or step.has_shape(prompt, answer)
+                if result.parse is None and not shaped:
+                    stats.parse_failures["off_shape"] += 1  # read by the parser, but not the requested shape
+                elif result.parse is None:
+                    stats.structured += 1
+                else:
+                    stats.parse_failures[result.parse] += 1
+            if isinstance(result, Drop):
+                stats.dropped[result.reason] += 1
+            else:
+                stats.kept += len(result.rows)
+                out.extend(result.rows)
         return out
 
     # ------------------------------------------------------------------------------------------------ run
+    def _chunks(self, plots: Sequence[Any]) -> Iterator[list[dict[str, Any]]]:
+        size = self.config.chunk_size
+        for lo in range(0, len(plots), size):
+            yield [{"plot_id": p.id, "plot_title": p.title, "plot": p.text} for p in plots[lo : lo + size]]
+
     def run(
         self,
         narratives: Any = None,
@@ -396,158 +600,98 @@ class EmoPillarsGenerator:
 
         Returns:
             A :class:`GenerationResult`; ``result.summary()`` is the closing table.
+
+        Raises:
+            ConfigError: ``output_dir`` is a file, or another process is writing it (checked before the model
+                loads).
         """
         cfg = self.config
-        output_dir = Path(output_dir)
-        cache_dir = output_dir / CACHE_DIR
+        output_dir = check_output_dir(output_dir)
         plots = load_narratives(narratives, text_column=text_column, max_plots=cfg.max_plots)
         plots = plots[cfg.shard_index :: cfg.num_shards]
+        lock = OutputLock(output_dir).acquire() if _launch_rank() == 0 else None
+        try:
+            return self._run(plots, output_dir)
+        finally:
+            for bar in self._bars.values():
+                bar.close()
+            self._bars.clear()
+            if lock is not None:
+                lock.release()
+
+    def _run(self, plots: Sequence[Any], output_dir: Path) -> GenerationResult:
+        cfg = self.config
         if not self._loaded:
             self.backend.load()
             self._loaded = True
-        stats: dict[str, StageStats] = {}
+        main = self.backend.is_main_process
         started = time.time()
+        cache_dir = output_dir / CACHE_DIR
+        caches = {s.name: ReplyCache(cache_dir, s.name, writable=main) for s in self.steps if s.kind != "local"}
+        stats = {s.name: StageStats() for s in self.steps}
+        for step in self.steps:
+            step.bind(self.backend)
+            setup = step.setup_prompts()
+            if setup:
+                step.setup(self._call(step, setup, caches[step.name], stats[step.name]))
+        outputs = _Outputs(output_dir, [s.output for s in self.steps if s.output], writable=main)
+        truncated_warned = False
+        try:
+            for chunk in self._chunks(plots):
+                written: dict[str, list[dict[str, Any]]] = {name: [] for name in outputs.files}
+                rows = chunk
+                for step in self.steps:
+                    rows = self._run_step(step, rows, caches.get(step.name), stats[step.name])
+                    if step.output:
+                        written[step.output].extend(step.export(r) for r in rows)
+                for cache in caches.values():
+                    cache.sync()
+                outputs.append(written)
+                truncated = sum(s.counts.get("truncated", 0) for s in stats.values())
+                if truncated and not truncated_warned:
+                    logger.warning(
+                        "synopses longer than the token budget are cut (see counts.truncated_plots in %s)",
+                        output_dir / RUN_FILE,
+                    )
+                    truncated_warned = True
+        finally:
+            for cache in caches.values():
+                cache.close()
 
-        # Stage 1: characters.
-        char_items = [{"plot": p.text, "plot_id": p.id} for p in plots]
-        cast: list[tuple[Narrative, list[str]]] = []
-        for plot, (result, _) in zip(plots, self._run_stage("characters", char_items, cache_dir, stats)):
-            names = (result.value or [])[: cfg.max_characters] if result.ok else []
-            if names:
-                cast.append((plot, names))
-                stats["characters"].kept += 1
-            else:
-                stats["characters"].dropped["no_characters"] += 1
-
-        # Stage 2: utterances.
-        utt_items = [
-            {"plot": plot.text, "character": name, "plot_id": plot.id, "title": plot.title, "c": ci}
-            for plot, names in cast
-            for ci, name in enumerate(names)
-        ]
-        limit = cfg.n_emotional + cfg.n_neutral
-        candidates: list[dict[str, Any]] = []
-        for item, (result, _) in zip(utt_items, self._run_stage("utterances", utt_items, cache_dir, stats)):
-            pairs = (result.value or [])[:limit] if result.ok else []
-            if not pairs:
-                stats["utterances"].dropped["no_utterances"] += 1
-                continue
-            for ui, (emotion, text) in enumerate(pairs):
-                candidates.append(
-                    {
-                        "id": f"{item['plot_id']}-c{item['c']:02d}-u{ui:02d}",
-                        "plot_id": item["plot_id"],
-                        "plot_title": item["title"],
-                        "plot": item["plot"],
-                        "character": item["character"],
-                        "utterance": text,
-                        "primary_emotion": emotion,
-                    }
-                )
-            stats["utterances"].kept += len(pairs)
-
-        # Stage 3: soft labels.
-        examples: list[dict[str, Any]] = []
-        for item, (result, reply) in zip(candidates, self._run_stage("labels", candidates, cache_dir, stats)):
-            scores = [(e, round(float(s), 4)) for e, s in (result.value or [])] if result.ok else []
-            labels = [e for e, s in scores if s >= cfg.label_threshold]
-            if not scores:
-                stats["labels"].dropped[f"unparsable_{result.reason or 'reply'}"] += 1
-                continue
-            if not labels:
-                stats["labels"].dropped["below_threshold"] += 1
-                continue
-            stats["labels"].kept += 1
-            examples.append(
-                {
-                    **item,
-                    "primary_emotion": item["primary_emotion"] or labels[0],
-                    "emotion_scores": [[e, s] for e, s in scores],
-                    "labels": labels,
-                    "raw_label_reply": reply["raw"],
-                    "label_parse_error": result.reason,
-                }
-            )
-
-        contextual = self._contextual(examples, cache_dir, stats) if cfg.contextual else []
-        context_less = [{k: v for k, v in ex.items() if k != "plot"} for ex in examples]
-
+        counts = {
+            "plots": len(plots),
+            "truncated_plots": sum(s.counts.get("truncated", 0) for s in stats.values()),
+            **{name: outputs.rows[name] for name in (CONTEXT_LESS, CONTEXTUAL)},
+        }
+        problem = self._diagnose(stats) if not any(outputs.rows.values()) and plots else None
         run_info = {
             "emo_pillars_version": __version__,
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "config": cfg.to_dict(),
             "backend": self.backend.describe(),
-            "prompt_hashes": {name: self.stages[name].prompt_hash for name in cfg.active_stages()},
-            "decoding": cfg.to_dict()["decoding"],
-            "label_threshold": cfg.label_threshold,
-            "stages": {name: s.to_dict() for name, s in stats.items()},
-            "counts": {
-                "plots": len(plots),
-                "characters": len(utt_items),
-                "context_less": len(context_less),
-                "contextual": len(contextual),
-            },
+            "steps": [{"name": s.name, "kind": s.kind, "output": s.output} for s in self.steps],
+            "prompt_hashes": {s.name: s.prompt_hash for s in self.steps if s.prompt_hash is not None},
+            "stages": {s.name: stats[s.name].to_dict(s) for s in self.steps},
+            "counts": counts,
+            "problem": problem,
             "seconds": round(time.time() - started, 3),
         }
-        if self.backend.is_main_process:
-            atomic_write_jsonl(output_dir / CONTEXT_LESS_FILE, context_less)
-            if cfg.contextual:
-                atomic_write_jsonl(output_dir / CONTEXTUAL_FILE, contextual)
+        if main:
             atomic_write_json(output_dir / RUN_FILE, run_info)
-        return GenerationResult(output_dir, context_less, contextual, stats, run_info)
+        if problem:
+            logger.warning(problem)
+        return GenerationResult(output_dir, stats, run_info, problem)
 
-    def _contextual(
-        self, examples: list[dict[str, Any]], cache_dir: Path, stats: dict[str, StageStats]
-    ) -> list[dict[str, Any]]:
-        cfg = self.config
-        chosen = [
-            ex
-            for ex in examples
-            if (cfg.contextual_neutral or ex["primary_emotion"] != NEUTRAL)
-            and _in_fraction(ex["id"], cfg.contextual_fraction, cfg.seed)
-        ]
-        with_context = []
-        for ex, (result, _) in zip(chosen, self._run_stage("context", chosen, cache_dir, stats)):
-            if result.ok:
-                stats["context"].kept += 1
-                with_context.append({**ex, "context": result.value})
-            else:
-                stats["context"].dropped[result.reason or "unparsable"] += 1
-
-        def follow_up(stage: str, field_in: str, field_out: str) -> None:
-            if not cfg.stage(stage).enabled:
-                for ex in with_context:
-                    ex[field_out] = ex[field_in]
-                return
-            for ex, (result, _) in zip(with_context, self._run_stage(stage, with_context, cache_dir, stats)):
-                if result.ok:
-                    stats[stage].kept += 1
-                    ex[field_out] = result.value
-                else:  # keep the example; fall back to the stage's input and count it
-                    stats[stage].dropped[f"fallback_{result.reason or 'unparsable'}"] += 1
-                    ex[field_out] = ex[field_in]
-
-        follow_up("context_cleaning", "context", "context_clean")
-        follow_up("rewriting", "utterance", "utterance_rewritten")
-        rows = []
-        make_rewritten = cfg.stage("context_cleaning").enabled or cfg.stage("rewriting").enabled
-        for ex in with_context:
-            base = {k: v for k, v in ex.items() if k not in ("plot", "context")}
-            shared = {
-                **base,
-                "context_raw": ex["context"],
-                "source_utterance": ex["utterance"],
-                "source_id": ex["id"],
-            }
-            rows.append({**shared, "id": f"{ex['id']}-orig", "variant": "original", "context": ex["context"]})
-            if make_rewritten:
-                rows.append(
-                    {
-                        **shared,
-                        "id": f"{ex['id']}-rewr",
-                        "variant": "rewritten",
-                        "utterance": ex["utterance_rewritten"],
-                        "context": ex["context_clean"],
-                    }
-                )
-        return rows
+    def _diagnose(self, stats: dict[str, StageStats]) -> str | None:
+        """One line naming the first step that kept nothing, its reasons, and what to try."""
+        for step in self.steps:
+            s = stats[step.name]
+            if s.inputs and not s.kept:
+                if s.parse_failures and step.kind != "local":
+                    reasons = ", ".join(f"{k} {v}" for k, v in s.parse_failures.most_common())
+                    line = f"0 of {s.replies} {step.name} replies parsed ({reasons})"
+                else:
+                    reasons = ", ".join(f"{k} {v}" for k, v in s.dropped.most_common())
+                    line = f"the {step.name} step kept 0 of {s.inputs} rows ({reasons})"
+                return f"{line}: {step.hint}" if step.hint else line
+        return None

@@ -25,16 +25,16 @@ def respond(prompt: ChatPrompt) -> str:
     if text.startswith("Read the story synopsis"):
         plot = text.split("Synopsis:", 1)[1]
         names = sorted(set(re.findall(r"\b([A-Z][a-z]{3,})\b", plot)) - {"After", "With", "When", "Meanwhile"})[:3]
-        return " " + "\n".join(f"{i}. {name}" for i, name in enumerate(names, 2)) if names else " none"
+        return "\n".join(names) if names else "none"
     if "Imagine you are" in text:
         character = re.search(r"Imagine you are (.+?) from this story", text).group(1)
         if character.startswith("Z"):
-            return " I cannot write that."  # unparsable: no utterances
-        lines = [f' {EMOTION_CYCLE[0]}: "At last, {character} is home again!"']
-        lines += [
-            f'{i}. {e}: "This is what {character} feels about {e} today."' for i, e in enumerate(EMOTION_CYCLE[1:3], 2)
-        ]
-        lines += ['4. neutral: "The boat has two oars."']
+            return "I cannot write that."  # unparsable: no utterances
+        assigned = re.search(r"in this order: (.+?)\. Then", text)
+        emotions = assigned.group(1).split(", ") if assigned else EMOTION_CYCLE
+        lines = [f'{emotions[0]}: "At last, {character} is home again!"']
+        lines += [f'{e}: "This is what {character} feels about {e} today."' for e in emotions[1:3]]
+        lines += ['neutral: "The boat has two oars."']
         return "\n".join(lines)
     if text.startswith("Here is a set of emotions"):
         utterance = re.search(r'Utterance: "(.*)"', text).group(1)

@@ -43,12 +43,18 @@ def scripted_run(tmp_path_factory):
     return result, out
 
 
+LLM_STEPS = ["characters", "utterances", "labels", "context", "context_cleaning", "rewriting"]
+
+
 def test_stage_graph_and_counts(scripted_run):
     result, out = scripted_run
     run = json.loads((out / RUN_FILE).read_text())
     stages = run["stages"]
-    assert list(stages) == ["characters", "utterances", "labels", "context", "context_cleaning", "rewriting"]
-    n_chars = run["counts"]["characters"]
+    assert list(stages) == [
+        "plots", "characters", "utterances", "labels", "contextual_subset", "context", "context_cleaning",
+        "rewriting", "contextual_variants",
+    ]  # fmt: skip
+    n_chars = stages["characters"]["kept"]
     assert stages["characters"]["calls"] == run["counts"]["plots"] == 4
     assert stages["utterances"]["calls"] == n_chars > 0
     # every parsed utterance is labelled once; the neutral "oars" line of each character is below threshold
@@ -58,9 +64,13 @@ def test_stage_graph_and_counts(scripted_run):
     # contextual: each chosen example runs stages 4-6 once and yields an original and a rewritten row
     assert stages["context"]["calls"] == stages["rewriting"]["calls"] == len(result.contextual) // 2
     assert 0 < stages["context"]["calls"] < len(result.context_less)
-    assert set(run["prompt_hashes"]) == set(stages)
-    assert run["label_threshold"] == 0.3 and run["backend"]["model"] == "scripted-teacher"
-    assert all(s["prompt_tokens"] > 0 and s["completion_tokens"] > 0 for s in stages.values())
+    assert stages["contextual_variants"]["kept"] == run["counts"]["contextual"] == len(result.contextual)
+    assert set(run["prompt_hashes"]) == set(LLM_STEPS)
+    # run.json comes from the config and the stats alone: no repeated settings
+    assert "decoding" not in run and "label_threshold" not in run
+    assert run["config"]["label_threshold"] == 0.3 and run["backend"]["model"] == "scripted-teacher"
+    assert all(stages[s]["prompt_tokens"] > 0 and stages[s]["completion_tokens"] > 0 for s in LLM_STEPS)
+    assert len(repr(result)) < 200 and "36 context-less" in repr(result)
 
 
 def test_labels_are_thresholded_and_inside_the_taxonomy(scripted_run):
@@ -98,13 +108,17 @@ def test_contextual_variants(scripted_run):
 
 
 def test_rerun_is_served_from_cache_with_identical_output(scripted_run, tmp_path):
-    _, out = scripted_run
+    first, out = scripted_run
+    first_tokens = {s: first.stats[s].completion_tokens for s in LLM_STEPS}
     backend = scripted_teacher()
     config = GenerationConfig(max_plots=4, contextual=True, contextual_fraction=0.5)
     again = EmoPillarsGenerator(backend, config, show_progress=False).run(None, out)
     assert backend.calls == 0
-    assert all(s.calls == 0 and s.cached > 0 for s in again.stats.values())
+    assert all(again.stats[s].calls == 0 and again.stats[s].cached > 0 for s in LLM_STEPS)
     assert _lines(out / CONTEXT_LESS_FILE) == again.context_less
+    # token counts survive: cached entries keep theirs
+    assert all(first_tokens[s] == again.stats[s].completion_tokens > 0 for s in LLM_STEPS)
+    assert all(again.stats[s].cached_completion_tokens == again.stats[s].completion_tokens for s in LLM_STEPS)
 
 
 def test_shards_concatenate_to_the_whole_run(scripted_run, tmp_path):
@@ -147,8 +161,9 @@ def test_unparsable_replies_are_counted_not_raised(tmp_path):
     backend = ScriptedBackend(lambda p: "" if "Synopsis:" in p.messages[-1][1] else "???")
     result = EmoPillarsGenerator(backend, GenerationConfig(max_plots=2), show_progress=False).run(None, tmp_path)
     assert result.context_less == []
-    assert result.stats["characters"].parse_failures == {"no_valid_items": 2}  # the "1." prefill alone
+    assert result.stats["characters"].parse_failures == {"empty": 2}
     assert result.stats["characters"].dropped == {"no_characters": 2}
+    assert result.problem == "0 of 2 characters replies parsed (empty 2): try a larger teacher, or check the synopses"
 
 
 RESUME_SCRIPT = textwrap.dedent(
@@ -157,7 +172,7 @@ RESUME_SCRIPT = textwrap.dedent(
     sys.path.insert(0, {here!r})
     from scripted_teacher import scripted_teacher
     from emo_pillars.generation import EmoPillarsGenerator, GenerationConfig
-    config = GenerationConfig(max_plots=3, contextual=True, contextual_fraction=0.5, batch_size=2)
+    config = GenerationConfig(max_plots=3, contextual=True, contextual_fraction=0.5, batch_size=2, chunk_size=1)
     backend = scripted_teacher(delay_s=float(sys.argv[2]))
     EmoPillarsGenerator(backend, config, show_progress=False).run(None, sys.argv[1])
     print("calls", backend.calls)
@@ -174,15 +189,20 @@ def test_resume_after_sigkill_equals_uninterrupted_run(tmp_path):
     total_calls = int(reference.stdout.split()[-1])
 
     proc = subprocess.Popen([sys.executable, str(script), str(crashed), "0.02"])
-    labels_cache = crashed / "cache" / "labels.jsonl"
+    output = crashed / CONTEXT_LESS_FILE
     deadline = time.time() + 60
-    while time.time() < deadline and (not labels_cache.exists() or labels_cache.stat().st_size < 2000):
+    while time.time() < deadline and (not output.exists() or output.stat().st_size == 0):
         time.sleep(0.02)
-    os.kill(proc.pid, signal.SIGKILL)  # mid-stage: the labels stage is running
+    time.sleep(0.1)
+    os.kill(proc.pid, signal.SIGKILL)  # the first chunk is written, the next ones are running
     proc.wait()
-    assert not (crashed / CONTEXT_LESS_FILE).exists()
+    # the output grew during the run: part of it is there
+    assert 0 < output.stat().st_size < (full / CONTEXT_LESS_FILE).stat().st_size
+    labels_cache = crashed / "cache" / "labels.jsonl"
     with labels_cache.open("a") as handle:  # as if the kill hit in the middle of a write
         handle.write('{"key": "abc", "te')
+    with output.open("a") as handle:
+        handle.write('{"id": "half a ')
 
     resumed = subprocess.run([sys.executable, str(script), str(crashed), "0"], capture_output=True, text=True)
     assert resumed.returncode == 0, resumed.stderr

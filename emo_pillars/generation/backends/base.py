@@ -120,6 +120,9 @@ class LLMBackend(abc.ABC):
 
     #: Whether this process writes outputs (False on non-main ranks of a multi-process run).
     is_main_process: bool = True
+    #: Called with the number of prompts just finished, as they finish (the pipeline sets it to move its progress
+    #: bar per call); backends that cannot report progress leave it uncalled.
+    progress_callback: Callable[[int], None] | None = None
 
     @property
     @abc.abstractmethod
