@@ -55,7 +55,9 @@ def test_predict_proba_shape_and_batches(classifier):
     assert probs.shape == (3, 28) and ((probs > 0) & (probs < 1)).all()
     np.testing.assert_allclose(probs, classifier.predict_proba(UTTERANCES, batch_size=32), atol=1e-5)
     assert classifier.predict_proba(UTTERANCES[0]).shape == (1, 28)
-    assert classifier.predict_proba([]).shape == (0, 28)
+    for empty in ([], [""], ["ok", "  \n"]):
+        with pytest.raises(InputError):
+            classifier.predict_proba(empty)
 
 
 def test_predict_uses_stored_thresholds_by_default(classifier):
@@ -113,7 +115,8 @@ def test_set_thresholds_and_save_round_trip(classifier, tmp_path):
 
 
 def test_commands_print_tables(trained_dir, tmp_path, capsys):
-    from emo_pillars.training.commands import predict_main, train_main
+    from emo_pillars.predict import predict_main
+    from emo_pillars.training.commands import train_main
 
     predictions = predict_main(str(trained_dir), UTTERANCES, threshold=0.0, top_k=2)
     out = capsys.readouterr().out

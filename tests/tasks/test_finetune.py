@@ -99,7 +99,7 @@ def test_cli_lora_push_to_hub(emocontext_dir: Path, tiny_bert: str, tmp_path: Pa
     out = tmp_path / "out"
     args = ["finetune", "--task", "emocontext", "--data", str(emocontext_dir), "--model", tiny_bert]
     args += ["--output", str(out), "--lora", "--max-steps", "2", "--batch-size", "4", "--max-length", "32"]
-    args += ["--learning-rate", "1e-3", "--push-to-hub", "me/tiny-emocontext"]
+    args += ["--learning-rate", "1e-3", "--push_to_hub", "--hub_model_id", "me/tiny-emocontext"]
     with HubServer() as server:
         run = subprocess.run(
             [sys.executable, "-m", "emo_pillars", *args],
