@@ -135,7 +135,10 @@ class LabelSpace:
             )
         problem_type = values.get("problem_type")
         multi_label = problem_type == MULTI_LABEL or (problem_type is None and num_labels == len(EMOTIONS))
-        space = cls(names, multi_label=multi_label)
+        try:
+            space = cls(names, multi_label=multi_label)
+        except ConfigError as error:
+            raise ConfigError(f"{where}config.json: {error}") from None
         if num_labels == len(EMOTIONS) and not space.is_emotions:
             unknown = sorted({n for n in names if n.strip().lower() not in EMOTIONS})
             raise ConfigError(

@@ -146,7 +146,7 @@ TRAIN_SCRIPT = textwrap.dedent(
     from tiny_models import tiny_dataset_dict
     from emo_pillars.training.commands import train_main
     metrics = train_main(
-        tiny_dataset_dict(), "context_less", sys.argv[2], sys.argv[3], max_steps=40, batch_size=2, use_cpu=True,
+        tiny_dataset_dict(), "context_less", sys.argv[2], sys.argv[3], max_steps=16, batch_size=2, use_cpu=True,
         seed=42, save_steps=4, save_total_limit=2, logging_steps=1, freeze_embeddings=False,
         resume=sys.argv[4] == "resume",
     )
@@ -167,7 +167,7 @@ def test_kill_9_mid_training_then_resume_gives_the_uninterrupted_metrics(tmp_pat
     killed_dir = tmp_path / "killed"
     victim = _train(tiny_bert, killed_dir, "fresh")
     deadline = time.monotonic() + 240
-    while not (killed_dir / "checkpoint-8" / "trainer_state.json").is_file():
+    while not (killed_dir / "checkpoint-4" / "trainer_state.json").is_file():
         assert victim.poll() is None, victim.stderr.read()[-2000:]
         assert time.monotonic() < deadline
         time.sleep(0.01)
@@ -185,6 +185,6 @@ def test_kill_9_mid_training_then_resume_gives_the_uninterrupted_metrics(tmp_pat
     assert "Resuming from" in out_resumed and "checkpoint-" in out_resumed
     assert json.loads(out_resumed.strip().splitlines()[-1]) == json.loads(out_whole.strip().splitlines()[-1])
     state = json.loads((killed_dir / "training_args.json").read_text())
-    assert state["max_steps"] == 40
+    assert state["max_steps"] == 16
     a, b = load_file(killed_dir / "model.safetensors"), load_file(tmp_path / "whole" / "model.safetensors")
     assert all(torch.allclose(a[key], b[key], atol=1e-6) for key in a)
