@@ -165,7 +165,9 @@ def test_isear_task_head_card_snippet_pipeline_and_predict(isear_file: Path, tin
     probs = classifier.predict_proba(texts)
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-6)  # softmax
     pipe = pipeline("text-classification", model=str(out), top_k=None, device="cpu")
-    pipe_probs = np.array([[{d["label"]: d["score"] for d in row}[name] for name in ISEAR_LABELS] for row in pipe(texts)])
+    pipe_probs = np.array(
+        [[{d["label"]: d["score"] for d in row}[name] for name in ISEAR_LABELS] for row in pipe(texts)]
+    )
     np.testing.assert_allclose(probs, pipe_probs, atol=1e-5)
     predictions = predict_main(out, texts, stream=io.StringIO(), top_k=2)
     assert all(len(p) == 2 and set(p) <= set(ISEAR_LABELS) for p in predictions)
