@@ -28,7 +28,7 @@ from .taxonomy import (
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["EmoPillarsClassifier", "rollup_proba", "Level"]
+__all__ = ["EmoPillarsClassifier", "rollup_proba", "check_threshold", "Level"]
 
 CONFIG_KEY = "emo_pillars"
 Level = Literal["emotions", "ekman", "sentiment"]
@@ -197,7 +197,7 @@ class EmoPillarsClassifier:
     @property
     def global_threshold(self) -> float:
         """The global threshold tuned on validation (0.5 when none was tuned)."""
-        return _check_threshold(self.settings.get("threshold", 0.5), "config.json emo_pillars.threshold")
+        return check_threshold(self.settings.get("threshold", 0.5), "config.json emo_pillars.threshold")
 
     @property
     def thresholds(self) -> np.ndarray:
@@ -212,18 +212,18 @@ class EmoPillarsClassifier:
         if missing:
             raise ConfigError(f"config.json emo_pillars.thresholds has no threshold for: {', '.join(missing)}")
         return np.asarray(
-            [_check_threshold(by_name[n.strip().lower()], f"thresholds[{n!r}]") for n in self.labels], dtype=float
+            [check_threshold(by_name[n.strip().lower()], f"thresholds[{n!r}]") for n in self.labels], dtype=float
         )
 
     def set_thresholds(self, threshold: float | None = None, thresholds: Sequence[float] | None = None) -> None:
         """Store a global and/or per-label thresholds (in :attr:`labels` order) in the config."""
         settings = self.settings
         if threshold is not None:
-            settings["threshold"] = _check_threshold(threshold)
+            settings["threshold"] = check_threshold(threshold)
         if thresholds is not None:
             if len(thresholds) != len(self.labels):
                 raise InputError(f"need {len(self.labels)} thresholds, got {len(thresholds)}")
-            settings["thresholds"] = {e: _check_threshold(t) for e, t in zip(self.labels, thresholds)}
+            settings["thresholds"] = {e: check_threshold(t) for e, t in zip(self.labels, thresholds)}
         setattr(self.model.config, CONFIG_KEY, settings)
 
     def _resolve_thresholds(self, threshold: float | str | Sequence[float] | None) -> np.ndarray:
@@ -236,10 +236,10 @@ class EmoPillarsClassifier:
             raise ConfigError(f"threshold must be a number, a list, 'global' or 'per_label', got {threshold!r}")
         values = np.asarray(threshold, dtype=np.float64)
         if values.ndim == 0:
-            return np.full(k, _check_threshold(float(values)))
+            return np.full(k, check_threshold(float(values)))
         if values.shape != (k,):
             raise InputError(f"need one threshold or {k}, got {values.shape[0]}")
-        return np.asarray([_check_threshold(v) for v in values])
+        return np.asarray([check_threshold(v) for v in values])
 
     # ----- inference ------------------------------------------------------------------------------------------
     def predict_proba(
@@ -401,8 +401,13 @@ class EmoPillarsClassifier:
                                        revision=revision)  # fmt: skip
 
 
-def _check_threshold(value: Any, name: str = "threshold") -> float:
-    """A threshold as a float in [0, 1]; NaN, infinities and values outside are refused in one line."""
+def check_threshold(value: Any, name: str = "threshold") -> float:
+    """A threshold as a float in [0, 1]; NaN, infinities and values outside are refused in one line.
+
+    Examples:
+        >>> check_threshold("0.3")
+        0.3
+    """
     try:
         number = float(value)
     except (TypeError, ValueError):

@@ -10,7 +10,6 @@ Examples:
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import sys
 from collections.abc import Sequence
@@ -60,13 +59,9 @@ def parse_threshold(value: float | str | None) -> float | str | None:
     """``None``, ``"global"``, ``"per_label"`` or a number in [0, 1] (NaN refused), else one :class:`ConfigError`."""
     if value is None or value in ("global", "per_label"):
         return value
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"--threshold must be a number in [0, 1], 'global' or 'per_label', got {value!r}") from None
-    if math.isnan(number) or not 0.0 <= number <= 1.0:
-        raise ConfigError(f"--threshold must be in [0, 1], got {value!r}")
-    return number
+    from .modeling import check_threshold
+
+    return check_threshold(value, "--threshold")
 
 
 def predict_main(

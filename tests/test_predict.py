@@ -15,7 +15,7 @@ from emo_pillars.cli import main
         (["predict", "hi", "--threshold", "nan"], "--threshold must be in [0, 1]"),
         (["predict", "hi", "--threshold", "1.5"], "--threshold must be in [0, 1]"),
         (["predict", "hi", "--threshold", "-0.2"], "--threshold must be in [0, 1]"),
-        (["predict", "hi", "--threshold", "best"], "--threshold must be a number"),
+        (["predict", "hi", "--threshold", "best"], "--threshold must be a number in [0, 1]"),
         (["predict", "hi", "--top-k", "0"], "--top-k must be at least 1"),
         (["predict", "hi", "--character", "Tom"], "--character needs --context"),
         (["predict", "hi", "--context", " ", "--character", "Tom"], "--context is empty"),

@@ -331,6 +331,8 @@ def run_train(args: argparse.Namespace) -> int:
         raise ConfigError("--push_to_hub needs --hub_model_id REPO_ID")
     training = {k: v for k, v in training.items() if k in given or k in ("output_dir",)}
     training.pop("input_format", None)  # the dataset configuration decides it
+    if training.get("lora"):
+        training.setdefault("merge_lora", True)  # the saved model is a plain checkpoint unless told otherwise
     output = training.pop("output_dir")
     seed = training.pop("seed", 42)
     train_main(

@@ -20,6 +20,9 @@ from emo_pillars.cli import build_parser, main
 from emo_pillars.errors import ConfigError
 from emo_pillars.training.commands import train_main
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from tiny_models import write_repository  # noqa: E402
+
 TESTS = Path(__file__).resolve().parent.parent
 REPO_ROOT = TESTS.parent
 
@@ -30,17 +33,6 @@ def _error_line(capsys: pytest.CaptureFixture, argv: list[str]) -> str:
     assert code == 2, err
     assert "\n" not in err and err.startswith("emo-pillars: error:"), err
     return err
-
-
-def _repository(folder: Path, data) -> Path:
-    """``data`` as a dataset repository folder (README with configs + Parquet), as build-dataset writes it."""
-    (folder / "context_less").mkdir(parents=True)
-    lines = ["---", "configs:", "- config_name: context_less", "  data_files:"]
-    for split, rows in data.items():
-        rows.to_parquet(folder / "context_less" / f"{split}.parquet")
-        lines += [f"  - split: {split}", f"    path: context_less/{split}.parquet"]
-    (folder / "README.md").write_text("\n".join([*lines, "---", ""]), encoding="utf-8")
-    return folder
 
 
 def test_help_lists_our_fields_first_then_every_training_argument():
@@ -102,7 +94,7 @@ def test_required_options_and_options_file(capsys, tmp_path, tiny_bert, context_
     assert "epochz" in _error_line(capsys, ["train", "--args_file", str(unknown)])
 
     # A YAML file gives every option; the command line wins over it.
-    repo = _repository(tmp_path / "repo", context_less_data)
+    repo = write_repository(tmp_path / "repo", context_less_data)
     options = tmp_path / "train.yaml"
     options.write_text(
         f"dataset: {repo}\nmodel: {tiny_bert}\noutput_dir: {tmp_path / 'from-file'}\nmax_steps: 3\n"
@@ -145,6 +137,9 @@ TRAIN_SCRIPT = textwrap.dedent(
     sys.path.insert(0, sys.argv[1])
     from tiny_models import tiny_dataset_dict
     from emo_pillars.training.commands import train_main
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from tiny_models import write_repository  # noqa: E402
     metrics = train_main(
         tiny_dataset_dict(), "context_less", sys.argv[2], sys.argv[3], max_steps=16, batch_size=2, use_cpu=True,
         seed=42, save_steps=4, save_total_limit=2, logging_steps=1, freeze_embeddings=False,

@@ -200,13 +200,9 @@ def test_single_token_type_encoder_gets_two_for_contextual_input(tiny_single_typ
 
 
 def test_dataset_folder_with_configs_loads(tmp_path, context_less_data):
-    folder = tmp_path / "repo"
-    (folder / "context_less").mkdir(parents=True)
-    lines = ["---", "configs:", "- config_name: context_less", "  data_files:"]
-    for split, rows in context_less_data.items():
-        rows.to_parquet(folder / "context_less" / f"{split}.parquet")
-        lines += [f"  - split: {split}", f"    path: context_less/{split}.parquet"]
-    (folder / "README.md").write_text("\n".join([*lines, "---", ""]), encoding="utf-8")
+    from tiny_models import write_repository
+
+    folder = write_repository(tmp_path / "repo", context_less_data)
     loaded = load_training_dataset(str(folder), "context_less")
     assert (
         set(loaded) == {"train", "validation", "test"}
@@ -270,12 +266,12 @@ def test_final_save_replaces_the_previous_model_whole_or_not_at_all(tiny_bert, t
     with pytest.raises(KeyboardInterrupt):
         save_final_model(second, output, before_replace=interrupted)
     assert {p.name: p.read_bytes() for p in output.iterdir() if p.is_file()} == before
-    assert [p.name for p in tmp_path.iterdir()] == ["base", "model"]  # no temporary folder left behind
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["base", "model"]  # no temporary folder left behind
 
     save_final_model(second, output)
     new = load_file(output / "model.safetensors")
     assert (output / "model.safetensors").read_bytes() != before["model.safetensors"] and "classifier.weight" in new
-    assert [p.name for p in tmp_path.iterdir()] == ["base", "model"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["base", "model"]
 
 
 def test_single_label_head_trains_with_cross_entropy(tiny_bert, tmp_path, context_less_data):
