@@ -600,26 +600,20 @@ class EmoPillarsTrainer(Trainer):
         multi-label model; of the argmax (``"argmax"``) for a single-label one.
 
         Returns:
-            ``{"0.5": m, "global": m, "per_label": m}`` or ``{"argmax": m}``, where ``m`` is the
-            ``multilabel_f1`` metric's output (macro/micro/weighted F1 and per-label precision, recall, F1,
+            ``{"0.5": m, "global": m, "per_label": m}`` or ``{"argmax": m}``, where ``m`` is
+            :func:`emo_pillars.metrics.f1_scores`'s output (macro/micro/weighted F1 and per-label precision, recall, F1,
             support) plus ``threshold``. The card records them as the model's evaluation results.
         """
-        from .metrics import load_metric
+        from ..metrics import f1_scores
 
         probs, labels = self.predict_proba(dataset)
         if labels is None:
             raise InputError("evaluation needs labels", field="labels")
         names = list(self.label_space.names)
-        metric = load_metric("multilabel_f1")
         results = {}
         if not self.label_space.multi_label:
-            k = len(names)
-            one_hot = np.eye(k, dtype=np.int64)
-            scores = metric.compute(
-                predictions=one_hot[probs.argmax(axis=1)].tolist(),
-                references=one_hot[labels].tolist(),
-                label_names=names,
-            )
+            one_hot = np.eye(len(names), dtype=np.int64)
+            scores = f1_scores(one_hot[labels], one_hot[probs.argmax(axis=1)], names)
             scores["threshold"] = None
             results["argmax"] = scores
         else:
@@ -630,9 +624,8 @@ class EmoPillarsTrainer(Trainer):
             if "thresholds" in stored:
                 settings["per_label"] = [stored["thresholds"][name] for name in names]
             for key, threshold in settings.items():
-                scores = metric.compute(
-                    predictions=probs.tolist(), references=labels.tolist(), threshold=threshold, label_names=names
-                )
+                cut = (probs >= np.asarray(threshold, dtype=np.float64)).astype(np.int64)
+                scores = f1_scores(labels, cut, names)
                 scores["threshold"] = threshold
                 results[key] = scores
         self.card_data.set_test_metrics(results, split)

@@ -137,9 +137,6 @@ TRAIN_SCRIPT = textwrap.dedent(
     sys.path.insert(0, sys.argv[1])
     from tiny_models import tiny_dataset_dict
     from emo_pillars.training.commands import train_main
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from tiny_models import write_repository  # noqa: E402
     metrics = train_main(
         tiny_dataset_dict(), "context_less", sys.argv[2], sys.argv[3], max_steps=16, batch_size=2, use_cpu=True,
         seed=42, save_steps=4, save_total_limit=2, logging_steps=1, freeze_embeddings=False,
