@@ -177,11 +177,41 @@ def _cmd_push_dataset(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------------------------------------------------
 # train / predict
 # --------------------------------------------------------------------------------------------------------------------
+class _LazyArgumentParser(argparse.ArgumentParser):
+    """A sub-parser that adds its options when it first parses or prints help: ``train`` and ``finetune`` build
+    theirs from ``TrainingArguments``, and other commands must not import ``transformers`` for that."""
+
+    def _populate_once(self) -> None:
+        populate = self.__dict__.pop("_populate", None)
+        if populate is not None:
+            populate(self)
+
+    def parse_known_args(self, args=None, namespace=None):
+        self._populate_once()
+        return super().parse_known_args(args, namespace)
+
+    def format_help(self) -> str:
+        self._populate_once()
+        return super().format_help()
+
+    def format_usage(self) -> str:
+        self._populate_once()
+        return super().format_usage()
+
+
+def _lazy(p: argparse.ArgumentParser, populate: Callable[[argparse.ArgumentParser], None]) -> None:
+    p.__class__ = _LazyArgumentParser
+    p._populate = populate
+
+
 @command("train", help="Train an encoder on an Emo Pillars dataset, tune thresholds, write the card (and push).")
 def _args_train(p: argparse.ArgumentParser) -> None:
-    from .training.commands import add_train_arguments
+    def populate(parser: argparse.ArgumentParser) -> None:
+        from .training.commands import add_train_arguments
 
-    add_train_arguments(p)
+        add_train_arguments(parser)
+
+    _lazy(p, populate)
 
 
 @_args_train.run
@@ -210,9 +240,12 @@ def _cmd_predict(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------------------------------------------------
 @command("finetune", help="Fine-tune on a downstream benchmark under its official protocol.")
 def _args_finetune(p: argparse.ArgumentParser) -> None:
-    from .tasks.commands import add_finetune_arguments
+    def populate(parser: argparse.ArgumentParser) -> None:
+        from .tasks.commands import add_finetune_arguments
 
-    add_finetune_arguments(p)
+        add_finetune_arguments(parser)
+
+    _lazy(p, populate)
 
 
 @_args_finetune.run
