@@ -40,7 +40,9 @@ wheel: install
 	$(BIN)/pip wheel --no-deps -w dist .
 
 bench: install
-	$(BIN)/python benchmarks/run_all.py
+	$(BIN)/python benchmarks/generation.py
+	$(BIN)/python benchmarks/server.py
+	$(BIN)/python benchmarks/dataset_build.py --scale 0.05
 
 clean:
 	rm -rf build dist *.egg-info .pytest_cache .ruff_cache

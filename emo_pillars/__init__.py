@@ -28,7 +28,7 @@ _LAZY: dict[str, str] = {
     "EmoPillarsClassifier": ".modeling",
     "EmoPillarsTrainer": ".training.trainer",
     "EmoPillarsTrainingArguments": ".training.args",
-    "EmoPillarsModelCardData": ".training.model_card",
+    "EmoPillarsModelCardData": ".model_card",
 }
 
 __all__ = [

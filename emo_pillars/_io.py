@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-__all__ = ["atomic_write_text", "atomic_write_jsonl", "atomic_write_json"]
+__all__ = ["atomic_write_text", "atomic_write_jsonl", "atomic_write_json", "replace_directory"]
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
@@ -37,3 +37,43 @@ def atomic_write_jsonl(path: str | os.PathLike, rows: Iterable[dict[str, Any]]) 
 def atomic_write_json(path: str | os.PathLike, obj: Any) -> Path:
     """Write indented JSON, atomically."""
     return atomic_write_text(path, json.dumps(obj, ensure_ascii=False, indent=2) + "\n")
+
+
+def replace_directory(source: str | os.PathLike, target: str | os.PathLike) -> Path:
+    """Put the finished folder ``source`` (a temporary sibling of ``target``) in place of ``target``.
+
+    On Linux the two folders are swapped in one atomic ``renameat2(RENAME_EXCHANGE)``, so ``target`` is at every
+    moment either the previous folder, whole, or the new one; elsewhere the previous folder is renamed aside first
+    (a kill between the two renames leaves it whole beside ``target``). The previous folder is then deleted.
+    """
+    import shutil
+
+    source, target = Path(source), Path(target)
+    if not target.exists():
+        os.replace(source, target)
+        return target
+    if _exchange(source, target):
+        shutil.rmtree(source, ignore_errors=True)  # now holds the previous folder
+        return target
+    aside = target.with_name(f".{target.name}.old-{os.getpid()}")
+    os.replace(target, aside)
+    os.replace(source, target)
+    shutil.rmtree(aside, ignore_errors=True)
+    return target
+
+
+def _exchange(first: Path, second: Path) -> bool:
+    """Swap two paths atomically with ``renameat2(RENAME_EXCHANGE)``; ``False`` where that is not available."""
+    import ctypes
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    result = renameat2(at_fdcwd, os.fsencode(first), at_fdcwd, os.fsencode(second), rename_exchange)
+    return result == 0

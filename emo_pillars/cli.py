@@ -204,74 +204,62 @@ def _cmd_push_dataset(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------------------------------------------------
 # train / predict
 # --------------------------------------------------------------------------------------------------------------------
+class _LazyArgumentParser(argparse.ArgumentParser):
+    """A sub-parser that adds its options when it first parses or prints help: ``train`` and ``finetune`` build
+    theirs from ``TrainingArguments``, and other commands must not import ``transformers`` for that."""
+
+    def _populate_once(self) -> None:
+        populate = self.__dict__.pop("_populate", None)
+        if populate is not None:
+            populate(self)
+
+    def parse_known_args(self, args=None, namespace=None):
+        self._populate_once()
+        return super().parse_known_args(args, namespace)
+
+    def format_help(self) -> str:
+        self._populate_once()
+        return super().format_help()
+
+    def format_usage(self) -> str:
+        self._populate_once()
+        return super().format_usage()
+
+
+def _lazy(p: argparse.ArgumentParser, populate: Callable[[argparse.ArgumentParser], None]) -> None:
+    p.__class__ = _LazyArgumentParser
+    p._populate = populate
+
+
 @command("train", help="Train an encoder on an Emo Pillars dataset, tune thresholds, write the card (and push).")
 def _args_train(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--dataset", required=True, metavar="DIR_OR_REPO", help="Dataset repository folder or Hub id.")
-    p.add_argument("--config", default="context_less", choices=["context_less", "contextual"], help="Subset.")
-    p.add_argument("--model", required=True, metavar="BASE", help="Base encoder: Hub id or folder.")
-    p.add_argument("--output", required=True, metavar="DIR", help="Where the model, card and plots go.")
-    p.add_argument("--epochs", type=float, default=None, help="Training epochs (default: the trainer's).")
-    p.add_argument("--learning-rate", type=float, default=None, help="Encoder learning rate.")
-    p.add_argument("--batch-size", type=int, default=None, help="Training batch size.")
-    p.add_argument("--max-length", type=int, default=None, help="Truncation length in tokens.")
-    p.add_argument("--max-steps", type=int, default=None, help="Stop after N steps (quick checks).")
-    p.add_argument("--seed", type=int, default=42, help="Random seed (42).")
-    p.add_argument("--lora", action="store_true", help="Train LoRA adapters with peft and merge them on save.")
-    p.add_argument("--push-to-hub", default=None, metavar="REPO_ID", help="Upload the trained model to the Hub.")
+    def populate(parser: argparse.ArgumentParser) -> None:
+        from .training.commands import add_train_arguments
+
+        add_train_arguments(parser)
+
+    _lazy(p, populate)
 
 
 @_args_train.run
 def _cmd_train(args: argparse.Namespace) -> int:
-    from .training.commands import train_main
+    from .training.commands import run_train
 
-    train_main(
-        args.dataset,
-        config=args.config,
-        model=args.model,
-        output=args.output,
-        epochs=args.epochs,
-        lora=args.lora,
-        push_to_hub=args.push_to_hub,
-        learning_rate=args.learning_rate,
-        batch_size=args.batch_size,
-        max_length=args.max_length,
-        max_steps=args.max_steps,
-        seed=args.seed,
-    )
-    return 0
+    return run_train(args)
 
 
 @command("predict", help="Predict the emotions of utterances with a trained model.")
 def _args_predict(p: argparse.ArgumentParser) -> None:
-    p.add_argument("texts", nargs="+", metavar="TEXT", help="Utterances to classify.")
-    p.add_argument("--model", required=True, metavar="DIR_OR_REPO", help="Model folder or Hub id.")
-    p.add_argument("--context", default=None, help="Situation text (contextual models).")
-    p.add_argument("--character", default=None, help="Who says the utterances (contextual models).")
-    p.add_argument("--threshold", default=None, help="A number, 'global', or nothing for per-label thresholds.")
-    p.add_argument("--top-k", type=int, default=None, help="At most K emotions per utterance.")
-    p.add_argument("--level", default="emotions", choices=["emotions", "ekman", "sentiment"], help="Label level.")
+    from .predict import add_predict_arguments
+
+    add_predict_arguments(p)
 
 
 @_args_predict.run
 def _cmd_predict(args: argparse.Namespace) -> int:
-    from .training.commands import predict_main
+    from .predict import run_predict
 
-    threshold = args.threshold
-    if threshold not in (None, "global"):
-        try:
-            threshold = float(threshold)
-        except ValueError:
-            raise ConfigError(f"--threshold must be a number or 'global', got {threshold!r}") from None
-    predict_main(
-        args.model,
-        args.texts,
-        context=args.context,
-        character=args.character,
-        threshold=threshold,
-        top_k=args.top_k,
-        level=args.level,
-    )
-    return 0
+    return run_predict(args)
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -279,51 +267,19 @@ def _cmd_predict(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------------------------------------------------
 @command("finetune", help="Fine-tune on a downstream benchmark under its official protocol.")
 def _args_finetune(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--task", required=True, choices=["goemotions", "isear", "iemocap", "emocontext"], help="Task.")
-    p.add_argument("--data", required=True, metavar="PATH_OR_ID", help="The benchmark's official files or a Hub id.")
-    p.add_argument("--model", required=True, metavar="BASE_OR_ID", help="Encoder to fine-tune: Hub id or folder.")
-    p.add_argument("--output", required=True, metavar="DIR", help="Model, eval_results.json and card go here.")
-    p.add_argument("--head", choices=["emo28", "task"], default="emo28", help="Keep the 28-class head (emo28) "
-                   "and map the task's labels into it, or put on a task-sized head.")  # fmt: skip
-    p.add_argument("--epochs", type=float, default=None, help="Epochs (default: the task protocol's).")
-    p.add_argument("--folds", type=int, default=None, help="Cross-validation folds (ISEAR only; default 5).")
-    p.add_argument("--lora", action="store_true", help="Train LoRA adapters and merge them on save.")
-    p.add_argument("--push-to-hub", default=None, metavar="REPO_ID", help="Upload the model with its card.")
-    p.add_argument("--learning-rate", type=float, default=None, help="Encoder learning rate.")
-    p.add_argument("--batch-size", type=int, default=None, help="Training batch size.")
-    p.add_argument("--max-length", type=int, default=None, help="Truncation length in tokens.")
-    p.add_argument("--ways", type=int, default=None, choices=[4, 6], help="IEMOCAP label scheme (default 4).")
-    p.add_argument("--max-steps", type=int, default=None, help="Stop after N steps (quick checks).")
-    p.add_argument("--seed", type=int, default=42, help="Random seed (42).")
+    def populate(parser: argparse.ArgumentParser) -> None:
+        from .tasks.commands import add_finetune_arguments
+
+        add_finetune_arguments(parser)
+
+    _lazy(p, populate)
 
 
 @_args_finetune.run
 def _cmd_finetune(args: argparse.Namespace) -> int:
-    from .tasks.finetune import finetune_main
+    from .tasks.commands import run_finetune
 
-    if args.ways is not None and args.task != "iemocap":
-        raise ConfigError(f"--ways applies to iemocap, not {args.task}")
-    training = {
-        "learning_rate": args.learning_rate,
-        "per_device_train_batch_size": args.batch_size,
-        "max_length": args.max_length,
-    }
-    finetune_main(
-        args.task,
-        args.data,
-        args.model,
-        args.output,
-        head=args.head,
-        epochs=args.epochs,
-        folds=args.folds,
-        lora=args.lora,
-        push_to_hub=args.push_to_hub,
-        max_steps=args.max_steps,
-        seed=args.seed,
-        task_options={"ways": args.ways} if args.ways is not None else None,
-        **{key: value for key, value in training.items() if value is not None},
-    )
-    return 0
+    return run_finetune(args)
 
 
 # --------------------------------------------------------------------------------------------------------------------

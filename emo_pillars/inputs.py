@@ -21,10 +21,13 @@ Examples:
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 from .errors import ConfigError, InputError
+
+logger = logging.getLogger(__name__)
 
 __all__ = [
     "InputFormat",
@@ -33,8 +36,11 @@ __all__ = [
     "format_utterance",
     "format_inputs",
     "pipeline_inputs",
+    "resolve_max_length",
+    "encode_inputs",
     "tokenize_examples",
     "ensure_token_types",
+    "check_texts",
 ]
 
 InputFormat = Literal["context_less", "contextual"]
@@ -108,6 +114,24 @@ def format_inputs(
     return text, text_pair
 
 
+def check_texts(utterances: str | Sequence[str], name: str = "text") -> list[str]:
+    """The utterances as a list, refusing an empty list and empty or whitespace-only texts (one line).
+
+    Examples:
+        >>> check_texts("Hi!")
+        ['Hi!']
+    """
+    items = [utterances] if isinstance(utterances, str) else list(utterances)
+    if not items:
+        raise InputError(f"no {name} given")
+    for i, item in enumerate(items):
+        if not isinstance(item, str):
+            raise InputError(f"{name} {i + 1} is {type(item).__name__}, not str")
+        if not item.strip():
+            raise InputError(f"{name} {i + 1} is empty or whitespace only")
+    return items
+
+
 def pipeline_inputs(
     utterances: str | Sequence[str],
     contexts: str | Sequence[str] | None = None,
@@ -124,16 +148,91 @@ def pipeline_inputs(
     return [{"text": t, "text_pair": p} for t, p in zip(text, text_pair)]
 
 
+def resolve_max_length(
+    input_format: str = "context_less", max_length: int | None = None, tokenizer: Any = None, config: Any = None
+) -> int:
+    """The one place that decides the truncation length.
+
+    ``max_length`` when given, else the paper's :data:`DEFAULT_MAX_LENGTH` for the format; then capped at what the
+    model can read (the tokenizer's ``model_max_length`` and the config's position embeddings), with a warning.
+
+    Examples:
+        >>> resolve_max_length("contextual"), resolve_max_length("context_less", 64)
+        (512, 64)
+    """
+    check_input_format(input_format)
+    if max_length is None:
+        max_length = DEFAULT_MAX_LENGTH[input_format]
+    if isinstance(max_length, bool) or not isinstance(max_length, int) or max_length <= 0:
+        raise ConfigError(f"max_length must be a positive integer, got {max_length!r}")
+    limits = []
+    model_max = getattr(tokenizer, "model_max_length", None)
+    if isinstance(model_max, int) and 0 < model_max < 1_000_000:
+        limits.append(model_max)
+    positions = getattr(config, "max_position_embeddings", None)
+    if isinstance(positions, int) and positions > 0:
+        # RoBERTa-style models offset positions by the padding index + 1.
+        offset = 2 if getattr(config, "model_type", "") in ("roberta", "xlm-roberta", "camembert") else 0
+        limits.append(positions - offset)
+    if limits and min(limits) < max_length:
+        logger.warning("max_length %d is more than the model reads; using %d", max_length, min(limits))
+        max_length = min(limits)
+    return max_length
+
+
+def encode_inputs(tokenizer: Any, text: Sequence[str], text_pair: Sequence[str] | None, max_length: int) -> Any:
+    """Tokenize model segments (from :func:`format_inputs`) with the one truncation policy, unpadded.
+
+    A single segment is cut at ``max_length``. A pair keeps the utterance whole and cuts the context
+    (``only_first``); where the utterance alone does not fit, that row falls back to cutting both
+    (``longest_first``). Every cut text is reported once with a warning; nothing raises for a long text.
+    Training (:func:`tokenize_examples`) and inference (``EmoPillarsClassifier``) both call this.
+
+    Returns:
+        The tokenizer's ``BatchEncoding`` of lists (pad it with ``tokenizer.pad``).
+    """
+    text = list(text)
+    if text_pair is None:
+        encoding = tokenizer(text, truncation=True, max_length=max_length)
+        full = [i for i, ids in enumerate(encoding["input_ids"]) if len(ids) >= max_length]
+        if full:
+            lengths = [len(ids) for ids in tokenizer([text[i] for i in full])["input_ids"]]
+            cut = sum(length > max_length for length in lengths)
+            if cut:
+                logger.warning("%d text(s) longer than max_length %d were truncated", cut, max_length)
+        return encoding
+    text_pair = list(text_pair)
+    try:
+        return tokenizer(text, text_pair, truncation="only_first", max_length=max_length)
+    except Exception:  # tokenizers raise when only_first cannot make some pair fit: redo those rows
+        pass
+    rows = []
+    cut = 0
+    for first, second in zip(text, text_pair):
+        try:
+            rows.append(tokenizer(first, second, truncation="only_first", max_length=max_length))
+        except Exception:
+            cut += 1
+            rows.append(tokenizer(first, second, truncation="longest_first", max_length=max_length))
+    logger.warning(
+        "%d utterance(s) longer than max_length %d with their character; context and utterance were both cut",
+        cut,
+        max_length,
+    )
+    keys = rows[0].keys() if rows else ["input_ids"]
+    from transformers import BatchEncoding
+
+    return BatchEncoding({key: [row[key] for row in rows] for key in keys})
+
+
 def tokenize_examples(
     tokenizer: Any,
     examples: Mapping[str, Sequence[Any]],
     input_format: str = "context_less",
     max_length: int | None = None,
-    padding: bool | str = False,
-    return_tensors: str | None = None,
 ) -> Any:
     """Tokenize a batch of dataset rows (columns ``utterance``, and for contextual input ``context`` and
-    ``character``) in the model input format.
+    ``character``) in the model input format, with :func:`encode_inputs`.
 
     Usable directly as a ``datasets.Dataset.map(batched=True)`` function.
 
@@ -141,17 +240,12 @@ def tokenize_examples(
         tokenizer: A Hugging Face tokenizer.
         examples: A batch of rows as a column mapping.
         input_format: ``"context_less"`` or ``"contextual"``.
-        max_length: Truncation length; defaults to :data:`DEFAULT_MAX_LENGTH` for the format.
-        padding: Passed to the tokenizer (``False`` to pad later in a collator).
-        return_tensors: Passed to the tokenizer.
+        max_length: Truncation length; see :func:`resolve_max_length`.
 
     Returns:
-        The tokenizer's ``BatchEncoding``. Contextual pairs are truncated from the context first
-        (``truncation="only_first"`` where the utterance fits), so the utterance is kept whole.
+        The tokenizer's ``BatchEncoding`` (unpadded; a collator pads).
     """
-    check_input_format(input_format)
-    if max_length is None:
-        max_length = DEFAULT_MAX_LENGTH[input_format]
+    max_length = resolve_max_length(input_format, max_length)
     if input_format == "context_less":
         text, text_pair = format_inputs(examples["utterance"])
     else:
@@ -159,14 +253,7 @@ def tokenize_examples(
             raise InputError("contextual input needs a 'context' column", field="context")
         characters = examples.get("character")
         text, text_pair = format_inputs(examples["utterance"], examples["context"], characters)
-    kwargs: dict[str, Any] = {"max_length": max_length, "padding": padding, "return_tensors": return_tensors}
-    if text_pair is None:
-        return tokenizer(text, truncation=True, **kwargs)
-    # Keep the utterance whole and cut the context; fall back to cutting both when the utterance alone is too long.
-    try:
-        return tokenizer(text, text_pair, truncation="only_first", **kwargs)
-    except Exception:  # tokenizers raise when only_first cannot make the pair fit
-        return tokenizer(text, text_pair, truncation="longest_first", **kwargs)
+    return encode_inputs(tokenizer, text, text_pair, max_length)
 
 
 def ensure_token_types(model: Any, tokenizer: Any = None, num_types: int = 2) -> bool:

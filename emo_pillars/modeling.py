@@ -1,9 +1,9 @@
-"""EmoPillarsClassifier: inference with a trained emo-pillars model (a local folder or a Hub repository)."""
+"""EmoPillarsClassifier: inference with a trained model (a local folder or a Hub repository), any label space."""
 
 from __future__ import annotations
 
-import json
 import logging
+import math
 import os
 import tempfile
 from collections.abc import Sequence
@@ -13,13 +13,14 @@ from typing import Any, Literal
 import numpy as np
 
 from .errors import ConfigError, HubError, InputError
-from .inputs import DEFAULT_MAX_LENGTH, format_inputs
+from .inputs import check_texts, encode_inputs, format_inputs, resolve_max_length
+from .label_space import LabelSpace
+from .loading import check_model_folder, load_config, load_model, load_tokenizer, read_json_file
 from .taxonomy import (
     EKMAN_GROUPS,
     EKMAN_LABELS,
     EMOTIONS,
     NEUTRAL,
-    NUM_EMOTIONS,
     SENTIMENT_GROUPS,
     SENTIMENT_LABELS,
     label2id,
@@ -27,7 +28,7 @@ from .taxonomy import (
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["EmoPillarsClassifier", "rollup_proba", "Level"]
+__all__ = ["EmoPillarsClassifier", "rollup_proba", "check_threshold", "Level"]
 
 CONFIG_KEY = "emo_pillars"
 Level = Literal["emotions", "ekman", "sentiment"]
@@ -71,11 +72,19 @@ def rollup_proba(probs: Any, level: Level = "ekman") -> tuple[tuple[str, ...], n
 
 
 class EmoPillarsClassifier:
-    """A trained emo-pillars model ready for inference: scores, thresholded emotions, roll-ups, save and push.
+    """A trained model ready for inference: scores, decided labels, roll-ups, save and push.
 
-    The model underneath is a plain ``AutoModelForSequenceClassification`` with 28 sigmoid outputs; thresholds and
-    the input format are read from its config (``config.emo_pillars``), as written by
-    :class:`~emo_pillars.training.EmoPillarsTrainer`. LoRA adapter folders load too (merged on load).
+    The model underneath is a plain ``AutoModelForSequenceClassification``; its label space comes from its config
+    (``id2label``, ``problem_type``, see :class:`~emo_pillars.label_space.LabelSpace`):
+
+    * a model over the **28 GoEmotions classes** is matched by name, whatever the order or case of its labels, and
+      its scores come back in :data:`~emo_pillars.taxonomy.EMOTIONS` order (roll-ups to Ekman and sentiment work);
+    * any **other label set** (a task head such as ISEAR's 7) is used as stored, in the config's order.
+
+    Multi-label models give sigmoid scores and are cut at thresholds (the per-label ones tuned on validation and
+    stored in ``config.emo_pillars``, by default); single-label models give softmax scores and predict the
+    highest-scoring label. The input format and ``max_length`` are read from the config as well. LoRA adapter
+    folders load too (merged on load). Nothing runs custom code unless ``trust_remote_code=True``.
 
     Args:
         model: The ``transformers`` model.
@@ -93,11 +102,15 @@ class EmoPillarsClassifier:
         [{'disappointment': 0.62, 'annoyance': 0.41}]
         >>> clf.predict_proba(["Thanks a lot!"]).shape  # doctest: +SKIP
         (1, 28)
+        >>> isear = EmoPillarsClassifier.from_pretrained("path/to/isear-task-head")  # doctest: +SKIP
+        >>> isear.labels, isear.predict(["I was left alone at night."])  # doctest: +SKIP
+        (('joy', 'fear', 'anger', 'sadness', 'disgust', 'shame', 'guilt'), [{'fear': 0.64}])
     """
 
     def __init__(self, model: Any, tokenizer: Any, device: str | None = None, card_data: Any = None):
         import torch
 
+        self.label_space = LabelSpace.from_config(model.config)
         self.model = model
         self.tokenizer = tokenizer
         self.card_data = card_data
@@ -108,8 +121,14 @@ class EmoPillarsClassifier:
         self.device = torch.device(device)
         self.model.to(self.device)
         self.model.eval()
-        if getattr(self.model.config, "num_labels", None) != NUM_EMOTIONS:
-            raise ConfigError(f"the model has {self.model.config.num_labels} outputs; expected {NUM_EMOTIONS}")
+        space = self.label_space
+        #: Model output index for each of :attr:`labels` (the GoEmotions order for 28-class models).
+        self._order = space.emotion_order() if space.is_emotions else list(range(space.num_labels))
+        self.labels: tuple[str, ...] = tuple(EMOTIONS) if space.is_emotions else space.names
+        self.max_length = resolve_max_length(
+            self.input_format, self.settings.get("max_length"), self.tokenizer, self.model.config
+        )
+        self.thresholds  # noqa: B018  (stored thresholds are checked at load, not at the first predict)
 
     # ----- loading -------------------------------------------------------------------------------------------
     @classmethod
@@ -119,39 +138,43 @@ class EmoPillarsClassifier:
         revision: str | None = None,
         token: str | None = None,
         device: str | None = None,
+        trust_remote_code: bool = False,
         **model_kwargs: Any,
     ) -> EmoPillarsClassifier:
-        """Load a model saved by the trainer or by :meth:`save_pretrained`: a folder or a Hub repository id.
+        """Load a model saved by the trainer or by :meth:`save_pretrained`, or any sequence-classification
+        checkpoint whose config names its labels: a folder or a Hub repository id.
 
         Args:
             path_or_repo_id: Local folder or Hub id.
             revision: Hub revision (branch, tag or commit).
             token: Hub token.
             device: Where to run the model.
+            trust_remote_code: Allow custom code in the folder or repository (off: such models are refused).
             **model_kwargs: Passed to ``AutoModelForSequenceClassification.from_pretrained``.
-        """
-        from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
 
+        Raises:
+            InputError: A missing or corrupt config, tokenizer or weights file; pickle-only weights.
+            ConfigError: Custom code without ``trust_remote_code``; labels that cannot be matched.
+        """
         source = os.fspath(path_or_repo_id)
         hub = {"revision": revision, "token": token}
+        trust = {"trust_remote_code": trust_remote_code}
         adapter_config = _read_json(source, "adapter_config.json", **hub)
+        check_model_folder(source, trust_remote_code, weights=True, tokenizer=adapter_config is None)
+        config = load_config(source, **hub, **trust)
+        LabelSpace.from_config(config, source)  # refuse unusable labels before the weights load
         if adapter_config is not None:
             from peft import PeftModel
 
-            config = AutoConfig.from_pretrained(source, **hub)
-            base = AutoModelForSequenceClassification.from_pretrained(
-                adapter_config["base_model_name_or_path"], config=config, **model_kwargs
-            )
+            base_id = adapter_config["base_model_name_or_path"]
+            base = load_model(base_id, config=config, **trust, **model_kwargs)
             model = PeftModel.from_pretrained(base, source, **hub).merge_and_unload()
             model.config = config
+            has_tokenizer = _read_json(source, "tokenizer_config.json", **hub) is not None
+            tokenizer = load_tokenizer(source if has_tokenizer else base_id, **hub, **trust)
         else:
-            model = AutoModelForSequenceClassification.from_pretrained(source, **hub, **model_kwargs)
-        try:
-            tokenizer = AutoTokenizer.from_pretrained(source, **hub)
-        except (OSError, ValueError):
-            if adapter_config is None:
-                raise
-            tokenizer = AutoTokenizer.from_pretrained(adapter_config["base_model_name_or_path"])
+            model = load_model(source, config=config, **hub, **trust, **model_kwargs)
+            tokenizer = load_tokenizer(source, **hub, **trust)
         classifier = cls(model, tokenizer, device=device)
         if Path(source).is_dir():
             classifier.source_dir = Path(source)
@@ -168,46 +191,55 @@ class EmoPillarsClassifier:
         return self.settings.get("input_format", "context_less")
 
     @property
-    def max_length(self) -> int:
-        return int(self.settings.get("max_length") or DEFAULT_MAX_LENGTH.get(self.input_format, 512))
+    def multi_label(self) -> bool:
+        return self.label_space.multi_label
 
     @property
     def global_threshold(self) -> float:
         """The global threshold tuned on validation (0.5 when none was tuned)."""
-        return float(self.settings.get("threshold", 0.5))
+        return check_threshold(self.settings.get("threshold", 0.5), "config.json emo_pillars.threshold")
 
     @property
     def thresholds(self) -> np.ndarray:
-        """The per-label thresholds tuned on validation (else the global one for every label)."""
+        """The per-label thresholds tuned on validation, in :attr:`labels` order (else the global one for all)."""
         per_label = self.settings.get("thresholds")
         if not per_label:
-            return np.full(NUM_EMOTIONS, self.global_threshold)
-        return np.asarray([float(per_label[e]) for e in EMOTIONS])
+            return np.full(len(self.labels), self.global_threshold)
+        if not isinstance(per_label, dict):
+            raise ConfigError("config.json emo_pillars.thresholds must map label names to thresholds")
+        by_name = {str(k).strip().lower(): v for k, v in per_label.items()}
+        missing = [name for name in self.labels if name.strip().lower() not in by_name]
+        if missing:
+            raise ConfigError(f"config.json emo_pillars.thresholds has no threshold for: {', '.join(missing)}")
+        return np.asarray(
+            [check_threshold(by_name[n.strip().lower()], f"thresholds[{n!r}]") for n in self.labels], dtype=float
+        )
 
     def set_thresholds(self, threshold: float | None = None, thresholds: Sequence[float] | None = None) -> None:
-        """Store a global and/or per-label thresholds in the config (saved with the model)."""
+        """Store a global and/or per-label thresholds (in :attr:`labels` order) in the config."""
         settings = self.settings
         if threshold is not None:
-            settings["threshold"] = float(threshold)
+            settings["threshold"] = check_threshold(threshold)
         if thresholds is not None:
-            if len(thresholds) != NUM_EMOTIONS:
-                raise InputError(f"need {NUM_EMOTIONS} thresholds, got {len(thresholds)}")
-            settings["thresholds"] = {e: float(t) for e, t in zip(EMOTIONS, thresholds)}
+            if len(thresholds) != len(self.labels):
+                raise InputError(f"need {len(self.labels)} thresholds, got {len(thresholds)}")
+            settings["thresholds"] = {e: check_threshold(t) for e, t in zip(self.labels, thresholds)}
         setattr(self.model.config, CONFIG_KEY, settings)
 
     def _resolve_thresholds(self, threshold: float | str | Sequence[float] | None) -> np.ndarray:
+        k = len(self.labels)
         if threshold is None or threshold == "per_label":
             return self.thresholds
         if threshold == "global":
-            return np.full(NUM_EMOTIONS, self.global_threshold)
+            return np.full(k, self.global_threshold)
         if isinstance(threshold, str):
             raise ConfigError(f"threshold must be a number, a list, 'global' or 'per_label', got {threshold!r}")
         values = np.asarray(threshold, dtype=np.float64)
         if values.ndim == 0:
-            return np.full(NUM_EMOTIONS, float(values))
-        if values.shape != (NUM_EMOTIONS,):
-            raise InputError(f"need one threshold or {NUM_EMOTIONS}, got {values.shape[0]}")
-        return values
+            return np.full(k, check_threshold(float(values)))
+        if values.shape != (k,):
+            raise InputError(f"need one threshold or {k}, got {values.shape[0]}")
+        return np.asarray([check_threshold(v) for v in values])
 
     # ----- inference ------------------------------------------------------------------------------------------
     def predict_proba(
@@ -219,19 +251,26 @@ class EmoPillarsClassifier:
         level: Level = "emotions",
         show_progress_bar: bool = False,
     ) -> np.ndarray:
-        """Sigmoid scores, shape ``(n, 28)`` in :data:`~emo_pillars.taxonomy.EMOTIONS` order (or rolled up).
+        """Scores, shape ``(n, len(labels))`` in :attr:`labels` order: sigmoid for multi-label models, softmax
+        for single-label ones (or rolled up to ``"ekman"`` / ``"sentiment"`` for 28-class models).
 
         Args:
-            utterances: One utterance or a list.
+            utterances: One utterance or a list (none empty).
             contexts: Situation texts for a contextual model (one per utterance, or one for all).
-            characters: The speaking characters (contextual input).
+            characters: The speaking characters (contextual input; needs ``contexts``).
             batch_size: Inputs per forward pass.
-            level: ``"emotions"`` (28), ``"ekman"`` (Ekman-6 + neutral) or ``"sentiment"``.
+            level: ``"emotions"`` (the model's labels), ``"ekman"`` (Ekman-6 + neutral) or ``"sentiment"``.
             show_progress_bar: Show a tqdm bar over batches.
         """
         import torch
         from tqdm.auto import tqdm
 
+        utterances = check_texts(utterances)
+        if characters is not None and contexts is None:
+            raise InputError("characters need contexts (contextual input)", field="characters")
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ConfigError(f"batch_size must be a positive integer, got {batch_size!r}")
+        self._check_level(level)
         if contexts is None and self.input_format == "contextual":
             logger.warning("this model was trained on contextual input; predicting without contexts")
         text, text_pair = format_inputs(utterances, contexts, characters)
@@ -239,19 +278,52 @@ class EmoPillarsClassifier:
         starts = range(0, len(text), batch_size)
         for start in tqdm(starts, disable=not show_progress_bar, desc="Predicting", unit="batch"):
             pair = None if text_pair is None else text_pair[start : start + batch_size]
-            encoding = self.tokenizer(
-                text[start : start + batch_size],
-                pair,
-                truncation="only_first" if pair is not None else True,
-                max_length=self.max_length,
-                padding=True,
-                return_tensors="pt",
-            ).to(self.device)
+            encoding = encode_inputs(self.tokenizer, text[start : start + batch_size], pair, self.max_length)
+            batch = self.tokenizer.pad(encoding, return_tensors="pt").to(self.device)
             with torch.inference_mode():
-                logits = self.model(**encoding).logits
-            chunks.append(torch.sigmoid(logits.float()).cpu().numpy())
-        probs = np.concatenate(chunks) if chunks else np.zeros((0, NUM_EMOTIONS))
+                logits = self.model(**batch).logits.float()
+            scores = torch.sigmoid(logits) if self.multi_label else torch.softmax(logits, dim=-1)
+            chunks.append(scores.cpu().numpy()[:, self._order])
+        probs = np.concatenate(chunks)
         return rollup_proba(probs, level)[1] if level != "emotions" else probs
+
+    def _check_level(self, level: str) -> None:
+        if level not in ("emotions", "ekman", "sentiment"):
+            raise ConfigError(f"level must be 'emotions', 'ekman' or 'sentiment', got {level!r}")
+        if level != "emotions" and not self.label_space.is_emotions:
+            raise ConfigError(f"level={level!r} rolls up the 28 GoEmotions classes; this model's labels differ")
+
+    def decide(
+        self,
+        probs: Any,
+        threshold: float | str | Sequence[float] | None = None,
+        top_k: int | None = None,
+        level: Level = "emotions",
+    ) -> list[dict[str, float]]:
+        """Turn scores from :meth:`predict_proba` (``level="emotions"``) into ``{label: score}`` dicts, highest
+        first; :meth:`predict` is ``decide(predict_proba(...))``. Arguments as in :meth:`predict`."""
+        if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1):
+            raise ConfigError(f"top_k must be a positive integer, got {top_k!r}")
+        self._check_level(level)
+        probs = np.asarray(probs, dtype=np.float64)
+        if not self.multi_label and threshold is None:
+            keep = probs >= probs.max(axis=1, keepdims=True)  # the argmax
+            top_k = 1 if top_k is None else top_k
+            if top_k > 1:
+                keep = np.ones_like(probs, dtype=bool)
+        else:
+            keep = probs >= self._resolve_thresholds(threshold)
+        if level == "emotions":
+            names, scores = self.labels, probs
+        else:
+            names, members = _group_index(level)
+            scores = np.stack([np.where(keep[:, idx], probs[:, idx], -1.0).max(axis=1) for idx in members], axis=1)
+            keep = scores >= 0
+        results = []
+        for row_keep, row_scores in zip(keep, scores):
+            found = sorted(((names[j], float(row_scores[j])) for j in np.flatnonzero(row_keep)), key=lambda x: -x[1])
+            results.append(dict(found[:top_k] if top_k is not None else found))
+        return results
 
     def predict(
         self,
@@ -264,35 +336,30 @@ class EmoPillarsClassifier:
         level: Level = "emotions",
         show_progress_bar: bool = False,
     ) -> list[dict[str, float]]:
-        """The emotions at or above threshold, per input, as ``{emotion: score}`` from the highest score down.
+        """The labels each input gets, as ``{label: score}`` from the highest score down.
 
         Args:
-            utterances: One utterance or a list.
+            utterances: One utterance or a list (none empty).
             contexts: Situation texts for a contextual model.
-            characters: The speaking characters (contextual input).
-            threshold: ``None`` or ``"per_label"`` (the stored per-label thresholds, the default), ``"global"``
-                (the stored global one), a number, or 28 numbers.
-            top_k: Keep at most this many emotions per input (``threshold=0`` with ``top_k`` gives the top k).
+            characters: The speaking characters (contextual input; needs ``contexts``).
+            threshold: Multi-label: ``None`` or ``"per_label"`` (the stored per-label thresholds, the default),
+                ``"global"`` (the stored global one), a number in [0, 1], or one per label. Single-label: ``None``
+                (the argmax), or a number (every label scoring at least that).
+            top_k: Keep at most this many labels per input (at least 1; ``threshold=0`` with ``top_k`` gives the
+                top k).
             batch_size: Inputs per forward pass.
-            level: ``"emotions"``, or ``"ekman"`` / ``"sentiment"``: a group is predicted when one of its classes
-                is, with that class's best score.
+            level: ``"emotions"``, or ``"ekman"`` / ``"sentiment"`` (28-class models): a group is predicted when
+                one of its classes is, with that class's best score.
             show_progress_bar: Show a tqdm bar over batches.
         """
+        if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1):
+            raise ConfigError(f"top_k must be a positive integer, got {top_k!r}")
+        if threshold is not None and not isinstance(threshold, str):
+            self._resolve_thresholds(threshold)  # refuse a bad threshold before the model runs
         probs = self.predict_proba(
             utterances, contexts, characters, batch_size=batch_size, show_progress_bar=show_progress_bar
         )
-        keep = probs >= self._resolve_thresholds(threshold)
-        if level == "emotions":
-            names, scores = EMOTIONS, probs
-        else:
-            names, members = _group_index(level)
-            scores = np.stack([np.where(keep[:, idx], probs[:, idx], -1.0).max(axis=1) for idx in members], axis=1)
-            keep = scores >= 0
-        results = []
-        for row_keep, row_scores in zip(keep, scores):
-            found = sorted(((names[j], float(row_scores[j])) for j in np.flatnonzero(row_keep)), key=lambda x: -x[1])
-            results.append(dict(found[:top_k] if top_k is not None else found))
-        return results
+        return self.decide(probs, threshold=threshold, top_k=top_k, level=level)
 
     # ----- saving and the Hub -------------------------------------------------------------------------------
     def save_pretrained(self, save_directory: str | os.PathLike) -> Path:
@@ -302,7 +369,7 @@ class EmoPillarsClassifier:
         self.model.save_pretrained(path)
         self.tokenizer.save_pretrained(path)
         if self.card_data is not None:
-            from .training.model_card import write_model_card
+            from .model_card import write_model_card
 
             write_model_card(self.card_data, path)
         return path
@@ -327,11 +394,27 @@ class EmoPillarsClassifier:
             if local_dir is not None:
                 import shutil
 
-                ignore = shutil.ignore_patterns("checkpoint-*", "runs", ".*", "adapter_*", "training_args.bin")
+                ignore = shutil.ignore_patterns("checkpoint-*", "runs", ".*", "adapter_*", "training_args.*")
                 shutil.copytree(local_dir, folder, ignore=ignore)
             self.save_pretrained(folder)
             return upload_model_folder(folder, repo_id, private=private, token=token, commit_message=commit_message,
                                        revision=revision)  # fmt: skip
+
+
+def check_threshold(value: Any, name: str = "threshold") -> float:
+    """A threshold as a float in [0, 1]; NaN, infinities and values outside are refused in one line.
+
+    Examples:
+        >>> check_threshold("0.3")
+        0.3
+    """
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name} must be a number in [0, 1], got {value!r}") from None
+    if math.isnan(number) or not 0.0 <= number <= 1.0:
+        raise ConfigError(f"{name} must be in [0, 1], got {value!r}")
+    return number
 
 
 def upload_model_folder(
@@ -354,7 +437,7 @@ def upload_model_folder(
             repo_type="model",
             commit_message=commit_message,
             revision=revision,
-            ignore_patterns=["checkpoint-*/**", "runs/**", "training_args.bin"],
+            ignore_patterns=["checkpoint-*/**", "runs/**", "training_args.bin", ".*"],
         )
     except Exception as error:
         raise HubError(f"could not push {folder} to {repo_id}: {error}") from error
@@ -365,7 +448,7 @@ def _read_json(source: str, filename: str, revision: str | None = None, token: s
     """A JSON file of a folder or Hub repository, or ``None`` when it has none."""
     local = Path(source) / filename
     if Path(source).is_dir():
-        return json.loads(local.read_text("utf-8")) if local.is_file() else None
+        return read_json_file(local) if local.is_file() else None
     from huggingface_hub import hf_hub_download
     from huggingface_hub.errors import EntryNotFoundError, RemoteEntryNotFoundError
 
@@ -376,4 +459,4 @@ def _read_json(source: str, filename: str, revision: str | None = None, token: s
     except Exception as error:  # offline cache misses, missing repos: let from_pretrained report them
         logger.debug("no %s for %s: %s", filename, source, error)
         return None
-    return json.loads(Path(path).read_text("utf-8"))
+    return read_json_file(Path(path))

@@ -53,7 +53,8 @@ def build_parser(task: str, description: str, default_data: Path | None) -> argp
 
 
 def resolve_data(task: str, data: str | None, default_data: Path | None, quick: bool, output: Path) -> str:
-    """``--data``, else the shared copy, else (``--quick``) a synthetic sample written under ``output``."""
+    """``--data``, else the shared copy, else (``--quick``) a synthetic sample written beside ``output`` (the model
+    folder is replaced whole when the model is saved)."""
     if data:
         return data
     if default_data is not None and default_data.exists():
@@ -62,7 +63,7 @@ def resolve_data(task: str, data: str | None, default_data: Path | None, quick: 
         raise SystemExit(f"no {task} data found: pass --data (or --quick to try the recipe on a synthetic sample)")
     from emo_pillars.tasks import write_sample_files
 
-    path = write_sample_files(task, output / "sample-data")
+    path = write_sample_files(task, output.with_name(f"{output.name}-sample-data"))
     print(f"No {task} data given: using a synthetic sample in the official layout at {path}")
     return str(path)
 

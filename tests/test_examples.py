@@ -53,7 +53,7 @@ def test_quick_example(task: str, given_data: bool, extra: list[str], tiny_bert:
     if task == "isear":
         assert results["folds"] == 2 and results["head"] == "task"
     if not given_data:
-        assert "synthetic sample" in run.stdout and (out / "sample-data").is_dir()
+        assert "synthetic sample" in run.stdout and (tmp_path / "out-sample-data").is_dir()
     assert "Done in" in run.stdout and "## Evaluation protocol" in (out / "README.md").read_text()
 
 

@@ -55,7 +55,9 @@ def test_predict_proba_shape_and_batches(classifier):
     assert probs.shape == (3, 28) and ((probs > 0) & (probs < 1)).all()
     np.testing.assert_allclose(probs, classifier.predict_proba(UTTERANCES, batch_size=32), atol=1e-5)
     assert classifier.predict_proba(UTTERANCES[0]).shape == (1, 28)
-    assert classifier.predict_proba([]).shape == (0, 28)
+    for empty in ([], [""], ["ok", "  \n"]):
+        with pytest.raises(InputError):
+            classifier.predict_proba(empty)
 
 
 def test_predict_uses_stored_thresholds_by_default(classifier):
@@ -113,7 +115,8 @@ def test_set_thresholds_and_save_round_trip(classifier, tmp_path):
 
 
 def test_commands_print_tables(trained_dir, tmp_path, capsys):
-    from emo_pillars.training.commands import predict_main, train_main
+    from emo_pillars.predict import predict_main
+    from emo_pillars.training.commands import train_main
 
     predictions = predict_main(str(trained_dir), UTTERANCES, threshold=0.0, top_k=2)
     out = capsys.readouterr().out
@@ -170,3 +173,80 @@ def test_push_to_hub_and_pull_back(trained_dir, tmp_path):
     assert {"model.safetensors", "config.json", "tokenizer.json", "README.md", "thresholds.png"} <= set(files)
     assert "emo_pillars" in json.loads(files["config.json"])
     assert b"model-index" in files["README.md"]
+
+
+def _resave(source: Path, target: Path, edit) -> Path:
+    """Load a saved model, change its head and config with ``edit(model)``, save it (with the tokenizer)."""
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    model = AutoModelForSequenceClassification.from_pretrained(source)
+    edit(model)
+    model.save_pretrained(target)
+    AutoTokenizer.from_pretrained(source).save_pretrained(target)
+    return target
+
+
+def test_shuffled_and_recased_labels_predict_by_name(trained_dir, classifier, tmp_path):
+    import torch
+
+    order = np.random.default_rng(3).permutation(28)
+
+    def shuffle(model):
+        with torch.no_grad():
+            model.classifier.weight.copy_(model.classifier.weight[order].clone())
+            model.classifier.bias.copy_(model.classifier.bias[order].clone())
+        names = [EMOTIONS[i].upper() if j % 2 else EMOTIONS[i] for j, i in enumerate(order)]
+        model.config.id2label = dict(enumerate(names))
+        model.config.label2id = {name: i for i, name in enumerate(names)}
+
+    shuffled = EmoPillarsClassifier.from_pretrained(_resave(trained_dir, tmp_path / "shuffled", shuffle), device="cpu")
+    assert shuffled.labels == EMOTIONS
+    np.testing.assert_allclose(shuffled.predict_proba(UTTERANCES), classifier.predict_proba(UTTERANCES), atol=1e-6)
+    assert shuffled.predict(UTTERANCES, threshold=0.3) == classifier.predict(UTTERANCES, threshold=0.3)
+    # Without the mapping the rows would be read in the stored order: the test can tell them apart.
+    assert (order != np.arange(28)).any()
+
+
+def test_unmatched_or_missing_label_names_are_refused(trained_dir, tmp_path):
+    def rename(model):
+        model.config.id2label = {**model.config.id2label, 0: "happiness"}
+
+    with pytest.raises(ConfigError, match="not GoEmotions classes: happiness"):
+        EmoPillarsClassifier.from_pretrained(_resave(trained_dir, tmp_path / "renamed", rename), device="cpu")
+
+    def generic(model):
+        model.config.id2label = {i: f"LABEL_{i}" for i in range(28)}
+
+    with pytest.raises(ConfigError, match="names no labels"):
+        EmoPillarsClassifier.from_pretrained(_resave(trained_dir, tmp_path / "generic", generic), device="cpu")
+
+    def drop_threshold(model):
+        settings = dict(model.config.emo_pillars)
+        settings["thresholds"] = {k: v for k, v in settings["thresholds"].items() if k != "joy"}
+        model.config.emo_pillars = settings
+
+    with pytest.raises(ConfigError, match="no threshold for: joy"):
+        EmoPillarsClassifier.from_pretrained(_resave(trained_dir, tmp_path / "nojoy", drop_threshold), device="cpu")
+
+
+def test_bad_thresholds_and_top_k_are_refused(classifier):
+    for threshold in (float("nan"), 1.5, -0.1, [0.5] * 27 + [float("nan")]):
+        with pytest.raises(ConfigError):
+            classifier.predict(UTTERANCES, threshold=threshold)
+    for top_k in (0, -1, 1.5):
+        with pytest.raises(ConfigError):
+            classifier.predict(UTTERANCES, top_k=top_k)
+    with pytest.raises(InputError):
+        classifier.predict(UTTERANCES, characters=["Ann"] * 3)  # a character without a context
+
+
+def test_long_contextual_utterance_is_truncated_with_a_warning(classifier, caplog):
+    long_utterance = " ".join(["really"] * 400)
+    with caplog.at_level("WARNING"):
+        probs = classifier.predict_proba([long_utterance, "ok"], contexts=["Tom lost the letter."] * 2,
+                                         characters=["Tom", "Ann"])  # fmt: skip
+    assert probs.shape == (2, 28)
+    assert "both cut" in caplog.text
+    with caplog.at_level("WARNING"):
+        classifier.predict_proba([long_utterance])
+    assert "truncated" in caplog.text

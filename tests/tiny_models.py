@@ -93,3 +93,15 @@ def tiny_dataset_dict(contextual: bool = False):
         rows.append(row)
     split = datasets.Dataset.from_list(rows, features=datasets.Features(features))
     return datasets.DatasetDict({"train": split, "validation": split, "test": split})
+
+
+def write_repository(folder: Path, data, config: str = "context_less") -> Path:
+    """``data`` (a ``DatasetDict``) as a dataset repository folder: a README with ``configs`` and one Parquet file
+    per split, as ``emo-pillars build-dataset`` lays it out."""
+    (folder / config).mkdir(parents=True)
+    lines = ["---", "configs:", f"- config_name: {config}", "  data_files:"]
+    for split, rows in data.items():
+        rows.to_parquet(folder / config / f"{split}.parquet")
+        lines += [f"  - split: {split}", f"    path: {config}/{split}.parquet"]
+    (folder / "README.md").write_text("\n".join([*lines, "---", ""]), encoding="utf-8")
+    return folder

@@ -208,18 +208,15 @@ def multi_label_metrics(y_true: Any, y_pred: Any, label_names: Sequence[str]) ->
         >>> m["f1_a"], round(m["f1_b"], 4), round(m["macro_f1"], 4)
         (1.0, 0.6667, 0.8333)
     """
-    from sklearn.metrics import f1_score
+    from ..metrics import f1_scores
 
     true = _as_multi_hot(y_true, label_names, "y_true")
     pred = _as_multi_hot(y_pred, label_names, "y_pred")
     if true.shape != pred.shape:
         raise ValueError(f"gold labels {true.shape} and predictions {pred.shape} differ in shape")
-    out = {
-        "macro_f1": float(f1_score(true, pred, average="macro", zero_division=0)),
-        "micro_f1": float(f1_score(true, pred, average="micro", zero_division=0)),
-    }
-    per_label = f1_score(true, pred, average=None, zero_division=0)
-    out.update({f"f1_{name}": float(v) for name, v in zip(label_names, per_label)})
+    scores = f1_scores(true, pred, label_names)
+    out = {"macro_f1": scores["macro_f1"], "micro_f1": scores["micro_f1"]}
+    out.update({f"f1_{name}": values["f1"] for name, values in scores["per_label"].items()})
     return out
 
 

@@ -13,15 +13,16 @@ Two heads:
   :meth:`Task.scores_from_emo28`: ``argmax`` for single-label tasks; for GoEmotions (multi-label) the scores are cut
   at the global threshold tuned on the validation split (0.5 when there is none). The saved model is a regular
   emo-pillars model (``EmoPillarsClassifier`` loads it).
-* ``head="task"``: one output per task label. The trainer's multi-label machinery (BCE on 0/1 targets) is reused
-  with ``num_labels`` = the task's label count and one-hot targets; single-label predictions are the ``argmax`` of
-  the sigmoid scores (BCE on one-hot targets ranks classes like softmax cross-entropy would, though the scores
-  do not sum to 1). No thresholds are tuned for single-label tasks. The saved model has the task's ``id2label``
-  and is **not** a 28-class emo-pillars model: load it with ``transformers`` directly.
+* ``head="task"``: one output per task label, trained by the same :class:`EmoPillarsTrainer` with the task's label
+  space: softmax and cross-entropy for single-label tasks (prediction: the ``argmax``), sigmoid and BCE for
+  multi-label ones. The saved model has the task's ``id2label`` and ``problem_type``; ``EmoPillarsClassifier``
+  and ``transformers.pipeline`` load it and return the task's labels.
 
 Protocols: ISEAR has no official split, so it is evaluated with stratified k-fold cross-validation (``folds``,
 default 5) and reported as mean +- std over folds (:meth:`Task.aggregate`); the saved weights are those of the
-last fold. The other tasks use their official train / validation / test splits.
+last fold. Each finished fold's metrics are written to ``<output>/folds/fold-<i>.json``, so ``resume=True`` starts
+at the first unfinished fold (and inside it, at its last checkpoint). The other tasks use their official
+train / validation / test splits.
 
 Examples:
     >>> finetune_main("isear", "isear.csv", "roberta-base", "out", folds=5)  # doctest: +SKIP
@@ -29,6 +30,7 @@ Examples:
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -43,7 +45,7 @@ __all__ = ["finetune_main", "HEADS", "PROTOCOL_EPOCHS", "to_training_rows", "pro
 #: The heads :func:`finetune_main` can train.
 HEADS = ("emo28", "task")
 
-#: Epochs the paper's protocols use (PAPER.md section 6); other tasks use the trainer's default.
+#: Epochs the paper's protocols use (Shvets 2025, section 6); other tasks use the trainer's default.
 PROTOCOL_EPOCHS: dict[str, float] = {"goemotions": 3, "isear": 8}
 
 #: Tasks evaluated by cross-validation (no official split).
@@ -85,59 +87,6 @@ def to_training_rows(task: Task, dataset: Any, head: str = "emo28") -> Any:
     )
 
 
-def _task_head_trainer_class() -> type:
-    """An :class:`EmoPillarsTrainer` whose head has one output per task label (built lazily: imports torch)."""
-    import numpy as np
-    import torch
-
-    from ..training.trainer import CONFIG_KEY, HEAD_MODULE_NAMES, EmoPillarsTrainer
-
-    class TaskHeadTrainer(EmoPillarsTrainer):
-        """Multi-label BCE machinery with ``num_labels`` task outputs (0/1 targets, one-hot for single-label)."""
-
-        def __init__(self, *args: Any, num_labels: int, **kwargs: Any):
-            self._num_task_labels = num_labels
-            super().__init__(*args, **kwargs)
-
-        @staticmethod
-        def _configure_model(model: Any, args: Any) -> None:
-            config = model.config
-            config.problem_type = "multi_label_classification"
-            stored = dict(getattr(config, CONFIG_KEY, None) or {})
-            labels = [config.id2label[i] for i in range(config.num_labels)]
-            stored.update(
-                {"input_format": args.input_format, "max_length": args.max_length, "labels": labels, "head": "task"}
-            )
-            setattr(config, CONFIG_KEY, stored)
-
-        def _init_head_bias(self, model: Any, label_matrix: np.ndarray) -> None:
-            k = self._num_task_labels
-            layer = None
-            for name, module in model.named_modules():
-                is_output = isinstance(module, torch.nn.Linear) and module.out_features == k
-                if is_output and (layer is None or any(part in name for part in HEAD_MODULE_NAMES)):
-                    layer = module
-            if layer is None or layer.bias is None:
-                return
-            prior = np.clip(label_matrix[:, :k].mean(axis=0), 1e-4, 1 - 1e-4)
-            with torch.no_grad():
-                layer.bias.copy_(torch.as_tensor(np.log(prior / (1 - prior)), dtype=layer.bias.dtype))
-
-        def _compute_pos_weight(self, label_matrix: np.ndarray, args: Any) -> torch.Tensor:
-            return EmoPillarsTrainer._compute_pos_weight(label_matrix[:, : self._num_task_labels], args)
-
-        def prepare_dataset(self, dataset: Any, tokenizer: Any = None, args: Any = None) -> Any:
-            if "input_ids" in dataset.column_names:
-                return dataset
-            prepared = super().prepare_dataset(dataset, tokenizer, args)
-            if "labels" not in prepared.column_names:
-                return prepared
-            k = self._num_task_labels
-            return prepared.map(lambda batch: {"labels": [row[:k] for row in batch["labels"]]}, batched=True)
-
-    return TaskHeadTrainer
-
-
 def _train_and_predict(
     task: Task,
     head: str,
@@ -145,49 +94,31 @@ def _train_and_predict(
     splits: dict[str, Any],
     options: dict[str, Any],
     card_data: Any,
-    save: bool,
+    resume: bool = False,
+    trust_remote_code: bool = False,
 ) -> tuple[dict[str, float], Any]:
     """Train on ``splits["train"]`` (tuning on ``splits.get("validation")``), score ``splits["test"]``."""
     import numpy as np
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     from ..training.args import EmoPillarsTrainingArguments
-    from ..training.trainer import EmoPillarsTrainer
+    from ..training.trainer import EmoPillarsTrainer, last_checkpoint
 
     train = to_training_rows(task, splits["train"], head)
     validation = to_training_rows(task, splits["validation"], head) if splits.get("validation") is not None else None
     test = to_training_rows(task, splits["test"], head)
-    options = dict(options)
-    if head == "task" and not task.multi_label:
-        options["tune_thresholds"] = False  # argmax needs no threshold
     args = EmoPillarsTrainingArguments(**options)
-    if head == "emo28":
-        trainer = EmoPillarsTrainer(
-            model=model, args=args, train_dataset=train, eval_dataset=validation, card_data=card_data
-        )
-    else:
-        tokenizer = AutoTokenizer.from_pretrained(model)
-        network = AutoModelForSequenceClassification.from_pretrained(
-            model,
-            num_labels=task.num_labels,
-            id2label=dict(task.id2label),
-            label2id=dict(task.label2id),
-            problem_type="multi_label_classification",
-        )
-        trainer = _task_head_trainer_class()(
-            model=network,
-            args=args,
-            train_dataset=train,
-            eval_dataset=validation,
-            processing_class=tokenizer,
-            card_data=card_data,
-            num_labels=task.num_labels,
-        )
-        if card_data.base_model is None or os.path.isdir(str(card_data.base_model)):
-            card_data.base_model = None if os.path.isdir(model) else model
-    trainer.train()
-    if head == "emo28":
-        trainer.evaluate_thresholds(test)  # the 28-class figures for the card
+    labels = None if head == "emo28" else {"label_names": list(task.label_names), "multi_label": task.multi_label}
+    trainer = EmoPillarsTrainer(
+        model=model,
+        args=args,
+        train_dataset=train,
+        eval_dataset=validation,
+        card_data=card_data,
+        trust_remote_code=trust_remote_code,
+        **(labels or {}),
+    )
+    trainer.train(resume_from_checkpoint=last_checkpoint(args.output_dir) if resume else None)
+    trainer.evaluate_thresholds(test)  # the model's own figures for the card
     probs, _ = trainer.predict_proba(test)
     scores = task.scores_from_emo28(probs) if head == "emo28" else np.asarray(probs)
     gold = splits["test"][task.label_column]
@@ -197,9 +128,6 @@ def _train_and_predict(
         metrics["threshold"] = float(threshold)
     else:
         metrics = task.compute_metrics(gold, scores.argmax(axis=1).tolist())
-    if save:
-        trainer.save_model()
-        trainer.processing_class.save_pretrained(args.output_dir)
     return metrics, trainer
 
 
@@ -244,9 +172,14 @@ def finetune_main(
     seed: int = 42,
     stream: TextIO | None = None,
     task_options: dict[str, Any] | None = None,
+    resume: bool = False,
+    trust_remote_code: bool = False,
     **training_kwargs: Any,
 ) -> dict[str, Any]:
     """Fine-tune ``model`` on a downstream task under its protocol, evaluate, save and (optionally) push.
+
+    Every option is checked before the data or the model loads. The final folder (model, card,
+    ``eval_results.json``) is written to a temporary sibling and renamed into place.
 
     Args:
         task: A task name (see :data:`emo_pillars.tasks.TASKS`) or a :class:`Task`.
@@ -262,6 +195,8 @@ def finetune_main(
         seed: Random seed (training and folds).
         stream: Where the summary goes (default: stdout).
         task_options: Options for :func:`~emo_pillars.tasks.get_task` (e.g. ``{"ways": 6}`` for IEMOCAP).
+        resume: Continue an interrupted run: finished folds are kept, the rest resume from their checkpoints.
+        trust_remote_code: Allow custom code in the model folder.
         **training_kwargs: Further :class:`~emo_pillars.training.EmoPillarsTrainingArguments` fields.
 
     Returns:
@@ -269,7 +204,10 @@ def finetune_main(
         (CV only), ``protocol``, ``protocol_run``, ``split_sizes``, ``seed``, ``head``, ``epochs``, ``per_class_f1``,
         ``metrics`` (all metrics; under CV ``{name: {"mean", "std", "values"}}``) and more.
     """
-    from ..training.model_card import EmoPillarsModelCardData
+    from ..loading import check_model_folder
+    from ..model_card import EmoPillarsModelCardData
+    from ..training.args import EmoPillarsTrainingArguments
+    from ..training.trainer import save_final_model
     from . import get_task
 
     stream = stream or sys.stdout
@@ -277,8 +215,6 @@ def finetune_main(
     if head not in HEADS:
         raise ConfigError(f"head must be one of {HEADS}, got {head!r}")
     task_obj = task if isinstance(task, Task) else get_task(task, **(task_options or {}))
-    if head == "task" and task_obj.multi_label and task_obj.num_labels != 28:
-        raise ConfigError(f"head='task' for a multi-label task with {task_obj.num_labels} labels is not supported")
     cross_validate = task_obj.name in CV_TASKS
     if folds is not None and not cross_validate:
         raise ConfigError(f"the {task_obj.name} protocol uses its official splits; folds applies to {CV_TASKS}")
@@ -289,15 +225,24 @@ def finetune_main(
         epochs = PROTOCOL_EPOCHS.get(task_obj.name)
 
     output = Path(output)
-    loaded = task_obj.load(data)
-    options: dict[str, Any] = {"output_dir": os.fspath(output), "input_format": task_obj.input_format, "seed": seed}
+    work = output.with_name(f".{output.name}.work")  # checkpoints and finished folds of this run
+    options: dict[str, Any] = {"output_dir": os.fspath(work), "input_format": task_obj.input_format, "seed": seed}
     if epochs is not None:
         options["num_train_epochs"] = epochs
     if max_steps is not None:
         options["max_steps"] = max_steps
+    options.update(training_kwargs)
     if lora:
         options.update(lora=True, merge_lora=True)
-    options.update(training_kwargs)
+    if head == "task" and not task_obj.multi_label:
+        options.setdefault("pos_weight", "none")
+    EmoPillarsTrainingArguments(**options)  # every number is checked before the data and the model load
+    check_model_folder(model, trust_remote_code)
+    if work.exists() and not resume:
+        import shutil
+
+        shutil.rmtree(work)
+    loaded = task_obj.load(data)
 
     dataset_id = os.fspath(data) if not os.path.exists(data) else None
 
@@ -312,13 +257,24 @@ def finetune_main(
 
     results: dict[str, Any] = {"task": task_obj.name, "metric": task_obj.metric_name}
     threshold = None
+    run = {"resume": resume, "trust_remote_code": trust_remote_code}
     if cross_validate:
         fold_sets = task_obj.folds(loaded, k=k, seed=seed)
         fold_metrics = []
+        trainer = None
         for i, fold in enumerate(fold_sets, start=1):
+            record = work / "folds" / f"fold-{i}.json"
+            if i < k and resume and record.is_file():
+                metrics = json.loads(record.read_text(encoding="utf-8"))
+                print(f"fold {i}/{k}: {task_obj.metric_name} {metrics[task_obj.metric_name]:.4f} (finished before)",
+                      file=stream)  # fmt: skip
+                fold_metrics.append(metrics)
+                continue
+            fold_options = {**options, "output_dir": os.fspath(work / f"fold-{i}")}
             metrics, trainer = _train_and_predict(
-                task_obj, head, model, {"train": fold["train"], "test": fold["test"]}, options, card(), i == k
+                task_obj, head, model, {"train": fold["train"], "test": fold["test"]}, fold_options, card(), **run
             )
+            atomic_write_json(record, metrics)
             fold_metrics.append(metrics)
             print(f"fold {i}/{k}: {task_obj.metric_name} {metrics[task_obj.metric_name]:.4f}", file=stream)
         aggregate = task_obj.aggregate(fold_metrics)
@@ -341,15 +297,15 @@ def finetune_main(
         missing = [split for split in ("train", "test") if split not in loaded]
         if missing:
             raise ConfigError(f"the {task_obj.name} data has no {missing} split(s) (splits: {list(loaded)})")
-        metrics, trainer = _train_and_predict(task_obj, head, model, dict(loaded), options, card(), True)
+        metrics, trainer = _train_and_predict(task_obj, head, model, dict(loaded), options, card(), **run)
         threshold = metrics.get("threshold") if task_obj.multi_label else None
-        run = "official train/validation/test splits, scored on test"
+        protocol_run = "official train/validation/test splits, scored on test"
         if threshold is not None:
-            run += f" at the global threshold tuned on validation ({threshold:.2f})"
+            protocol_run += f" at the global threshold tuned on validation ({threshold:.2f})"
         results.update(
             value=metrics[task_obj.metric_name],
             value_text=f"{metrics[task_obj.metric_name]:.4f}",
-            protocol_run=run,
+            protocol_run=protocol_run,
             split_sizes={split: len(loaded[split]) for split in loaded},
             folds=None,
             per_class_f1={name: metrics[f"f1_{name}"] for name in task_obj.label_names},
@@ -366,11 +322,16 @@ def finetune_main(
         lora=lora,
     )
 
-    output.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(output / "eval_results.json", results)
-    readme = output / "README.md"
-    existing = readme.read_text(encoding="utf-8") if readme.is_file() else ""
-    atomic_write_text(readme, existing.rstrip("\n") + "\n\n" + protocol_section(results))
+    def add_results(folder: Path) -> None:
+        atomic_write_json(folder / "eval_results.json", results)
+        readme = folder / "README.md"
+        existing = readme.read_text(encoding="utf-8") if readme.is_file() else ""
+        atomic_write_text(readme, existing.rstrip("\n") + "\n\n" + protocol_section(results))
+
+    save_final_model(trainer, output, before_replace=add_results)
+    import shutil
+
+    shutil.rmtree(work, ignore_errors=True)
 
     print(
         f"{task_obj.name}: {task_obj.metric_name} = {results['value_text']} ({results['protocol_run']})", file=stream

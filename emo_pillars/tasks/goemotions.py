@@ -5,16 +5,17 @@ no header, CSV quoting for fields with ``"``, columns ``text``, comma-separated 
 ``emotions.txt`` (one class name per line, ids 0-27). ``dev.tsv`` becomes the ``validation`` split. The Hub copy
 ``google-research-datasets/go_emotions`` (config ``simplified``) holds the same data.
 
-Protocol (the paper's): train on ``train``; tune one global threshold on ``validation`` for macro-F1; report
-macro-F1 on ``test`` at that threshold, and at 0.5, with per-label F1.
+Protocol (the paper's): train on ``train``; tune one global threshold on ``validation`` for macro-F1 (the trainer's
+one threshold sweep, :func:`emo_pillars.training.thresholds.tune_thresholds`); report macro-F1 on ``test`` at that
+threshold, and at 0.5, with per-label F1 (:meth:`compute_metrics`).
 
 Examples:
     >>> task = GoEmotionsTask()
     >>> task.multi_label, task.num_labels, task.label_map["grief"]
     (True, 28, 'grief')
-    >>> m = task.metrics_at_threshold([[17], [27]], [[0.9] + [0.0] * 27, [0.0] * 27 + [0.7]], threshold=0.5)
-    >>> m["f1_neutral"], m["f1_joy"], m["micro_f1"], m["threshold"]
-    (1.0, 0.0, 0.5, 0.5)
+    >>> m = task.compute_metrics([[17], [27]], [[1] + [0] * 27, [0] * 27 + [1]])
+    >>> m["f1_neutral"], m["f1_joy"], m["micro_f1"]
+    (1.0, 0.0, 0.5)
 """
 
 from __future__ import annotations
@@ -162,64 +163,3 @@ class GoEmotionsTask(Task):
                 for ex in source[split]
             ]
         return self._to_dataset_dict(rows_by_split)
-
-    # ---------------------------------------------------------------------------------------------------- metrics
-    def metrics_at_threshold(self, y_true: Any, probs: Any, threshold: float | Any = 0.5) -> dict[str, float]:
-        """Macro-F1, micro-F1 and per-label F1 of ``probs >= threshold``.
-
-        Args:
-            y_true: A 0/1 matrix ``(n, 28)`` or one list of label indices/names per example.
-            probs: Sigmoid scores ``(n, 28)``.
-            threshold: One threshold for all labels, or one per label.
-
-        Returns:
-            :meth:`compute_metrics`'s keys plus ``threshold`` (when it is a single number).
-        """
-        import numpy as np
-
-        scores = np.asarray(probs, dtype=np.float64)
-        cut = np.asarray(threshold, dtype=np.float64)
-        if cut.ndim == 1 and cut.shape[0] != scores.shape[-1]:
-            raise ValueError(f"got {cut.shape[0]} thresholds for {scores.shape[-1]} labels")
-        out = self.compute_metrics(y_true, (scores >= cut).astype(np.int64))
-        if isinstance(threshold, (int, float)):
-            out["threshold"] = float(threshold)
-        return out
-
-    def evaluate(
-        self,
-        test_labels: Any,
-        test_probs: Any,
-        dev_labels: Any | None = None,
-        dev_probs: Any | None = None,
-        threshold: float | None = None,
-    ) -> dict[str, float]:
-        """The GoEmotions protocol: macro-F1 on test at a dev-tuned global threshold, and at 0.5.
-
-        The threshold comes from ``threshold`` when given (e.g. the one the trainer tuned), else from the
-        library's one threshold sweep (:func:`emo_pillars.training.thresholds.tune_thresholds`) on the dev data.
-
-        Args:
-            test_labels: Test gold labels (0/1 matrix or index lists).
-            test_probs: Test sigmoid scores ``(n, 28)``.
-            dev_labels: Dev gold labels, for tuning.
-            dev_probs: Dev sigmoid scores, for tuning.
-            threshold: An already tuned global threshold; skips tuning.
-
-        Returns:
-            The metrics at the tuned threshold (``macro_f1``, ``micro_f1``, ``f1_<label>``, ``threshold``) plus
-            ``macro_f1_at_0.5`` and ``micro_f1_at_0.5``.
-        """
-        if threshold is None:
-            if dev_labels is None or dev_probs is None:
-                raise ValueError("give dev_labels and dev_probs to tune the threshold, or a threshold")
-            from ..training.thresholds import tune_thresholds
-            from .base import _as_multi_hot
-
-            tuned = tune_thresholds(_as_multi_hot(dev_labels, self.label_names, "dev_labels"), dev_probs)
-            threshold = tuned.global_threshold
-        out = self.metrics_at_threshold(test_labels, test_probs, threshold)
-        at_half = self.metrics_at_threshold(test_labels, test_probs, 0.5)
-        out["macro_f1_at_0.5"] = at_half["macro_f1"]
-        out["micro_f1_at_0.5"] = at_half["micro_f1"]
-        return out

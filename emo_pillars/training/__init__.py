@@ -5,8 +5,8 @@ Importing this package imports torch and transformers; ``import emo_pillars`` do
 
 from .args import PAPER_DEFAULTS, SMALL_ENCODER_DEFAULTS, EmoPillarsTrainingArguments
 from .model_card import EmoPillarsModelCardData, ModelCardCallback, load_model_card_template
-from .thresholds import THRESHOLD_GRID, ThresholdResult, apply_thresholds, tune_thresholds
-from .trainer import EmoPillarsTrainer, load_training_dataset
+from .thresholds import THRESHOLD_GRID, ThresholdResult, tune_thresholds
+from .trainer import EmoPillarsTrainer, last_checkpoint, load_training_dataset, save_final_model
 
 __all__ = [
     "EmoPillarsTrainingArguments",
@@ -15,8 +15,9 @@ __all__ = [
     "ModelCardCallback",
     "load_model_card_template",
     "load_training_dataset",
+    "last_checkpoint",
+    "save_final_model",
     "tune_thresholds",
-    "apply_thresholds",
     "ThresholdResult",
     "THRESHOLD_GRID",
     "PAPER_DEFAULTS",

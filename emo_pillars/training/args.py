@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from transformers import TrainingArguments
 
 from ..errors import ConfigError
-from ..inputs import DEFAULT_MAX_LENGTH, INPUT_FORMATS
+from ..inputs import INPUT_FORMATS, resolve_max_length
 
 __all__ = ["EmoPillarsTrainingArguments", "PAPER_DEFAULTS", "SMALL_ENCODER_DEFAULTS"]
 
@@ -182,7 +183,14 @@ class EmoPillarsTrainingArguments(TrainingArguments):
         },
     )
     logging_steps: float = field(default=50, metadata={"help": "Log the training loss every N steps."})
-    save_strategy: str = field(default="no", metadata={"help": "Checkpoint strategy: 'no', 'epoch' or 'steps'."})
+    save_strategy: str = field(
+        default="steps",
+        metadata={"help": "Checkpoint strategy: 'steps' (every save_steps), 'epoch' or 'no'. Resume with --resume."},
+    )
+    save_steps: float = field(
+        default=500, metadata={"help": "Save a checkpoint every N steps (save_strategy='steps')."}
+    )
+    save_total_limit: int | None = field(default=2, metadata={"help": "Keep at most N checkpoints (the newest)."})
     report_to: None | str | list[str] = field(default="none", metadata={"help": "Experiment trackers to report to."})
 
     def __post_init__(self) -> None:
@@ -192,10 +200,8 @@ class EmoPillarsTrainingArguments(TrainingArguments):
             raise ConfigError(f"targets must be 'labels' or 'emotion_scores', got {self.targets!r}")
         if self.pos_weight not in ("none", "sqrt", "linear"):
             raise ConfigError(f"pos_weight must be 'none', 'sqrt' or 'linear', got {self.pos_weight!r}")
-        if self.max_length is None:
-            self.max_length = DEFAULT_MAX_LENGTH[self.input_format]
-        if self.max_length <= 0:
-            raise ConfigError(f"max_length must be positive, got {self.max_length}")
+        self.max_length = resolve_max_length(self.input_format, self.max_length)
+        self._check_numbers()
         if self.head_learning_rate is not None and self.head_learning_rate <= 0:
             raise ConfigError(f"head_learning_rate must be positive, got {self.head_learning_rate}")
         if self.lora and self.lora_r <= 0:
@@ -205,6 +211,28 @@ class EmoPillarsTrainingArguments(TrainingArguments):
         super().__post_init__()
         if self.dataloader_pin_memory and self.device.type == "cpu":
             self.dataloader_pin_memory = False  # pinned memory only helps copies to an accelerator; torch warns
+
+    def _check_numbers(self) -> None:
+        """Refuse values ``transformers`` would accept silently or fail on late (one line each)."""
+
+        def bad(value: Any) -> bool:
+            return value is None or isinstance(value, bool) or not math.isfinite(float(value)) or float(value) <= 0
+
+        if self.max_steps is None or int(self.max_steps) < -1 or int(self.max_steps) == 0:
+            raise ConfigError(f"max_steps must be -1 (use num_train_epochs) or a positive count, got {self.max_steps}")
+        if self.max_steps == -1 and bad(self.num_train_epochs):
+            raise ConfigError(f"num_train_epochs must be above 0, got {self.num_train_epochs}")
+        if bad(self.learning_rate):
+            raise ConfigError(f"learning_rate must be above 0, got {self.learning_rate}")
+        for name in ("per_device_train_batch_size", "per_device_eval_batch_size", "gradient_accumulation_steps"):
+            if bad(getattr(self, name)):
+                raise ConfigError(f"{name} must be above 0, got {getattr(self, name)}")
+        if self.save_strategy == "steps" and bad(self.save_steps):
+            raise ConfigError(f"save_steps must be above 0, got {self.save_steps}")
+        if self.save_total_limit is not None and self.save_total_limit < 1:
+            raise ConfigError(f"save_total_limit must be at least 1 (or None), got {self.save_total_limit}")
+        if not math.isfinite(float(self.warmup_steps)) or float(self.warmup_steps) < 0:
+            raise ConfigError(f"warmup_steps must not be negative, got {self.warmup_steps}")
 
     @classmethod
     def paper_defaults(

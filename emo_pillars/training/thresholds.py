@@ -7,8 +7,8 @@ Two kinds are tuned from the same sweep (0.05 to 0.95 in steps of 0.01, as in th
   per-label choice maximises macro-F1 on the tuning data. A label without positives in the tuning data keeps the
   global threshold.
 
-F1 is computed with scikit-learn. This is the library's one threshold sweep: the trainer, the ``threshold_sweep``
-metric module and the model card all use it.
+F1 is computed with scikit-learn. This is the library's one threshold sweep: the trainer (during and after
+training), the fine-tuning protocols and the model card all use it.
 
 Examples:
     >>> import numpy as np
@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["THRESHOLD_GRID", "ThresholdResult", "sweep_thresholds", "tune_thresholds", "apply_thresholds"]
+__all__ = ["THRESHOLD_GRID", "ThresholdResult", "sweep_thresholds", "tune_thresholds"]
 
 #: The thresholds tried: 0.05, 0.06, ..., 0.95.
 THRESHOLD_GRID: np.ndarray = np.round(np.arange(0.05, 0.95 + 1e-9, 0.01), 2)
@@ -136,12 +136,3 @@ def tune_thresholds(labels: Any, probs: Any, grid: Sequence[float] | None = None
         label_f1_curves=curves.tolist(),
         f1_at_05=f1_at_05,
     )
-
-
-def apply_thresholds(probs: Any, thresholds: float | Sequence[float]) -> np.ndarray:
-    """0/1 predictions: ``probs >= thresholds`` (a scalar or one threshold per label)."""
-    p = np.asarray(probs, dtype=np.float64)
-    t = np.asarray(thresholds, dtype=np.float64)
-    if t.ndim == 1 and t.shape[0] != p.shape[-1]:
-        raise ValueError(f"got {t.shape[0]} thresholds for {p.shape[-1]} labels")
-    return (p >= t).astype(np.int64)

@@ -1,34 +1,43 @@
-"""EmoPillarsTrainer: a ``transformers.Trainer`` for 28-way multi-label emotion students."""
+"""EmoPillarsTrainer: a ``transformers.Trainer`` for emotion students over any label space."""
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import shutil
+import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from transformers import (
-    AutoModelForSequenceClassification,
-    AutoTokenizer,
-    DataCollatorWithPadding,
-    PreTrainedModel,
-    Trainer,
-    TrainerCallback,
-)
+from transformers import DataCollatorWithPadding, PreTrainedModel, Trainer, TrainerCallback, set_seed
+from transformers.trainer_pt_utils import LengthGroupedSampler
 
+from .._io import replace_directory
 from ..errors import ConfigError, InputError
-from ..inputs import ensure_token_types, tokenize_examples
-from ..taxonomy import EMOTIONS, NUM_EMOTIONS, id2label, label2id
+from ..inputs import ensure_token_types, resolve_max_length, tokenize_examples
+from ..label_space import LabelSpace
+from ..loading import load_model, load_tokenizer
+from ..model_card import EmoPillarsModelCardData, write_model_card
 from .args import EmoPillarsTrainingArguments
-from .model_card import EmoPillarsModelCardData, ModelCardCallback, write_model_card
-from .thresholds import ThresholdResult, tune_thresholds
+from .model_card import ModelCardCallback
+from .thresholds import THRESHOLD_GRID, ThresholdResult, tune_thresholds
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["EmoPillarsTrainer", "load_training_dataset", "CONFIG_KEY", "HEAD_MODULE_NAMES"]
+__all__ = [
+    "EmoPillarsTrainer",
+    "load_training_dataset",
+    "last_checkpoint",
+    "save_final_model",
+    "CONFIG_KEY",
+    "HEAD_MODULE_NAMES",
+    "TRAINING_ARGS_JSON",
+]
 
 #: The key under which the model config stores emo-pillars settings (input format, thresholds).
 CONFIG_KEY = "emo_pillars"
@@ -36,82 +45,159 @@ CONFIG_KEY = "emo_pillars"
 #: Parameter-name fragments of classification heads and poolers (BERT, RoBERTa, DistilBERT, DeBERTa, ...).
 HEAD_MODULE_NAMES = ("classifier", "pooler", "pre_classifier", "score")
 
+#: The training arguments are saved as JSON (``Trainer`` writes a pickle, ``training_args.bin``).
+TRAINING_ARGS_JSON = "training_args.json"
+
 
 def load_training_dataset(dataset: Any, config: str = "context_less") -> Any:
-    """A ``datasets.DatasetDict`` from a DatasetDict, a local dataset repository folder or a Hub id.
+    """A ``datasets.DatasetDict`` from a DatasetDict, a dataset folder (built repository or generator output) or a
+    Hub id, through the data wing's one loader (:func:`emo_pillars.data.load_emo_pillars`).
 
     Args:
-        dataset: A ``DatasetDict``, a folder loadable with ``datasets.load_dataset(folder, config)`` (such as one
-            written by ``emo-pillars build-dataset``), or a Hub dataset id.
+        dataset: A ``DatasetDict``, a folder, or a Hub dataset id.
         config: The configuration to load (``context_less`` or ``contextual``).
+
+    Raises:
+        InputError: A path that is not a dataset folder (a file, a missing folder), with the path.
     """
     import datasets
 
     if isinstance(dataset, datasets.DatasetDict):
         return dataset
-    if isinstance(dataset, (str, os.PathLike)):
-        source = os.fspath(dataset)
-        try:
-            loaded = datasets.load_dataset(source, config)
-        except ValueError as error:
-            if "BuilderConfig" not in str(error) and "config" not in str(error).lower():
-                raise
-            loaded = datasets.load_dataset(source)
-        if not isinstance(loaded, datasets.DatasetDict):
-            raise InputError(f"{source} did not load as a DatasetDict with train/validation/test splits")
-        return loaded
-    raise InputError(f"cannot read a dataset from {type(dataset).__name__}; give a DatasetDict, a folder or a Hub id")
+    if not isinstance(dataset, (str, os.PathLike)):
+        raise InputError(
+            f"cannot read a dataset from {type(dataset).__name__}; give a DatasetDict, a folder or a Hub id"
+        )
+    source = os.fspath(dataset)
+    path = Path(source)
+    if path.is_file():
+        raise InputError("is a file; --dataset takes a dataset folder or a Hub dataset id", path=path)
+    looks_local = os.path.isabs(source) or source.startswith(".") or source.count("/") > 1
+    if not path.exists() and looks_local:
+        raise InputError("no such dataset folder", path=path)
+    from ..data import load_emo_pillars
+
+    loaded = load_emo_pillars(config, source=source)
+    if not isinstance(loaded, datasets.DatasetDict):
+        raise InputError("did not load as a DatasetDict with train/validation/test splits", path=path)
+    return loaded
 
 
-def _multi_hot(rows: list[list[int]]) -> list[list[float]]:
-    out = np.zeros((len(rows), NUM_EMOTIONS), dtype=np.float32)
-    for i, labels in enumerate(rows):
-        for label in labels:
-            out[i, int(label)] = 1.0
-    return out.tolist()
+def last_checkpoint(output_dir: str | os.PathLike) -> str | None:
+    """The newest complete ``checkpoint-N`` folder in ``output_dir`` (its ``trainer_state.json`` is written last,
+    so a checkpoint cut short by a kill is skipped), or ``None``."""
+    folder = Path(output_dir)
+    if not folder.is_dir():
+        return None
+    found = []
+    for child in folder.iterdir():
+        name = child.name
+        complete = child.is_dir() and (child / "trainer_state.json").is_file()
+        if complete and name.startswith("checkpoint-") and name[11:].isdigit():
+            found.append((int(name[11:]), child))
+    return str(max(found)[1]) if found else None
 
 
-def _label_ids(labels: Any, features: Any) -> list[list[int]]:
-    """``labels`` as lists of class ids (ClassLabel ids, or names mapped through :data:`label2id`)."""
-    rows = []
-    for row in labels:
-        ids = []
-        for value in row:
-            if isinstance(value, str):
-                if value not in label2id:
-                    raise InputError(f"unknown emotion {value!r}", field="labels")
-                ids.append(label2id[value])
-            else:
-                ids.append(int(value))
-        rows.append(ids)
-    return rows
+def _label_ids(values: Any, space: LabelSpace, multi_label: bool) -> list[Any]:
+    """One row's labels as class ids: a list for multi-label rows, one id for single-label ones."""
+    index = {name.strip().lower(): i for i, name in enumerate(space.names)}
+
+    def one(value: Any) -> int:
+        if isinstance(value, str):
+            key = value.strip().lower()
+            if key not in index:
+                raise InputError(f"unknown label {value!r}; the labels are {', '.join(space.names)}", field="labels")
+            return index[key]
+        i = int(value)
+        if not 0 <= i < space.num_labels:
+            raise InputError(f"label id {i} is outside 0..{space.num_labels - 1}", field="labels")
+        return i
+
+    if multi_label:
+        items = values if isinstance(values, (list, tuple)) else [values]
+        return [one(v) for v in items]
+    if isinstance(values, (list, tuple)):
+        if len(values) != 1:
+            raise InputError(f"a single-label row has {len(values)} labels", field="labels")
+        values = values[0]
+    return one(values)
+
+
+def _dataset_label_names(dataset: Any) -> tuple[list[str] | None, bool | None]:
+    """Label names and multi-label-ness from a dataset's ``labels`` feature (ClassLabel), when it says."""
+    feature = getattr(dataset, "features", {}).get("labels") if dataset is not None else None
+    if feature is None:
+        return None, None
+    inner = getattr(feature, "feature", None)
+    if inner is not None:  # Sequence / List
+        return (list(inner.names) if hasattr(inner, "names") else None), True
+    if hasattr(feature, "names"):
+        return list(feature.names), False
+    return None, None
+
+
+class _EpochSeededSampler(torch.utils.data.Sampler):
+    """Random order (or length-grouped batches) drawn from ``seed + epoch``: the same seed gives the same order,
+    and a run resumed mid-epoch sees the order the interrupted run saw (``Trainer`` calls :meth:`set_epoch`)."""
+
+    def __init__(self, dataset: Any, seed: int, batch_size: int, grouped: bool, model_input_name: str | None):
+        self.dataset = dataset
+        self.seed = seed
+        self.epoch = 0
+        self.grouped = grouped
+        self._grouped = (
+            LengthGroupedSampler(batch_size, dataset=dataset, model_input_name=model_input_name) if grouped else None
+        )
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __iter__(self):
+        generator = torch.Generator().manual_seed(self.seed + self.epoch)
+        if self._grouped is not None:
+            self._grouped.generator = generator
+            return iter(self._grouped)
+        return iter(torch.randperm(len(self.dataset), generator=generator).tolist())
 
 
 class EmoPillarsTrainer(Trainer):
-    """Fine-tunes an encoder into a 28-emotion multi-label classifier.
+    """Fine-tunes an encoder into an emotion classifier over any label space.
 
-    A plain ``AutoModelForSequenceClassification`` is trained (``problem_type="multi_label_classification"``,
-    ``id2label`` from :data:`~emo_pillars.taxonomy.EMOTIONS`), so the saved model loads anywhere ``transformers``
-    does, ``pipeline("text-classification", top_k=None)`` included, without custom code. On top of ``Trainer``:
+    A plain ``AutoModelForSequenceClassification`` is trained, so the saved model loads anywhere ``transformers``
+    does, ``pipeline("text-classification", top_k=None)`` included, without custom code. The label space (see
+    :class:`~emo_pillars.label_space.LabelSpace`) is the 28 GoEmotions classes by default, or any label set:
+    multi-label (sigmoid, BCE) or single-label (softmax, cross-entropy). On top of ``Trainer``:
 
     * rows are tokenized in the one input format (:mod:`emo_pillars.inputs`);
-    * BCE on the 0/1 labels (or on the teacher's ``emotion_scores``), with optional per-class positive weights;
+    * the seed is set before the head is built, and the data order is drawn from the seed;
+    * BCE on the 0/1 labels (or on the teacher's ``emotion_scores``), with optional per-class positive weights, or
+      cross-entropy for single-label tasks;
     * the head and pooler can learn faster than the encoder (``head_learning_rate``), the classifier bias can start
       at the label priors, the word embeddings can stay frozen;
-    * after :meth:`train`, global and per-label thresholds are tuned on the evaluation split and stored in the
-      model config; :meth:`evaluate_thresholds` reports a split at 0.5, the global and the per-label thresholds;
+    * after :meth:`train`, global and per-label thresholds are tuned on the evaluation split (multi-label) and
+      stored in the model config; :meth:`evaluate_thresholds` reports a split;
     * optional LoRA (peft), with merging into a plain checkpoint;
-    * every save writes the model card (``README.md``) and its plots beside the weights.
+    * every save writes the model card (``README.md``) and its plots beside the weights, and the training
+      arguments as JSON (no pickle).
 
     Args:
         model: A base model id or path (any encoder ``AutoModelForSequenceClassification`` loads), or a model.
         args: Training options; default :class:`EmoPillarsTrainingArguments` with its defaults.
-        train_dataset: Rows with the dataset Features of ``docs/CONTRACTS.md``, or a ``DatasetDict`` (its ``train``
-            split; ``validation`` becomes the evaluation split unless ``eval_dataset`` is given).
+        train_dataset: Rows with ``utterance`` (and ``context``, ``character``) and ``labels`` (class ids or names;
+            a list per row for multi-label), or a ``DatasetDict`` (its ``train`` split; ``validation`` becomes the
+            evaluation split unless ``eval_dataset`` is given).
         eval_dataset: Rows for evaluation and threshold tuning.
         processing_class: The tokenizer; loaded from ``model`` when not given.
         card_data: Model card fields; filled further during training.
         callbacks: Extra ``TrainerCallback`` s.
+        label_names: The labels, in output order (default: a model object's ``id2label``, else the dataset's
+            ``ClassLabel`` names, else the 28 GoEmotions classes).
+        multi_label: Multi-label (sigmoid, BCE) or single-label (softmax, cross-entropy); default: from the model
+            config or the dataset's ``labels`` feature (a sequence is multi-label), else multi-label.
+        trust_remote_code: Allow custom code in a model folder (off by default; such folders are refused).
         **kwargs: Passed to ``transformers.Trainer``.
 
     Examples:
@@ -122,7 +208,10 @@ class EmoPillarsTrainer(Trainer):
         ... )
         >>> trainer.train()  # doctest: +SKIP
         >>> trainer.evaluate_thresholds(dataset_dict["test"])  # doctest: +SKIP
-        >>> trainer.save_model()  # doctest: +SKIP
+        >>> save_final_model(trainer, "minilm-emo")  # doctest: +SKIP
+        >>> isear = EmoPillarsTrainer(  # doctest: +SKIP
+        ...     model="roberta-base", args=args, train_dataset=rows, label_names=["joy", "fear", "anger", "sadness",
+        ...     "disgust", "shame", "guilt"], multi_label=False)
     """
 
     def __init__(
@@ -134,6 +223,9 @@ class EmoPillarsTrainer(Trainer):
         processing_class: Any = None,
         card_data: EmoPillarsModelCardData | None = None,
         callbacks: list[TrainerCallback] | None = None,
+        label_names: Sequence[str] | None = None,
+        multi_label: bool | None = None,
+        trust_remote_code: bool = False,
         **kwargs: Any,
     ):
         import datasets
@@ -149,41 +241,47 @@ class EmoPillarsTrainer(Trainer):
             train_dataset = splits["train"]
             if eval_dataset is None:
                 eval_dataset = splits.get("validation")
+        # Seed before anything random: the new head's weights are drawn when the model is built.
+        set_seed(args.seed)
         self.card_data = card_data or EmoPillarsModelCardData()
-        self.card_data.input_format = args.input_format
-        self.card_data.max_length = args.max_length
 
-        base_name = None
         if isinstance(model, (str, os.PathLike)):
             base_name = os.fspath(model)
+            space = self._label_space(None, train_dataset, label_names, multi_label)
             if processing_class is None:
-                processing_class = AutoTokenizer.from_pretrained(base_name)
-            model = AutoModelForSequenceClassification.from_pretrained(
-                base_name,
-                num_labels=NUM_EMOTIONS,
-                id2label=dict(id2label),
-                label2id=dict(label2id),
-                problem_type="multi_label_classification",
+                processing_class = load_tokenizer(base_name, trust_remote_code=trust_remote_code)
+            model = load_model(
+                base_name, trust_remote_code=trust_remote_code, ignore_mismatched_sizes=True, **space.config_values()
             )
         else:
             base_name = getattr(model.config, "_name_or_path", None) or None
+            space = self._label_space(model.config, train_dataset, label_names, multi_label)
+            if model.config.num_labels != space.num_labels:
+                raise ConfigError(f"the model has {model.config.num_labels} outputs for {space.num_labels} labels")
         if processing_class is None:
             raise ConfigError("give processing_class (the tokenizer) when model is a model object")
+        self.label_space = space
+        if not space.multi_label and args.pos_weight != "none":
+            raise ConfigError("pos_weight applies to multi-label models only")
+        if args.targets == "emotion_scores" and not (space.multi_label and space.is_emotions):
+            raise ConfigError("targets='emotion_scores' needs the 28-class multi-label head")
+        self.max_length = resolve_max_length(args.input_format, args.max_length, processing_class, model.config)
+        self.card_data.set_label_space(space.names, space.multi_label)
+        self.card_data.input_format = args.input_format
+        self.card_data.max_length = self.max_length
         if self.card_data.base_model is None:
-            self.card_data.base_model = base_name
+            self.card_data.base_model = base_name if base_name and not os.path.isdir(base_name) else None
         self._configure_model(model, args)
         if args.input_format == "contextual" and args.resize_token_types:
             ensure_token_types(model, processing_class)
-        self._raw_train_dataset = train_dataset
-        self._raw_eval_dataset = eval_dataset
         self._pos_weight: torch.Tensor | None = None
         if train_dataset is not None:
-            label_matrix = np.asarray(_multi_hot(_label_ids(train_dataset["labels"], train_dataset.features)))
             self.card_data.dataset_sizes["train"] = len(train_dataset)
+            targets = self._targets(train_dataset)
             if args.init_head_bias:
-                self._init_head_bias(model, label_matrix)
+                self._init_head_bias(model, targets)
             if args.pos_weight != "none":
-                self._pos_weight = self._compute_pos_weight(label_matrix, args)
+                self._pos_weight = self._compute_pos_weight(targets, args)
             train_dataset = self.prepare_dataset(train_dataset, processing_class, args)
         if eval_dataset is not None:
             self.card_data.dataset_sizes["validation"] = len(eval_dataset)
@@ -197,7 +295,7 @@ class EmoPillarsTrainer(Trainer):
         callbacks = list(callbacks or [])
         callbacks.append(ModelCardCallback(self.card_data))
         kwargs.setdefault("data_collator", DataCollatorWithPadding(processing_class))
-        kwargs.setdefault("compute_metrics", _compute_metrics)
+        kwargs.setdefault("compute_metrics", self._compute_metrics)
         super().__init__(
             model=model,
             args=args,
@@ -211,35 +309,85 @@ class EmoPillarsTrainer(Trainer):
 
     # ----- setup -----------------------------------------------------------------------------------------------
     @staticmethod
-    def _configure_model(model: PreTrainedModel, args: EmoPillarsTrainingArguments) -> None:
+    def _label_space(
+        config: Any, dataset: Any, label_names: Sequence[str] | None, multi_label: bool | None
+    ) -> LabelSpace:
+        data_names, data_multi = _dataset_label_names(dataset)
+        generic = config is not None and all(
+            str(name).startswith("LABEL_") for name in (getattr(config, "id2label", None) or {}).values()
+        )
+        if label_names is None and config is not None and not generic:
+            space = LabelSpace.from_config(config)
+            return space if multi_label is None else LabelSpace(space.names, multi_label)
+        multi = multi_label if multi_label is not None else (data_multi if data_multi is not None else True)
+        names = label_names if label_names is not None else data_names
+        if names is None:
+            return LabelSpace.emotions() if multi else LabelSpace.from_names(LabelSpace.emotions().names, False)
+        return LabelSpace.from_names(list(names), multi_label=multi)
+
+    def _configure_model(self, model: PreTrainedModel, args: EmoPillarsTrainingArguments) -> None:
         config = model.config
-        if getattr(config, "num_labels", None) != NUM_EMOTIONS:
-            raise ConfigError(f"the model has {config.num_labels} outputs; emo-pillars models have {NUM_EMOTIONS}")
-        config.problem_type = "multi_label_classification"
-        config.id2label = dict(id2label)
-        config.label2id = dict(label2id)
+        values = self.label_space.config_values()
+        config.problem_type = values["problem_type"]
+        config.id2label = values["id2label"]
+        config.label2id = values["label2id"]
         stored = dict(getattr(config, CONFIG_KEY, None) or {})
-        stored.update({"input_format": args.input_format, "max_length": args.max_length, "labels": list(EMOTIONS)})
+        for key in ("threshold", "thresholds", "threshold_tuning"):  # tuned for an earlier head
+            stored.pop(key, None)
+        stored.update(
+            {
+                "input_format": args.input_format,
+                "max_length": self.max_length,
+                "labels": list(self.label_space.names),
+                "head": "emo28" if self.label_space.is_emotions else "task",
+            }
+        )
         setattr(config, CONFIG_KEY, stored)
 
-    @staticmethod
-    def _classifier_layer(model: torch.nn.Module) -> torch.nn.Linear | None:
-        """The last linear layer with one output per emotion (the classifier's output projection)."""
+    def _targets(self, dataset: Any) -> np.ndarray:
+        """Training targets: a 0/1 matrix ``(n, k)`` for multi-label, class ids ``(n,)`` for single-label."""
+        if "labels" not in dataset.column_names:
+            raise InputError("the dataset has no 'labels' column", field="labels")
+        space = self.label_space
+        features = dataset.features.get("labels")
+        names = _dataset_label_names(dataset)[0]
+        rows = dataset["labels"]
+        if names is not None and list(names) != list(space.names):
+            # ClassLabel ids of the dataset -> names -> ids of the model's label space.
+            to_name = (lambda v: names[int(v)] if not isinstance(v, str) else v) if features is not None else None
+            rows = [[to_name(v) for v in row] if isinstance(row, (list, tuple)) else to_name(row) for row in rows]
+        ids = [_label_ids(row, space, space.multi_label) for row in rows]
+        if not space.multi_label:
+            return np.asarray(ids, dtype=np.int64)
+        matrix = np.zeros((len(ids), space.num_labels), dtype=np.float32)
+        for i, row in enumerate(ids):
+            matrix[i, row] = 1.0
+        return matrix
+
+    def _classifier_layer(self, model: torch.nn.Module) -> torch.nn.Linear | None:
+        """The last linear layer with one output per label (the classifier's output projection)."""
         found = None
+        k = self.label_space.num_labels
         for name, module in model.named_modules():
-            is_output = isinstance(module, torch.nn.Linear) and module.out_features == NUM_EMOTIONS
+            is_output = isinstance(module, torch.nn.Linear) and module.out_features == k
             if is_output and (found is None or any(part in name for part in HEAD_MODULE_NAMES)):
                 found = module
         return found
 
-    def _init_head_bias(self, model: torch.nn.Module, label_matrix: np.ndarray) -> None:
+    def _init_head_bias(self, model: torch.nn.Module, targets: np.ndarray) -> None:
         layer = self._classifier_layer(model)
         if layer is None or layer.bias is None:
             logger.warning("no classifier bias found; init_head_bias is ignored")
             return
-        prior = np.clip(label_matrix.mean(axis=0), 1e-4, 1 - 1e-4)
+        k = self.label_space.num_labels
+        if self.label_space.multi_label:
+            prior = np.clip(targets.mean(axis=0), 1e-4, 1 - 1e-4)
+            bias = np.log(prior / (1 - prior))
+        else:  # softmax: the log of each class's share
+            prior = np.clip(np.bincount(targets, minlength=k) / max(len(targets), 1), 1e-4, 1.0)
+            bias = np.log(prior)
         with torch.no_grad():
-            layer.bias.copy_(torch.as_tensor(np.log(prior / (1 - prior)), dtype=layer.bias.dtype))
+            layer.bias.copy_(torch.as_tensor(bias, dtype=layer.bias.dtype))
 
     @staticmethod
     def _compute_pos_weight(label_matrix: np.ndarray, args: EmoPillarsTrainingArguments) -> torch.Tensor:
@@ -267,7 +415,8 @@ class EmoPillarsTrainer(Trainer):
         return get_peft_model(model, config)
 
     def prepare_dataset(self, dataset: Any, tokenizer: Any = None, args: EmoPillarsTrainingArguments | None = None):
-        """Tokenize rows in the input format and add float ``labels`` (0/1, or ``emotion_scores`` soft targets)."""
+        """Tokenize rows in the input format and add ``labels`` (0/1 floats or ``emotion_scores`` for multi-label,
+        class ids for single-label)."""
         tokenizer = tokenizer if tokenizer is not None else self.processing_class
         args = args if args is not None else self.args
         if "input_ids" in dataset.column_names:
@@ -276,21 +425,34 @@ class EmoPillarsTrainer(Trainer):
             raise InputError("the dataset has no 'utterance' column", field="utterance")
         if args.targets == "emotion_scores" and "emotion_scores" not in dataset.column_names:
             raise InputError("targets='emotion_scores' needs an 'emotion_scores' column", field="emotion_scores")
-        features = dataset.features
-        targets = args.targets
+        targets = self._targets(dataset) if "labels" in dataset.column_names else None
+        if args.targets == "emotion_scores":
+            targets = np.asarray(dataset["emotion_scores"], dtype=np.float32)
+        input_format, max_length = args.input_format, self.max_length
 
-        def encode(batch: Mapping[str, list[Any]]) -> dict[str, Any]:
-            encoding = tokenize_examples(tokenizer, batch, args.input_format, args.max_length)
-            out = dict(encoding)
-            if targets == "emotion_scores":
-                out["labels"] = [[float(v) for v in row] for row in batch["emotion_scores"]]
-            elif "labels" in batch:
-                out["labels"] = _multi_hot(_label_ids(batch["labels"], features))
+        def encode(batch: Mapping[str, list[Any]], indices: list[int]) -> dict[str, Any]:
+            out = dict(tokenize_examples(tokenizer, batch, input_format, max_length))
+            if targets is not None:
+                out["labels"] = targets[indices].tolist()
             return out
 
-        return dataset.map(encode, batched=True, remove_columns=dataset.column_names, desc="Tokenizing")
+        return dataset.map(
+            encode, batched=True, with_indices=True, remove_columns=dataset.column_names, desc="Tokenizing"
+        )
 
     # ----- optimisation ----------------------------------------------------------------------------------------
+    def _get_train_sampler(self, train_dataset: Any = None) -> Any:
+        """The data order comes from the seed (``data_seed``, else ``seed``) and the epoch, so two runs with one seed
+        see the same batches, and a resumed run continues the interrupted one's order."""
+        train_dataset = train_dataset if train_dataset is not None else self.train_dataset
+        strategy = self.args.train_sampling_strategy
+        if train_dataset is None or strategy not in ("random", "group_by_length") or self.args.world_size > 1:
+            return super()._get_train_sampler(train_dataset)
+        seed = self.args.data_seed if self.args.data_seed is not None else self.args.seed
+        input_name = self.processing_class.model_input_names[0] if self.processing_class is not None else None
+        batch = self.args.train_batch_size * self.args.gradient_accumulation_steps
+        return _EpochSeededSampler(train_dataset, seed, batch, strategy == "group_by_length", input_name)
+
     def create_optimizer(self, model=None):
         head_lr = self.args.head_learning_rate
         if self.optimizer is not None or head_lr is None or head_lr == self.args.learning_rate:
@@ -322,11 +484,50 @@ class EmoPillarsTrainer(Trainer):
         logits = outputs["logits"] if isinstance(outputs, Mapping) else outputs[0]
         if labels is None:
             raise InputError("a training batch has no labels", field="labels")
-        pos_weight = self._pos_weight.to(logits.device) if self._pos_weight is not None else None
-        loss = torch.nn.functional.binary_cross_entropy_with_logits(
-            logits.float(), labels.to(logits.device, torch.float32), pos_weight=pos_weight
-        )
+        if self.label_space.multi_label:
+            pos_weight = self._pos_weight.to(logits.device) if self._pos_weight is not None else None
+            loss = torch.nn.functional.binary_cross_entropy_with_logits(
+                logits.float(), labels.to(logits.device, torch.float32), pos_weight=pos_weight
+            )
+        else:
+            loss = torch.nn.functional.cross_entropy(logits.float(), labels.to(logits.device, torch.long))
         return (loss, outputs) if return_outputs else loss
+
+    # ----- scores ----------------------------------------------------------------------------------------------
+    def scores(self, logits: Any) -> np.ndarray:
+        """Sigmoid (multi-label) or softmax (single-label) scores of logits."""
+        x = np.asarray(logits, dtype=np.float64)
+        if self.label_space.multi_label:
+            return 1.0 / (1.0 + np.exp(-x))
+        x = x - x.max(axis=1, keepdims=True)
+        e = np.exp(x)
+        return e / e.sum(axis=1, keepdims=True)
+
+    def _gold(self, label_ids: Any) -> np.ndarray:
+        if self.label_space.multi_label:
+            return (np.asarray(label_ids) >= 0.5).astype(np.int64)
+        return np.asarray(label_ids, dtype=np.int64)
+
+    def _compute_metrics(self, eval_prediction: Any) -> dict[str, float]:
+        """Macro-F1 during training: at 0.5 and at the best global threshold (multi-label), or of the argmax."""
+        logits = eval_prediction.predictions
+        logits = logits[0] if isinstance(logits, tuple) else logits
+        probs = self.scores(logits)
+        gold = self._gold(eval_prediction.label_ids)
+        if not self.label_space.multi_label:
+            from sklearn.metrics import accuracy_score, f1_score
+
+            pred = probs.argmax(axis=1)
+            return {
+                "macro_f1": float(f1_score(gold, pred, average="macro", zero_division=0)),
+                "accuracy": float(accuracy_score(gold, pred)),
+            }
+        result = tune_thresholds(gold, probs)
+        return {
+            "macro_f1": result.f1_at_05,
+            "global_macro_f1": result.global_f1,
+            "global_threshold": result.global_threshold,
+        }
 
     # ----- training, thresholds, evaluation --------------------------------------------------------------------
     def train(self, *args: Any, **kwargs: Any):
@@ -335,7 +536,7 @@ class EmoPillarsTrainer(Trainer):
         output = super().train(*args, **kwargs)
         if self.card_data.train_runtime is None:
             self.card_data.train_runtime = time.perf_counter() - start
-        if self.args.tune_thresholds and self.eval_dataset is not None:
+        if self.args.tune_thresholds and self.eval_dataset is not None and self.label_space.multi_label:
             self.tune_thresholds()
         if self.args.lora and self.args.merge_lora:
             self.merge_lora()
@@ -353,17 +554,19 @@ class EmoPillarsTrainer(Trainer):
         return SequentialSampler(eval_dataset) if self.args.world_size <= 1 else None
 
     def predict_proba(self, dataset: Any) -> tuple[np.ndarray, np.ndarray | None]:
-        """Sigmoid scores ``(n, 28)`` for rows (raw or prepared), and their 0/1 labels when present."""
+        """Scores ``(n, k)`` for rows (raw or prepared), sigmoid or softmax by the label space, and the gold labels
+        when present (a 0/1 matrix for multi-label, class ids for single-label)."""
         prepared = self.prepare_dataset(dataset)
         output = self.predict(prepared, metric_key_prefix="predict")
         logits = output.predictions[0] if isinstance(output.predictions, tuple) else output.predictions
-        probs = 1.0 / (1.0 + np.exp(-np.asarray(logits, dtype=np.float64)))
-        labels = None if output.label_ids is None else (np.asarray(output.label_ids) >= 0.5).astype(np.int64)
-        return probs, labels
+        labels = None if output.label_ids is None else self._gold(output.label_ids)
+        return self.scores(logits), labels
 
     def tune_thresholds(self, dataset: Any = None, split: str = "validation") -> ThresholdResult:
         """Sweep global and per-label thresholds on ``dataset`` (default: the evaluation split) for macro-F1 and
-        store them in the model config (``config.emo_pillars["threshold"]`` and ``["thresholds"]``)."""
+        store them in the model config (``config.emo_pillars["threshold"]`` and ``["thresholds"]``, by label)."""
+        if not self.label_space.multi_label:
+            raise ConfigError("thresholds apply to multi-label models; a single-label model predicts the argmax")
         dataset = dataset if dataset is not None else self.eval_dataset
         if dataset is None:
             raise ConfigError("threshold tuning needs an evaluation dataset")
@@ -377,11 +580,11 @@ class EmoPillarsTrainer(Trainer):
         stored.update(
             {
                 "threshold": result.global_threshold,
-                "thresholds": dict(zip(EMOTIONS, result.per_label)),
+                "thresholds": dict(zip(self.label_space.names, result.per_label)),
                 "threshold_tuning": {
                     "split": split,
                     "metric": "macro_f1",
-                    "grid": [0.05, 0.95, 0.01],
+                    "grid": [float(THRESHOLD_GRID[0]), float(THRESHOLD_GRID[-1]), 0.01],
                     "macro_f1_at_0.5": round(result.f1_at_05, 4),
                     "macro_f1_global": round(result.global_f1, 4),
                     "macro_f1_per_label": round(result.per_label_f1, 4),
@@ -393,32 +596,38 @@ class EmoPillarsTrainer(Trainer):
         return result
 
     def evaluate_thresholds(self, dataset: Any, split: str = "test") -> dict[str, dict[str, Any]]:
-        """Metrics on ``dataset`` at 0.5, at the global and at the per-label thresholds (tuned before).
+        """Metrics on ``dataset``: at 0.5, at the global and at the per-label thresholds (tuned before) for a
+        multi-label model; of the argmax (``"argmax"``) for a single-label one.
 
         Returns:
-            ``{"0.5": m, "global": m, "per_label": m}`` where ``m`` is the ``multilabel_f1`` metric's output
-            (macro/micro/weighted F1 and per-label precision, recall, F1, support) plus ``threshold``.
-            The card records them as the model's evaluation results.
+            ``{"0.5": m, "global": m, "per_label": m}`` or ``{"argmax": m}``, where ``m`` is
+            :func:`emo_pillars.metrics.f1_scores`'s output (macro/micro/weighted F1 and per-label precision, recall, F1,
+            support) plus ``threshold``. The card records them as the model's evaluation results.
         """
-        from .metrics import load_metric
+        from ..metrics import f1_scores
 
         probs, labels = self.predict_proba(dataset)
         if labels is None:
             raise InputError("evaluation needs labels", field="labels")
-        stored = getattr(self._base_model().config, CONFIG_KEY, None) or {}
-        settings: dict[str, Any] = {"0.5": 0.5}
-        if "threshold" in stored:
-            settings["global"] = stored["threshold"]
-        if "thresholds" in stored:
-            settings["per_label"] = [stored["thresholds"][e] for e in EMOTIONS]
-        metric = load_metric("multilabel_f1")
+        names = list(self.label_space.names)
         results = {}
-        for key, threshold in settings.items():
-            scores = metric.compute(
-                predictions=probs.tolist(), references=labels.tolist(), threshold=threshold, label_names=list(EMOTIONS)
-            )
-            scores["threshold"] = threshold
-            results[key] = scores
+        if not self.label_space.multi_label:
+            one_hot = np.eye(len(names), dtype=np.int64)
+            scores = f1_scores(one_hot[labels], one_hot[probs.argmax(axis=1)], names)
+            scores["threshold"] = None
+            results["argmax"] = scores
+        else:
+            stored = getattr(self._base_model().config, CONFIG_KEY, None) or {}
+            settings: dict[str, Any] = {"0.5": 0.5}
+            if "threshold" in stored:
+                settings["global"] = stored["threshold"]
+            if "thresholds" in stored:
+                settings["per_label"] = [stored["thresholds"][name] for name in names]
+            for key, threshold in settings.items():
+                cut = (probs >= np.asarray(threshold, dtype=np.float64)).astype(np.int64)
+                scores = f1_scores(labels, cut, names)
+                scores["threshold"] = threshold
+                results[key] = scores
         self.card_data.set_test_metrics(results, split)
         return results
 
@@ -444,6 +653,10 @@ class EmoPillarsTrainer(Trainer):
     def _save(self, output_dir: str | None = None, state_dict: dict | None = None) -> None:
         output_dir = output_dir if output_dir is not None else self.args.output_dir
         super()._save(output_dir, state_dict=state_dict)
+        # Trainer pickles the arguments; a saved folder holds no pickle: the same values as JSON instead.
+        Path(output_dir, "training_args.bin").unlink(missing_ok=True)
+        if self.args.should_save:
+            Path(output_dir, TRAINING_ARGS_JSON).write_text(self.args.to_json_string(), encoding="utf-8")
         if hasattr(self.model, "peft_config"):
             # The adapter folder also carries the full config (labels, thresholds), read by EmoPillarsClassifier.
             self._base_model().config.save_pretrained(output_dir)
@@ -458,17 +671,44 @@ class EmoPillarsTrainer(Trainer):
         write_model_card(self.card_data, self.args.output_dir)
 
 
-def _compute_metrics(eval_prediction: Any) -> dict[str, float]:
-    """Macro-F1 at 0.5 and at the best global threshold, for evaluation during training."""
-    from .thresholds import tune_thresholds as sweep
+def save_final_model(
+    trainer: EmoPillarsTrainer,
+    output_dir: str | os.PathLike,
+    before_replace: Callable[[Path], None] | None = None,
+) -> Path:
+    """Save the trained model, tokenizer and card into a temporary sibling of ``output_dir``, check it, and put
+    it in place of ``output_dir`` in one rename: a kill at any moment leaves the previous model whole.
 
-    logits = eval_prediction.predictions
-    logits = logits[0] if isinstance(logits, tuple) else logits
-    probs = 1.0 / (1.0 + np.exp(-np.asarray(logits, dtype=np.float64)))
-    labels = (np.asarray(eval_prediction.label_ids) >= 0.5).astype(np.int64)
-    result = sweep(labels, probs)
-    return {
-        "macro_f1": result.f1_at_05,
-        "global_macro_f1": result.global_f1,
-        "global_threshold": result.global_threshold,
-    }
+    The checkpoints of the run (``checkpoint-N``) go with the previous folder: they are only needed to resume an
+    unfinished run.
+
+    Args:
+        trainer: The trainer after :meth:`~EmoPillarsTrainer.train`.
+        output_dir: The final model folder.
+        before_replace: Called with the temporary folder before it replaces ``output_dir`` (to add files).
+    """
+    target = Path(output_dir)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    try:
+        os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700; the folder follows the user's umask
+        trainer.save_model(str(tmp))
+        trainer.processing_class.save_pretrained(str(tmp))
+        if before_replace is not None:
+            before_replace(tmp)
+        weights = [name for name in ("model.safetensors", "adapter_model.safetensors") if (tmp / name).is_file()]
+        weights += [p.name for p in tmp.glob("model-*.safetensors")]
+        config = json.loads((tmp / "config.json").read_text(encoding="utf-8"))
+        if not weights or "id2label" not in config:
+            raise ConfigError(f"the saved model in {tmp} is incomplete")
+        replace_directory(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return target
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

@@ -99,7 +99,7 @@ def test_cli_lora_push_to_hub(emocontext_dir: Path, tiny_bert: str, tmp_path: Pa
     out = tmp_path / "out"
     args = ["finetune", "--task", "emocontext", "--data", str(emocontext_dir), "--model", tiny_bert]
     args += ["--output", str(out), "--lora", "--max-steps", "2", "--batch-size", "4", "--max-length", "32"]
-    args += ["--learning-rate", "1e-3", "--push-to-hub", "me/tiny-emocontext"]
+    args += ["--learning-rate", "1e-3", "--push_to_hub", "--hub_model_id", "me/tiny-emocontext"]
     with HubServer() as server:
         run = subprocess.run(
             [sys.executable, "-m", "emo_pillars", *args],
@@ -125,3 +125,93 @@ def test_cli_ways_only_for_iemocap(emocontext_dir: Path, tmp_path: Path) -> None
 
     argv = ["finetune", "--task", "emocontext", "--data", str(emocontext_dir), "--model", "m", "--output", "o"]
     assert main([*argv, "--ways", "6"]) == 2
+
+
+ISEAR_LABELS = ("joy", "fear", "anger", "sadness", "disgust", "shame", "guilt")
+
+
+def test_isear_task_head_card_snippet_pipeline_and_predict(isear_file: Path, tiny_bert: str, tmp_path: Path) -> None:
+    """The acceptance case: a single-label 7-class task head, loadable by name everywhere."""
+    import re
+
+    import numpy as np
+    from transformers import pipeline
+
+    from emo_pillars.modeling import EmoPillarsClassifier
+    from emo_pillars.predict import predict_main
+
+    out = tmp_path / "out"
+    finetune_main("isear", isear_file, tiny_bert, out, head="task", folds=2, stream=io.StringIO(), **QUICK)
+    config = json.loads((out / "config.json").read_text())
+    assert config["problem_type"] == "single_label_classification"
+    assert tuple(config["id2label"][str(i)] for i in range(7)) == ISEAR_LABELS
+    card = (out / "README.md").read_text()
+    assert f"**Labels:** {', '.join(ISEAR_LABELS)}" in card
+    assert "28" not in card.split("## Usage")[0] and "softmax" in card
+    assert "| guilt |" in card  # per-label results follow the label set
+
+    # The card's usage snippets run as written (with the model's folder for its Hub id).
+    blocks = re.findall(r"```python\n(.*?)```", card.split("## Usage")[1].split("## Evaluation")[0], re.S)
+    assert len(blocks) == 2
+    namespace: dict = {}
+    for block in blocks:
+        exec(block.replace("path/to/model", str(out)), namespace)  # noqa: S102
+    assert set(namespace["predictions"][0]) <= set(ISEAR_LABELS) and len(namespace["predictions"][0]) == 1
+    assert namespace["probs"].shape == (1, 7)
+
+    texts = ["When I was alone at night in the forest.", "When my friend lied to me."]
+    classifier = EmoPillarsClassifier.from_pretrained(out, device="cpu")
+    assert classifier.labels == ISEAR_LABELS and not classifier.multi_label
+    probs = classifier.predict_proba(texts)
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-6)  # softmax
+    pipe = pipeline("text-classification", model=str(out), top_k=None, device="cpu")
+    pipe_probs = np.array(
+        [[{d["label"]: d["score"] for d in row}[name] for name in ISEAR_LABELS] for row in pipe(texts)]
+    )
+    np.testing.assert_allclose(probs, pipe_probs, atol=1e-5)
+    predictions = predict_main(out, texts, stream=io.StringIO(), top_k=2)
+    assert all(len(p) == 2 and set(p) <= set(ISEAR_LABELS) for p in predictions)
+    best = predict_main(out, texts, stream=io.StringIO())
+    assert [next(iter(p)) for p in best] == [ISEAR_LABELS[i] for i in probs.argmax(axis=1)]
+
+
+def test_cross_validation_resumes_at_the_first_unfinished_fold(isear_file: Path, tiny_bert: str, tmp_path: Path):
+    import os
+    import signal
+    import subprocess
+    import time
+
+    out = tmp_path / "out"
+    script = (
+        "import io, sys\nfrom emo_pillars.tasks.finetune import finetune_main\n"
+        f"finetune_main('isear', {str(isear_file)!r}, {tiny_bert!r}, {str(out)!r}, folds=2, max_steps=2, "
+        "per_device_train_batch_size=4, max_length=32, use_cpu=True)\n"
+    )
+    victim = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    record = tmp_path / ".out.work" / "folds" / "fold-1.json"
+    deadline = time.monotonic() + 240
+    while not record.is_file():
+        assert victim.poll() is None, victim.stderr.read()[-2000:]
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    os.kill(victim.pid, signal.SIGKILL)
+    victim.wait()
+    assert not (out / "eval_results.json").exists()
+    first = json.loads(record.read_text())
+
+    stream = io.StringIO()
+    result = finetune_main("isear", isear_file, tiny_bert, out, folds=2, stream=stream, resume=True, **QUICK)
+    assert "fold 1/2" in stream.getvalue() and "(finished before)" in stream.getvalue()
+    assert result["fold_values"][0] == first["macro_f1"] and len(result["fold_values"]) == 2
+    assert (out / "eval_results.json").is_file() and not (tmp_path / ".out.work").exists()
+
+
+def test_finetune_validates_before_loading(emocontext_dir: Path, tmp_path: Path) -> None:
+    from emo_pillars.cli import main
+
+    base = ["finetune", "--task", "emocontext", "--data", str(emocontext_dir), "--model", str(tmp_path / "none")]
+    base += ["--output", str(tmp_path / "o")]
+    for extra in (["--epochs", "0"], ["--learning_rate", "0"], ["--batch-size", "-2"], ["--max_steps", "-3"]):
+        assert main([*base, *extra]) == 2
+    assert main([*base[:-2]]) == 2  # no --output
+    assert main(base) == 2  # the model folder does not exist: one line, after the numbers passed

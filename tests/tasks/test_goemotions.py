@@ -91,46 +91,23 @@ GOLD = [["admiration"], ["admiration", "joy"], ["neutral"]]
 PROBS = _probs([{"admiration": 0.9}, {"admiration": 0.6, "joy": 0.4}, {"neutral": 0.3, "joy": 0.55}])
 
 
-def test_metrics_at_threshold_by_hand() -> None:
-    at_half = TASK.metrics_at_threshold(GOLD, PROBS, 0.5)
+def test_metrics_by_hand() -> None:
+    at_half = TASK.compute_metrics(GOLD, (PROBS >= 0.5).astype(int))
     # Predictions at 0.5: {admiration}, {admiration}, {joy}.
     # admiration: TP 2 -> F1 1; joy: TP 0, FP 1, FN 1 -> 0; neutral: FN 1 -> 0; 25 others: 0 (no gold, no pred).
     assert at_half["f1_admiration"] == 1.0 and at_half["f1_joy"] == 0.0 and at_half["f1_neutral"] == 0.0
     assert at_half["macro_f1"] == pytest.approx(1 / 28)
     # micro: TP 2, FP 1, FN 2 -> P 2/3, R 1/2, F1 = 2 * (1/3) / (7/6) = 4/7
     assert at_half["micro_f1"] == pytest.approx(4 / 7)
-    assert at_half["threshold"] == 0.5
-    at_03 = TASK.metrics_at_threshold(GOLD, PROBS, 0.3)
+    at_03 = TASK.compute_metrics(GOLD, (PROBS >= 0.3).astype(int))
     # At 0.3: {admiration}, {admiration, joy}, {neutral, joy}: joy TP 1, FP 1 -> 2/3; neutral TP 1 -> 1.
     assert at_03["f1_joy"] == pytest.approx(2 / 3) and at_03["f1_neutral"] == 1.0
     assert at_03["macro_f1"] == pytest.approx((1 + 2 / 3 + 1) / 28)
     # micro: TP 4, FP 1, FN 0 -> P 4/5, R 1 -> F1 8/9
     assert at_03["micro_f1"] == pytest.approx(8 / 9)
-    # Per-label thresholds and index lists / 0-1 matrices as gold give the same numbers.
-    per_label = np.full(28, 0.5)
-    per_label[label2id["neutral"]] = 0.3
+    # Index lists and 0-1 matrices as gold give the same numbers.
     multi_hot = (_probs([{"admiration": 1}, {"admiration": 1, "joy": 1}, {"neutral": 1}]) > 0).astype(int)
-    assert TASK.metrics_at_threshold(multi_hot, PROBS, per_label)["f1_neutral"] == 1.0
-    assert TASK.compute_metrics(multi_hot, PROBS >= 0.5) == {k: v for k, v in at_half.items() if k != "threshold"}
-
-
-def test_evaluate_with_a_given_threshold() -> None:
-    out = TASK.evaluate(GOLD, PROBS, threshold=0.3)
-    assert out["threshold"] == 0.3
-    assert out["macro_f1"] == pytest.approx((1 + 2 / 3 + 1) / 28)
-    assert out["macro_f1_at_0.5"] == pytest.approx(1 / 28)
-    assert out["micro_f1_at_0.5"] == pytest.approx(4 / 7)
-    with pytest.raises(ValueError, match="dev"):
-        TASK.evaluate(GOLD, PROBS)
-
-
-@pytest.mark.slow
-def test_evaluate_tunes_the_threshold_on_dev() -> None:
-    # Using the data above as dev: macro-F1 is (1 + 2/3 + 1)/28 for t <= 0.3, (1 + 2/3)/28 for 0.3 < t <= 0.4,
-    # 1/28 above; the sweep keeps the best threshold nearest 0.5, i.e. 0.30. (Imports the training package.)
-    out = TASK.evaluate(GOLD, PROBS, dev_labels=GOLD, dev_probs=PROBS)
-    assert out["threshold"] == pytest.approx(0.3)
-    assert out["macro_f1"] == pytest.approx((1 + 2 / 3 + 1) / 28)
+    assert TASK.compute_metrics(multi_hot, PROBS >= 0.5) == at_half
 
 
 def test_real_counts(shared_data: Path) -> None:

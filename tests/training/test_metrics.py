@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import evaluate
 import numpy as np
 import pytest
 from sklearn.metrics import f1_score, precision_recall_fscore_support
 
 from emo_pillars.taxonomy import EMOTIONS
 from emo_pillars.training.metrics import METRICS, load_metric, metric_path
-from emo_pillars.training.thresholds import tune_thresholds
 
 
 @pytest.fixture(scope="module")
@@ -35,20 +33,8 @@ def test_multilabel_f1_matches_sklearn(data):
     assert per_label["macro_f1"] == pytest.approx(f1_score(labels, (probs >= 0.3).astype(int), average="macro"))
 
 
-def test_threshold_sweep_module_is_the_library_sweep(data):
-    labels, probs = data
-    result = evaluate.load(metric_path("threshold_sweep")).compute(
-        predictions=probs.tolist(), references=labels.tolist(), curves=True
-    )
-    expected = tune_thresholds(labels, probs.astype(np.float32))
-    assert result["global_threshold"] == expected.global_threshold
-    assert result["per_label_thresholds"] == expected.per_label
-    assert result["per_label_macro_f1"] == pytest.approx(expected.per_label_f1)
-    assert len(result["macro_f1_curve"]) == 91
-
-
 def test_metric_paths():
-    assert METRICS == ("multilabel_f1", "threshold_sweep")
+    assert METRICS == ("multilabel_f1",)
     assert metric_path("multilabel_f1").endswith("metrics/multilabel_f1/multilabel_f1.py")
     with pytest.raises(ValueError):
         metric_path("accuracy")

@@ -8,7 +8,7 @@ import numpy as np
 from huggingface_hub import ModelCard
 
 from emo_pillars.taxonomy import EMOTIONS
-from emo_pillars.training.model_card import (
+from emo_pillars.training.model_card import (  # the callback; the card data is re-exported
     LOSS_PLOT,
     THRESHOLD_PLOT,
     EmoPillarsModelCardData,

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import f1_score
 
-from emo_pillars.training.thresholds import THRESHOLD_GRID, apply_thresholds, sweep_thresholds, tune_thresholds
+from emo_pillars.training.thresholds import THRESHOLD_GRID, sweep_thresholds, tune_thresholds
 
 
 def test_grid_is_005_to_095_step_001():
@@ -45,14 +45,10 @@ def test_label_without_positives_keeps_the_global_threshold():
     assert result.per_label[2] == result.global_threshold
 
 
-def test_sweep_matches_sklearn_and_apply_thresholds():
+def test_sweep_matches_sklearn():
     labels, probs = _data(2)
     curves = sweep_thresholds(labels, probs, grid=[0.3, 0.5])
     assert np.allclose(curves[1], f1_score(labels, (probs >= 0.5).astype(int), average=None, zero_division=0))
-    assert apply_thresholds([[0.2, 0.6]], [0.1, 0.7]).tolist() == [[1, 0]]
-    assert apply_thresholds([[0.2, 0.6]], 0.5).tolist() == [[0, 1]]
-    with pytest.raises(ValueError):
-        apply_thresholds([[0.2, 0.6]], [0.1, 0.2, 0.3])
     with pytest.raises(ValueError):
         tune_thresholds([[1, 0]], [[0.5]])
     assert set(tune_thresholds(labels, probs).to_dict()) == {

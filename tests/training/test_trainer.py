@@ -200,13 +200,9 @@ def test_single_token_type_encoder_gets_two_for_contextual_input(tiny_single_typ
 
 
 def test_dataset_folder_with_configs_loads(tmp_path, context_less_data):
-    folder = tmp_path / "repo"
-    (folder / "context_less").mkdir(parents=True)
-    lines = ["---", "configs:", "- config_name: context_less", "  data_files:"]
-    for split, rows in context_less_data.items():
-        rows.to_parquet(folder / "context_less" / f"{split}.parquet")
-        lines += [f"  - split: {split}", f"    path: context_less/{split}.parquet"]
-    (folder / "README.md").write_text("\n".join([*lines, "---", ""]), encoding="utf-8")
+    from tiny_models import write_repository
+
+    folder = write_repository(tmp_path / "repo", context_less_data)
     loaded = load_training_dataset(str(folder), "context_less")
     assert (
         set(loaded) == {"train", "validation", "test"}
@@ -220,7 +216,7 @@ def test_wrong_model_or_args_raise(tiny_bert, tmp_path):
 
     with pytest.raises(ConfigError):
         EmoPillarsTrainer(model=str(tiny_bert), args=TrainingArguments(output_dir=str(tmp_path)))
-    with pytest.raises(ConfigError, match="3 outputs"):
+    with pytest.raises(ConfigError, match="3 outputs for 28 labels"):
         EmoPillarsTrainer(
             model=AutoModelForSequenceClassification.from_pretrained(tiny_bert, num_labels=3),
             args=make_args(tmp_path),
@@ -247,3 +243,66 @@ def test_predictions_keep_row_order_under_group_by_length(tiny_bert, tmp_path, c
         ]
     assert len({len(tokenizer(t)["input_ids"]) for t in test["utterance"]}) > 1  # lengths differ: order could change
     np.testing.assert_allclose(probs, np.stack(direct), atol=1e-5)
+
+
+def test_final_save_replaces_the_previous_model_whole_or_not_at_all(tiny_bert, tmp_path, context_less_data):
+    from safetensors.torch import load_file
+
+    from emo_pillars.training import save_final_model
+
+    output = tmp_path / "model"
+    first = EmoPillarsTrainer(model=str(tiny_bert), args=make_args(output, seed=1), train_dataset=context_less_data)
+    first.train()
+    save_final_model(first, output)
+    before = {p.name: p.read_bytes() for p in output.iterdir() if p.is_file()}
+
+    second = EmoPillarsTrainer(model=str(tiny_bert), args=make_args(output, seed=2), train_dataset=context_less_data)
+    second.train()
+
+    def interrupted(folder: Path) -> None:
+        assert (folder / "model.safetensors").is_file()  # the new weights are written, beside the new card ...
+        raise KeyboardInterrupt  # ... when the save is cut short
+
+    with pytest.raises(KeyboardInterrupt):
+        save_final_model(second, output, before_replace=interrupted)
+    assert {p.name: p.read_bytes() for p in output.iterdir() if p.is_file()} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["base", "model"]  # no temporary folder left behind
+
+    save_final_model(second, output)
+    new = load_file(output / "model.safetensors")
+    assert (output / "model.safetensors").read_bytes() != before["model.safetensors"] and "classifier.weight" in new
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["base", "model"]
+
+
+def test_single_label_head_trains_with_cross_entropy(tiny_bert, tmp_path, context_less_data):
+    """Any label set: a 3-class single-label head (first label of each row mapped to 3 groups)."""
+    import datasets
+
+    groups = {"joy": "up", "gratitude": "up", "admiration": "up", "love": "up", "pride": "up", "surprise": "up"}
+    rows = context_less_data["train"]
+    names = rows.features["labels"].feature.names
+    labels = [groups.get(names[row[0]], "down" if names[row[0]] != "neutral" else "flat") for row in rows["labels"]]
+    data = datasets.Dataset.from_dict(
+        {"utterance": rows["utterance"], "labels": labels},
+        features=datasets.Features(
+            {"utterance": datasets.Value("string"), "labels": datasets.ClassLabel(names=["up", "down", "flat"])}
+        ),
+    )
+    output = tmp_path / "three"
+    trainer = EmoPillarsTrainer(model=str(tiny_bert), args=make_args(output), train_dataset=data, eval_dataset=data)
+    assert trainer.label_space.names == ("up", "down", "flat") and not trainer.label_space.multi_label
+    trainer.train()
+    assert trainer.threshold_result is None  # no thresholds for the argmax
+    metrics = trainer.evaluate_thresholds(data)
+    assert set(metrics) == {"argmax"} and set(metrics["argmax"]["per_label"]) == {"up", "down", "flat"}
+    probs, gold = trainer.predict_proba(data)
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-6)
+    assert gold.tolist() == data["labels"]
+    trainer.save_model()
+    config = json.loads((output / "config.json").read_text())
+    assert config["problem_type"] == "single_label_classification" and config["id2label"]["2"] == "flat"
+    classifier = EmoPillarsClassifier.from_pretrained(output, device="cpu")
+    np.testing.assert_allclose(classifier.predict_proba(data["utterance"]), probs, atol=1e-5)
+    assert all(len(found) == 1 for found in classifier.predict(data["utterance"]))
+    card = (output / "README.md").read_text()
+    assert "**Labels:** up, down, flat" in card and "| argmax |" in card

@@ -5,7 +5,7 @@ Each metric lives in ``metrics/<name>/<name>.py``; :func:`load_metric` loads it 
 
 Examples:
     >>> sorted(METRICS)
-    ['multilabel_f1', 'threshold_sweep']
+    ['multilabel_f1']
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ __all__ = ["METRICS", "metric_path", "load_metric"]
 _HERE = Path(__file__).resolve().parent
 
 #: The metric modules shipped in this folder.
-METRICS: tuple[str, ...] = ("multilabel_f1", "threshold_sweep")
+METRICS: tuple[str, ...] = ("multilabel_f1",)
 
 
 def metric_path(name: str) -> str:

@@ -15,11 +15,10 @@ Examples:
 import datasets
 import evaluate
 import numpy as np
-from sklearn.metrics import f1_score
-from sklearn.metrics import precision_recall_fscore_support
+from emo_pillars.metrics import f1_scores
 
 _DESCRIPTION = """
-Multi-label classification scores computed with scikit-learn. Predictions are scores or 0/1 values per label;
+Multi-label classification scores: the library's one F1 implementation, emo_pillars.metrics.f1_scores (scikit-learn). Predictions are scores or 0/1 values per label;
 they are turned into 0/1 predictions with `threshold` (one float, or one float per label). Returns macro, micro and
 weighted F1, and precision, recall, F1 and support per label.
 """
@@ -64,21 +63,5 @@ class MultilabelF1(evaluate.Metric):
 
     def _compute(self, predictions, references, threshold=0.5, label_names=None):
         scores = np.asarray(predictions, dtype=np.float64)
-        y_true = (np.asarray(references, dtype=np.float64) >= 0.5).astype(np.int64)
         y_pred = (scores >= np.asarray(threshold, dtype=np.float64)).astype(np.int64)
-        names = list(label_names) if label_names is not None else [str(i) for i in range(y_true.shape[1])]
-        precision, recall, f1, support = precision_recall_fscore_support(y_true, y_pred, average=None, zero_division=0)
-        return {
-            "macro_f1": float(f1_score(y_true, y_pred, average="macro", zero_division=0)),
-            "micro_f1": float(f1_score(y_true, y_pred, average="micro", zero_division=0)),
-            "weighted_f1": float(f1_score(y_true, y_pred, average="weighted", zero_division=0)),
-            "per_label": {
-                name: {
-                    "precision": float(precision[i]),
-                    "recall": float(recall[i]),
-                    "f1": float(f1[i]),
-                    "support": int(support[i]),
-                }
-                for i, name in enumerate(names)
-            },
-        }
+        return f1_scores(references, y_pred, label_names)
