@@ -217,8 +217,17 @@ def _quality_table(quality: Mapping[str, Any]) -> str:
     add("examples measured", [f"{quality[c].rows:,}" for c in configs])
     add("distinct-1 / distinct-2 (all utterances)", [f"{quality[c].distinct_1:.3f} / {quality[c].distinct_2:.3f}"
                                                      for c in configs])  # fmt: skip
-    add("utterances embedded (sample)", [f"{quality[c].sample:,} of {quality[c].sample_characters:,} characters"
-                                         if quality[c].sample else "n/a" for c in configs])  # fmt: skip
+
+    def sample(q: Any) -> str:
+        if not q.sample:
+            return "n/a"
+        return (
+            f"{q.sample:,} of {q.sample_characters:,} characters"
+            if q.sample_characters
+            else f"{q.sample:,} (no characters named)"
+        )
+
+    add("utterances embedded (sample)", [sample(quality[c]) for c in configs])
     cut = next(iter(quality.values())).near_duplicate_cosine if quality else 0.9
     add(f"near-duplicates (cos >= {cut}) by the same character", [_pct(quality[c].near_duplicate_within)
                                                                    for c in configs])  # fmt: skip
@@ -388,7 +397,10 @@ def render_card(result: Any, *, pretty_name: str = "Emo Pillars") -> Any:
         f"- `{c}`: similarity {quality[c].similarity_note}." for c in configs if quality[c].similarity_note
     )
     if not any(quality[c].sample_characters for c in configs if quality[c].sample):
-        quality_notes += "\n- The data names no characters, so within-character figures are n/a."
+        quality_notes += (
+            "\n- The data names no characters, so within-character figures are n/a and the across-character figures "
+            "compare every pair of sampled utterances."
+        )
     refs = [quality[c].reference for c in configs if quality[c].reference]
     if refs:
         quality_notes += (

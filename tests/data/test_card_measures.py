@@ -7,6 +7,7 @@ import yaml
 
 from emo_pillars.data.load import load_emo_pillars
 from emo_pillars.data.repository import build_repository
+from emo_pillars.errors import InputError
 
 
 def _meta(repo):
@@ -43,3 +44,35 @@ def test_real_sample_card(real_sample_dir, tmp_path):
     assert q.near_duplicate_across is not None and q.cosine["across_neutral"] is not None
     assert _meta(tmp_path / "repo")["license"] == "cc-by-sa-4.0"
     assert len(load_emo_pillars(tmp_path / "repo", split="test")) == 2150
+
+
+def test_reference_model_agreement(generated_dir, tmp_path):
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from tiny_models import build_tiny_bert
+    from transformers import BertForSequenceClassification
+
+    from emo_pillars.taxonomy import EMOTIONS
+
+    base = build_tiny_bert(tmp_path / "base")
+    model = BertForSequenceClassification.from_pretrained(
+        base, num_labels=28, problem_type="multi_label_classification",
+        id2label=dict(enumerate(EMOTIONS)), label2id={e: i for i, e in enumerate(EMOTIONS)},
+    )  # fmt: skip
+    model.save_pretrained(tmp_path / "reference")
+    for name in ("vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
+        if (base / name).is_file():
+            (tmp_path / "reference" / name).write_bytes((base / name).read_bytes())
+    result = build_repository(
+        generated_dir, tmp_path / "repo", similarity=False, reference_model=str(tmp_path / "reference"), sample_size=5
+    )
+    for config in ("context_less", "contextual"):
+        ref = result.quality[config].reference
+        assert 1 <= ref["rows"] <= 5 and 0 <= ref["micro_f1"] <= 1 and 0 <= ref["macro_f1"] <= 1  # whole characters
+    text = (tmp_path / "repo" / "README.md").read_text()
+    ref = result.quality["context_less"].reference
+    assert f"reference classifier vs labels: micro-f1 | {ref['micro_f1']:.3f} on {ref['rows']}" in text
+    with pytest.raises(InputError, match="is not a trained classifier"):
+        build_repository(generated_dir, tmp_path / "repo2", similarity=False, reference_model=str(base.parent))

@@ -87,7 +87,8 @@ HUB_ERRORS = textwrap.dedent(
 def test_hub_offline_or_unreachable_is_one_quick_line(env, needle, tmp_path):
     import os
 
-    full = dict(os.environ, HF_HOME=str(tmp_path / "hf"), **env)
+    full = {k: v for k, v in os.environ.items() if k not in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")}
+    full.update(HF_HOME=str(tmp_path / "hf"), **env)
     proc = subprocess.run([sys.executable, "-c", HUB_ERRORS], env=full, capture_output=True, text=True, timeout=120)
     kind, message, seconds = proc.stdout.strip().splitlines()[-1].split("|")
     assert kind == HubError.__name__ and issubclass(HubError, EmoPillarsError)
