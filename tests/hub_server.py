@@ -441,12 +441,22 @@ class _Handler(BaseHTTPRequestHandler):
         )
 
     def lfs_upload(self, oid: str, head: bool = False) -> None:
+        server = self.server
+        with server.lock:
+            stopped = server.lfs_stop_after is not None and server.lfs_uploads >= server.lfs_stop_after
+            if stopped and server.lfs_failures_left is not None:
+                stopped = server.lfs_failures_left > 0
+                server.lfs_failures_left -= 1
+        if stopped:
+            self._error(503, "the hub stopped during the upload")
+            return
         data = self._body()
         if hashlib.sha256(data).hexdigest() != oid:
             self._error(400, "sha256 of the uploaded bytes does not match the oid")
             return
         with self.server.lock:
             self.server.lfs_objects[oid] = data
+            self.server.lfs_uploads += 1
         self._send(200)
 
     def resolve(self, prefix: str, repo_id: str, rev: str, path: str, head: bool = False) -> None:
@@ -523,6 +533,9 @@ class _Server(ThreadingHTTPServer):
         self.requests: list[tuple[str, str]] = []
         self.unhandled: list[tuple[str, str]] = []
         self.url = f"http://{address[0]}:{self.server_address[1]}"
+        self.lfs_uploads = 0
+        self.lfs_stop_after: int | None = None
+        self.lfs_failures_left: int | None = None
 
 
 class HubServer:
@@ -601,6 +614,24 @@ class HubServer:
         if hf_home is not None:
             env["HF_HOME"] = os.fspath(hf_home)
         return env
+
+    def stop_uploads(self, after: int = 0, times: int | None = None) -> None:
+        """Act as a hub that stops mid-upload: LFS uploads after the next ``after`` get ``503``.
+
+        Args:
+            after: LFS objects still accepted before the failures start.
+            times: Fail this many uploads, then accept again (a transient outage); ``None``: until
+                :meth:`resume_uploads`.
+        """
+        with self._server.lock:
+            self._server.lfs_stop_after = self._server.lfs_uploads + after
+            self._server.lfs_failures_left = times
+
+    def resume_uploads(self) -> None:
+        """Accept LFS uploads again (undo :meth:`stop_uploads`)."""
+        with self._server.lock:
+            self._server.lfs_stop_after = None
+            self._server.lfs_failures_left = None
 
     def create_repo(self, repo_id: str, repo_type: str = "model", private: bool = False) -> Repo:
         """Create an empty repository directly (no HTTP), e.g. to test downloads of a prepared repo."""

@@ -1,4 +1,4 @@
-"""The dataset wing: Features, a ``datasets`` builder, splits, statistics, the repository and its card, publishing.
+"""The dataset wing: Features, one reader, splits, quality measures, the repository and its card, publishing.
 
 Names are imported lazily, so ``import emo_pillars.data`` loads neither ``datasets`` nor ``torch``.
 
@@ -16,15 +16,17 @@ from typing import Any
 from .features import COLUMN_DOCS, COLUMNS, CONFIG_NAMES, DEFAULT_CONFIG, SPLITS, VARIANTS, get_features
 
 _LAZY = {
-    "EmoPillars": ".builder",
-    "EmoPillarsConfig": ".builder",
-    "build_with_builder": ".builder",
+    "load_emo_pillars": ".load",
     "build_repository": ".repository",
+    "verify_repository": ".repository",
     "BuildResult": ".repository",
     "push_repository": ".hub",
-    "load_emo_pillars": ".load",
+    "read_config": ".tables",
+    "ConfigTables": ".tables",
+    "QualityReport": ".quality",
     "SourceReport": ".sources",
-    "assign_splits": ".splits",
+    "plan_splits": ".splits",
+    "SplitPlan": ".splits",
 }
 
 __all__ = [

@@ -81,20 +81,39 @@ def add_build_dataset_arguments(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="Published layout only: split by plot instead of keeping its train/dev/test files.",
     )
-    p.add_argument("--no-similarity", action="store_true", help="Skip the MiniLM similarity statistics of the card.")
+    p.add_argument("--no-similarity", action="store_true", help="Skip the MiniLM embedding figures of the card.")
     p.add_argument(
         "--similarity-sample",
         type=int,
         default=2000,
         metavar="N",
-        help="Most utterances embedded per config for the similarity statistics (default 2000).",
+        help="Most utterances per config embedded for the card's similarity figures and scored by --reference-model "
+        "(a positive number; default 2000).",
+    )
+    p.add_argument(
+        "--narratives",
+        default=None,
+        metavar="PATH",
+        help="The corpus the generator read (as given to generate): named in the card's licence section and used to "
+        "measure synopsis copying. The bundled demo corpus is recognised without it.",
+    )
+    p.add_argument(
+        "--reference-model",
+        default=None,
+        metavar="MODEL",
+        help="A trained Emo Pillars classifier (folder or Hub id): the card reports its micro/macro-F1 against the "
+        "synthetic labels on the sample.",
     )
     p.add_argument("--repo-id", default=None, help="Hub id to show in the card's loading example.")
 
 
 def run_build_dataset(args: argparse.Namespace) -> int:
-    """Run ``build-dataset``: write the repository and print what was built."""
+    """Run ``build-dataset``: write the repository and print what was built (split fallbacks as warnings)."""
+    from ..errors import ConfigError
     from .repository import build_repository
+
+    if args.similarity_sample <= 0:
+        raise ConfigError(f"--similarity-sample must be a positive number of utterances, got {args.similarity_sample}")
 
     ratios = {}
     if args.context_less_splits is not None:
@@ -110,7 +129,9 @@ def run_build_dataset(args: argparse.Namespace) -> int:
         skip_invalid=args.skip_invalid,
         resplit=args.resplit,
         similarity=not args.no_similarity,
-        max_similarity_utterances=args.similarity_sample,
+        sample_size=args.similarity_sample,
+        narratives=args.narratives,
+        reference_model=args.reference_model,
         repo_id=args.repo_id,
     )
     for config, sizes in result.split_sizes.items():
@@ -118,7 +139,9 @@ def run_build_dataset(args: argparse.Namespace) -> int:
         parts = ", ".join(f"{split} {n:,}" for split, n in sizes.items())
         extra = f"; {report.skipped:,} invalid rows skipped" if report.skipped else ""
         extra += f"; {report.junk_total:,} junk labels dropped" if report.junk_total else ""
+        extra += f"; {report.rows_without_labels:,} rows with labels: [] dropped" if report.rows_without_labels else ""
         print(f"{config}: {parts}{extra}")
+
     print(f"Wrote {result.output_dir} (load it with datasets.load_dataset({str(result.output_dir)!r}, CONFIG))")
     return 0
 

@@ -1,4 +1,13 @@
-"""Publish a built dataset repository to the Hugging Face Hub (or any Hub-compatible endpoint).
+"""Publish a built dataset repository to the Hugging Face Hub (or any Hub-compatible endpoint), verified first.
+
+:func:`push_repository` never uploads damage: the folder must pass
+:func:`~emo_pillars.data.repository.verify_repository` (every config loads, split sizes match the card) before
+anything is sent. The upload is one commit (``HfApi.create_commit``): the card, the charts, ``run.json`` and the
+shards of the configs the folder holds; for those configs, shards on the Hub that the folder no longer has are
+deleted in the same commit (they would mix two builds), and nothing else on the Hub is touched. The card uploaded
+tells readers to ``load_dataset("<repo id>")``. Transient failures are retried by ``huggingface_hub`` itself
+(``http_backoff``); whatever still fails is one :class:`~emo_pillars.errors.HubError` line with the repo id and
+the cause, and since nothing is committed before every file is uploaded, the remote is then unchanged.
 
 Examples:
     >>> from emo_pillars.data.hub import push_repository
@@ -12,28 +21,38 @@ import os
 from pathlib import Path
 
 from ..errors import HubError, InputError
-from .features import CONFIG_NAMES
-from .repository import REPOSITORY_FILES
+from .card import set_load_id
+from .repository import REPOSITORY_FILES, verify_repository
 
-__all__ = ["check_repository", "push_repository"]
+__all__ = ["check_repo_id", "push_repository"]
 
 
-def check_repository(repo_dir: str | os.PathLike) -> list[str]:
-    """Check that a folder is a built repository (card with ``configs`` plus Parquet shards); return its configs.
+def check_repo_id(repo_id: str) -> str:
+    """Return ``repo_id`` if it is a valid ``NAMESPACE/NAME`` Hub id, else raise a one-line InputError."""
+    from huggingface_hub.errors import HFValidationError
+    from huggingface_hub.utils import validate_repo_id
 
-    Raises:
-        InputError: If the card or every config's data is missing.
-    """
-    root = Path(repo_dir)
-    card = root / "README.md"
-    if not card.is_file() or "configs:" not in card.read_text(encoding="utf-8", errors="replace"):
-        raise InputError(
-            "is not a built dataset repository (no README.md listing configs); run build-dataset", path=root
-        )
-    configs = [c for c in CONFIG_NAMES if any((root / c).glob("*.parquet"))]
-    if not configs:
-        raise InputError("has no Parquet shards under context_less/ or contextual/", path=root)
-    return configs
+    try:
+        if not isinstance(repo_id, str) or repo_id.count("/") != 1:
+            raise HFValidationError("must look like NAMESPACE/NAME")
+        validate_repo_id(repo_id)
+    except HFValidationError as err:
+        reason = " ".join(str(err).split()).split(". ")[0]
+        raise InputError(f"repo id {repo_id!r} is not a valid Hub id: {reason}") from None
+    return repo_id
+
+
+def _cause(err: BaseException) -> str:
+    """``Type: message`` of the error, and of its innermost cause when it wraps one (one line)."""
+
+    def one(e: BaseException) -> str:
+        text = " ".join(str(e).split())
+        return f"{type(e).__name__}: {text[:200]}" if text else type(e).__name__
+
+    root = err
+    while (root.__cause__ or root.__context__) is not None:
+        root = root.__cause__ or root.__context__  # type: ignore[assignment]
+    return one(err) if root is err else f"{one(err)}; {one(root)}"
 
 
 def push_repository(
@@ -45,10 +64,7 @@ def push_repository(
     revision: str | None = None,
     commit_message: str | None = None,
 ) -> str:
-    """Upload both configs, the card, the label chart and ``run.json`` to a dataset repository on the Hub.
-
-    Shards on the Hub that the folder no longer has are deleted in the same commit, so a rebuilt dataset never
-    mixes with an older one. The endpoint is ``HF_ENDPOINT`` (the public Hub by default).
+    """Verify a built repository, then upload it to a dataset repository on the Hub in one commit.
 
     Args:
         repo_dir: The folder :func:`~emo_pillars.data.repository.build_repository` wrote.
@@ -62,27 +78,41 @@ def push_repository(
         The URL of the commit.
 
     Raises:
-        InputError: If ``repo_dir`` is not a built repository.
-        HubError: If the Hub refuses or cannot be reached.
+        InputError: A bad repo id, or a folder that is not a complete repository (nothing is uploaded).
+        HubError: The Hub refused or could not be reached (the repo id and the cause, one line).
     """
-    configs = check_repository(repo_dir)
-    if repo_id.count("/") != 1 or not all(repo_id.split("/")):
-        raise InputError(f"repo id {repo_id!r} must look like NAMESPACE/NAME")
-    from huggingface_hub import HfApi
+    check_repo_id(repo_id)
+    root = Path(repo_dir)
+    configs = verify_repository(root)
+    from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi
     from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled
 
+    card = set_load_id((root / "README.md").read_text(encoding="utf-8"), repo_id)
     api = HfApi(token=token)
     try:
         api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
-        info = api.upload_folder(
-            folder_path=os.fspath(repo_dir),
-            repo_id=repo_id,
+        local = sorted(
+            {p.relative_to(root).as_posix() for pattern in REPOSITORY_FILES for p in root.glob(pattern) if p.is_file()}
+        )
+        operations: list = [CommitOperationAdd("README.md", card.encode("utf-8"))]
+        operations += [CommitOperationAdd(path, str(root / path)) for path in local if path != "README.md"]
+        remote = api.list_repo_files(repo_id, repo_type="dataset", revision=revision)
+        stale = [
+            path for path in remote
+            if path.endswith(".parquet") and path.split("/")[0] in configs and path not in local
+        ]  # fmt: skip
+        operations += [CommitOperationDelete(path) for path in stale]
+        info = api.create_commit(
+            repo_id,
+            operations,
+            commit_message=commit_message or f"Upload Emo Pillars ({', '.join(configs)})",
             repo_type="dataset",
             revision=revision,
-            allow_patterns=list(REPOSITORY_FILES),
-            delete_patterns=["*/*.parquet", "*.parquet"],
-            commit_message=commit_message or f"Upload Emo Pillars ({', '.join(configs)})",
         )
-    except (HfHubHTTPError, OfflineModeIsEnabled, OSError) as err:
-        raise HubError(f"could not push {repo_dir} to {repo_id}: {err}") from err
+    except OfflineModeIsEnabled:
+        raise HubError(f"{repo_id}: cannot push with HF_HUB_OFFLINE=1") from None
+    except HfHubHTTPError as err:
+        raise HubError(f"{repo_id}: the Hub refused the push ({_cause(err)})") from None
+    except Exception as err:  # noqa: BLE001 - connection errors, a hub gone mid-upload: one line, not a traceback
+        raise HubError(f"{repo_id}: the push failed, nothing was committed ({_cause(err)})") from None
     return str(getattr(info, "commit_url", info))

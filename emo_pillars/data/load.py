@@ -1,107 +1,234 @@
-"""``load_emo_pillars``: one call for the dataset, from a generator output folder, a repository folder or the Hub.
+"""``load_emo_pillars``: one call from any source of Emo Pillars data to a ``datasets.DatasetDict``.
+
+Sources, all through one path:
+
+* a generator output folder (``context_less.jsonl``, ``contextual.jsonl``): read, validated and split by plot by
+  :func:`~emo_pillars.data.tables.read_config`;
+* the published layout (``context-less/{train,dev,test}.jsonl``, as in ``alex-shvets/EmoPillars``): the same reader;
+* a built repository folder (``build-dataset`` output): checked against its card, then ``datasets.load_dataset``;
+* a Hub dataset id: downloaded with ``huggingface_hub.snapshot_download`` (only the files of these layouts), then
+  read as the folder it is. ``HF_HUB_OFFLINE=1`` is honoured at once (the local cache, or one line saying it is
+  empty); an unreachable endpoint fails after huggingface_hub's own bounded timeouts, as one line.
+
+Every failure is an :class:`~emo_pillars.errors.EmoPillarsError` naming the path or the repo id, never a raw
+``datasets``/``huggingface_hub``/``httpx`` exception.
 
 Examples:
     >>> from emo_pillars.data.load import load_emo_pillars
-    >>> ds = load_emo_pillars("contextual", source="outputs/run1")  # doctest: +SKIP
-    >>> ds = load_emo_pillars("context_less", source="dataset_builders/emo_pillars", split="train")  # doctest: +SKIP
-    >>> ds = load_emo_pillars("contextual", source="me/emo-pillars")  # doctest: +SKIP
+    >>> ds = load_emo_pillars("outputs/run1", "contextual")  # doctest: +SKIP
+    >>> train = load_emo_pillars("dataset_builders/emo_pillars", split="train")  # doctest: +SKIP
+    >>> ds = load_emo_pillars("alex-shvets/EmoPillars")  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ..errors import HubError
+from ..errors import ConfigError, HubError, InputError
 from .features import DEFAULT_CONFIG, check_config
 
-__all__ = ["load_emo_pillars", "PUBLISHED_HUB_ID"]
+__all__ = ["load_emo_pillars", "resolve_source", "PUBLISHED_HUB_ID"]
 
 #: The original release on the Hub (the published layout: ``context-less/{train,dev,test}.jsonl``).
 PUBLISHED_HUB_ID = "alex-shvets/EmoPillars"
+_HUB_PATTERNS = ["README.md", "*/*.parquet", "context-less/*.jsonl", "contextual/*.jsonl", "run.json"]
+
+
+def _looks_like_path(text: str) -> bool:
+    return (
+        text.startswith(("/", "./", "../", "~", ".\\")) or text.count("/") > 1 or "\\" in text or text in (".", "..")
+    )
+
+
+def _one_line(err: BaseException) -> str:
+    return " ".join(str(err).split())[:300] or type(err).__name__
+
+
+def _root_cause(err: BaseException) -> str:
+    """``Type: message`` of the innermost exception (a connection error, not the wrapper about caches)."""
+    while (err.__cause__ or err.__context__) is not None:
+        err = err.__cause__ or err.__context__  # type: ignore[assignment]
+    return f"{type(err).__name__}: {_one_line(err)}"
+
+
+def resolve_source(
+    source: str | os.PathLike,
+    *,
+    revision: str | None = None,
+    token: str | None = None,
+    cache_dir: str | os.PathLike | None = None,
+) -> Path:
+    """The local folder a source names: the folder itself, or the Hub snapshot of a dataset id.
+
+    Raises:
+        InputError: For a file, a missing path, or text that is neither a folder nor a valid Hub id.
+        HubError: When the Hub cannot serve the id (offline, unreachable, no such dataset or revision).
+    """
+    text = os.fspath(source)
+    if not text.strip():
+        raise InputError("no source given: name a folder or a Hub dataset id")
+    path = Path(text).expanduser()
+    if not path.exists() and path.parent.is_dir():
+        from .repository import recover_interrupted_swap
+
+        recover_interrupted_swap(path)  # a build killed between its two renames: put the old folder back
+    if path.exists():
+        if not path.is_dir():
+            raise InputError(
+                "is a file; give a generator output folder, a published-layout folder, a dataset repository or a Hub "
+                "dataset id",
+                path=path,
+            )
+        return path
+    if _looks_like_path(text):
+        raise InputError("no such folder", path=text)
+    from huggingface_hub.errors import HFValidationError
+    from huggingface_hub.utils import validate_repo_id
+
+    try:
+        validate_repo_id(text)
+    except HFValidationError:
+        raise InputError(
+            f"{text!r} is neither an existing folder nor a valid Hub dataset id (NAMESPACE/NAME)"
+        ) from None
+    return _download(text, revision, token, cache_dir)
+
+
+def _download(repo_id: str, revision: str | None, token: str | None, cache_dir: Any) -> Path:
+    from huggingface_hub import constants, snapshot_download
+    from huggingface_hub.errors import (
+        GatedRepoError,
+        HfHubHTTPError,
+        LocalEntryNotFoundError,
+        OfflineModeIsEnabled,
+        RepositoryNotFoundError,
+        RevisionNotFoundError,
+    )
+
+    hub_cache = None if cache_dir is None else os.path.join(os.fspath(cache_dir), "hub")
+    offline = constants.HF_HUB_OFFLINE
+    try:
+        folder = snapshot_download(
+            repo_id, repo_type="dataset", revision=revision, token=token, cache_dir=hub_cache,
+            allow_patterns=_HUB_PATTERNS, local_files_only=offline,
+        )  # fmt: skip
+    except (OfflineModeIsEnabled, LocalEntryNotFoundError) as err:
+        if offline:
+            raise HubError(f"{repo_id}: HF_HUB_OFFLINE=1 and the dataset is not in the local cache") from None
+        raise HubError(f"{repo_id}: cannot reach the Hub at {constants.ENDPOINT} ({_root_cause(err)})") from None
+    except RevisionNotFoundError:
+        raise HubError(f"{repo_id}: no revision {revision!r} on {constants.ENDPOINT}") from None
+    except (RepositoryNotFoundError, GatedRepoError):
+        raise HubError(f"{repo_id}: no such dataset on {constants.ENDPOINT} (or no access to it)") from None
+    except HfHubHTTPError as err:
+        raise HubError(f"{repo_id}: the Hub refused the download ({_one_line(err)})") from None
+    except Exception as err:  # noqa: BLE001 - httpx connection errors and the like: one line, not a traceback
+        if type(err).__module__.split(".")[0] in ("httpx", "httpcore", "requests", "urllib3", "socket") or isinstance(
+            err, (OSError, TimeoutError)
+        ):
+            raise HubError(f"{repo_id}: cannot reach the Hub at {constants.ENDPOINT} ({_one_line(err)})") from None
+        raise
+    return Path(folder)
+
+
+def _load_repository(folder: Path, config: str, cache_dir: Any, label: str) -> Any:
+    import datasets
+
+    from .features import get_features
+    from .repository import quiet_datasets, recover_interrupted_swap, repository_configs
+
+    recover_interrupted_swap(folder)
+    stated = repository_configs(folder)
+    if config not in stated:
+        raise ConfigError(f"{label}: no config {config!r} in this dataset; it has {', '.join(stated)}")
+    try:
+        with quiet_datasets():
+            loaded = datasets.load_dataset(
+                str(folder.resolve()), config, cache_dir=None if cache_dir is None else os.fspath(cache_dir)
+            )
+    except Exception as err:  # noqa: BLE001 - every loader failure here is a damaged repository: one line
+        raise InputError(
+            f"damaged dataset repository: config {config!r} does not load ({type(err).__name__}: {_one_line(err)})",
+            path=label,
+        ) from None
+    found = {split: d.num_rows for split, d in loaded.items()}
+    if found != stated[config]:
+        raise InputError(
+            f"damaged dataset repository: {config} has rows {found}, its card states {stated[config]}", path=label
+        )
+    if any(d.features != get_features(config) for d in loaded.values()):
+        raise InputError(f"damaged dataset repository: {config} lacks the Emo Pillars Features", path=label)
+    return loaded
 
 
 def load_emo_pillars(
-    config: str = DEFAULT_CONFIG,
-    source: str | os.PathLike = PUBLISHED_HUB_ID,
+    source: str | os.PathLike,
+    config: str | None = None,
     *,
     split: str | None = None,
     revision: str | None = None,
-    cache_dir: str | os.PathLike | None = None,
     token: str | None = None,
-    **builder_kwargs: Any,
+    cache_dir: str | os.PathLike | None = None,
+    split_ratios: Sequence[float] | None = None,
+    seed: int = 42,
+    skip_invalid: bool = False,
+    resplit: bool = False,
 ) -> Any:
     """Load one config of Emo Pillars as a ``datasets.DatasetDict`` (or one ``Dataset`` with ``split``).
 
     Args:
+        source: A generator output folder, a published-layout folder, a built repository folder, or a Hub dataset
+            id (a repository built here, or the published ``alex-shvets/EmoPillars`` layout).
         config: ``"context_less"`` (default) or ``"contextual"``.
-        source: Where the data is: a generator output folder or the published layout (read with the
-            :class:`~emo_pillars.data.builder.EmoPillars` builder), a built repository folder, or a Hub dataset id
-            (a repository built here, or the published ``alex-shvets/EmoPillars`` layout).
-        split: ``"train"``, ``"validation"`` or ``"test"`` (default: all).
+        split: ``"train"``, ``"validation"`` or ``"test"`` (default: all the source has).
         revision: Hub revision.
-        cache_dir: ``datasets`` cache folder.
         token: Hub token.
-        **builder_kwargs: Builder options for folders of JSONL (``seed``, ``split_ratios``, ``skip_invalid``,
-            ``resplit``).
+        cache_dir: Cache folder (Hub downloads under ``cache_dir/hub``, prepared Arrow files of repositories).
+        split_ratios: JSONL sources: train/validation/test fractions of plots (default 80/10/10 or 90/5/5).
+        seed: JSONL sources: seed of the split by plot.
+        skip_invalid: JSONL sources: skip and count malformed rows instead of raising.
+        resplit: Published layout: split by plot instead of keeping its train/dev/test files.
 
     Returns:
-        The dataset with the Features of :func:`~emo_pillars.data.features.get_features`.
+        The dataset with the exact Features of :func:`~emo_pillars.data.features.get_features`. Only splits with
+        rows are present: a corpus too small for a validation split has no ``"validation"`` key (the build's split
+        fallback; see :mod:`emo_pillars.data.splits`).
 
     Raises:
-        InputError: For a folder that holds no Emo Pillars data or malformed rows.
-        HubError: When the Hub id cannot be reached.
+        InputError: Missing path, a file, a bad Hub id, a damaged repository, malformed rows (file, line, field).
+        ConfigError: A config the source does not have, a split it does not have, bad ratios.
+        HubError: The Hub cannot serve the id (offline and not cached, unreachable, not found).
 
     Examples:
-        >>> train = load_emo_pillars("context_less", "outputs/run1", split="train")  # doctest: +SKIP
+        >>> train = load_emo_pillars("outputs/run1", "context_less", split="train")  # doctest: +SKIP
         >>> train.features["labels"].feature.int2str(train[0]["labels"])  # doctest: +SKIP
         ['pride', 'relief', 'joy']
     """
-    config = check_config(config)
-    cache = None if cache_dir is None else os.fspath(cache_dir)
-    path = Path(source)
-    if path.is_dir():
-        from .sources import detect_layout
+    from .sources import detect_layout
+    from .tables import read_config
 
-        if detect_layout(path) == "repository":
-            import datasets
-
-            return datasets.load_dataset(str(path.resolve()), config, split=split, cache_dir=cache)
-        from .builder import build_with_builder
-
-        dataset, _ = build_with_builder(path, config, cache_dir=cache, split=split, **builder_kwargs)
-        return dataset
-    return _load_from_hub(str(source), config, split, revision, cache, token, builder_kwargs)
-
-
-def _load_from_hub(
-    repo_id: str,
-    config: str,
-    split: str | None,
-    revision: str | None,
-    cache: str | None,
-    token: str | None,
-    builder_kwargs: dict[str, Any],
-) -> Any:
-    import datasets
-    from huggingface_hub import HfApi, snapshot_download
-    from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled
-
+    config = check_config(config or DEFAULT_CONFIG)
+    label = os.fspath(source)
+    folder = resolve_source(source, revision=revision, token=token, cache_dir=cache_dir)
     try:
-        files = HfApi(token=token).list_repo_files(repo_id, repo_type="dataset", revision=revision)
-    except OfflineModeIsEnabled:
-        files = None  # offline: let datasets use its cache
-    except HfHubHTTPError as err:
-        raise HubError(f"cannot read dataset {repo_id!r} from the Hub: {err}") from err
-    published = files is not None and any(f.startswith("context-less/") and f.endswith(".jsonl") for f in files)
-    if published:
-        # The published layout: JSONL files, no configs card. Download them and build with our Features.
-        folder = snapshot_download(
-            repo_id, repo_type="dataset", revision=revision, token=token, allow_patterns=["context-less/*.jsonl"]
-        )
-        from .builder import build_with_builder
-
-        dataset, _ = build_with_builder(folder, config, cache_dir=cache, split=split, **builder_kwargs)
+        layout = detect_layout(folder)
+    except InputError as err:
+        if Path(label).expanduser().exists():
+            raise
+        raise InputError(f"the Hub dataset holds no Emo Pillars data ({err.message})", path=label) from None
+    if layout == "repository":
+        dataset = _load_repository(folder, config, cache_dir, label)
+    else:
+        tables = read_config(
+            folder, config, layout=layout, split_ratios=split_ratios, seed=seed, skip_invalid=skip_invalid,
+            resplit=resplit,
+        )  # fmt: skip
+        dataset = tables.to_dataset_dict()
+    if split is None:
         return dataset
-    return datasets.load_dataset(repo_id, config, split=split, revision=revision, cache_dir=cache, token=token)
+    if split not in dataset:
+        raise ConfigError(f"{label}: no {split!r} split in {config}; it has {', '.join(dataset)}")
+    return dataset[split]

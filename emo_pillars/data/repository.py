@@ -1,4 +1,4 @@
-"""Build the dataset repository: Parquet shards per config and split, a dataset card, a label chart, ``run.json``.
+"""Build and verify the dataset repository: Parquet shards per config and split, a card, two charts, ``run.json``.
 
 The repository is what users load: ``datasets.load_dataset(REPO_DIR, "contextual")`` on disk, or by repo id once
 :func:`~emo_pillars.data.hub.push_repository` has uploaded it. Its layout is the one ``Dataset.push_to_hub`` writes::
@@ -7,12 +7,23 @@ The repository is what users load: ``datasets.load_dataset(REPO_DIR, "contextual
       README.md                      the card; its YAML lists both configs, their data files and exact Features
       context_less/{train,validation,test}-0000N-of-0000M.parquet
       contextual/{train,validation,test}-0000N-of-0000M.parquet
-      label_distribution.png         bar chart of the label distribution
+      label_distribution.png         labels per config (bar chart)
+      utterance_length.png           words per utterance (histogram)
       run.json                       the generator's provenance (model, prompts, decoding, stage counts)
+      .gitattributes                 Parquet and PNG through Git LFS
 
-The build streams the input once per config into Arrow record batches (validating each row), splits by plot with
-Arrow compute, and writes Parquet with ``pyarrow``; the rows and Features are exactly those of the
-:class:`~emo_pillars.data.builder.EmoPillars` builder.
+A build is atomic. Every input row is read and validated first (:func:`~emo_pillars.data.tables.read_source`);
+only then is anything written, into a temporary sibling folder ``.REPO_DIR.build-PID-*``. That folder is verified
+(:func:`verify_repository`: every config loads with ``datasets.load_dataset`` and its split sizes match the card)
+and swapped in with two renames (the old folder goes to ``.REPO_DIR.old-PID`` and is then deleted). A build killed at
+any moment leaves the old folder as it was: before the swap it is untouched, and in the instant between the two
+renames it sits in ``.REPO_DIR.old-PID``, from where the next build (or load) puts it back. Temporary folders of dead
+builds are removed by the next build. Files in the old folder that a build does not write (``BUILDING.md``,
+``.gitignore``) are carried over.
+
+Test hook: with ``EMO_PILLARS_KILL_AT`` set to a phase name (``shard``: after the first Parquet shard; ``contextual``:
+after the first contextual shard; ``card``: half-way through writing the card; ``swap``: between the two renames),
+the build sends itself ``SIGKILL`` at that point. It exists so the tests can prove the guarantees above.
 
 Examples:
     >>> from emo_pillars.data.repository import build_repository
@@ -23,33 +34,58 @@ Examples:
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import math
 import os
+import re
 import shutil
-from collections.abc import Mapping, Sequence
+import signal
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from tqdm.auto import tqdm
-
+from .._io import current_umask
 from ..errors import ConfigError, InputError
-from ..taxonomy import EMOTIONS
-from .features import COLUMN_DOCS, COLUMNS, CONFIG_NAMES, DEFAULT_CONFIG, DEFAULT_SPLIT_RATIOS, SPLITS, check_config
-from .sources import SourceReport, detect_layout, iter_rows
-from .splits import assign_splits, check_ratios
-from .stats import SimilarityStats, distinct_n, label_counts, similarity_stats
+from .card import (
+    BUNDLED_LICENCE,
+    LABEL_CHART,
+    LENGTH_CHART,
+    OTHER_LICENCE,
+    WIKIPLOTS_LICENCE,
+    Corpus,
+    render_card,
+    write_label_chart,
+)
+from .features import CONFIG_NAMES, SPLITS
+from .quality import QualityReport, measure, write_length_chart
+from .sources import SourceReport, detect_layout
+from .tables import ConfigTables, read_source
 
-__all__ = ["BuildResult", "build_repository", "render_card", "CARD_TEMPLATE", "CHART_NAME", "REPOSITORY_FILES"]
+__all__ = [
+    "BuildResult",
+    "build_repository",
+    "verify_repository",
+    "recover_interrupted_swap",
+    "describe_corpus",
+    "repository_configs",
+    "quiet_datasets",
+    "REPOSITORY_FILES",
+    "KILL_HOOK_ENV",
+]
 
-CARD_TEMPLATE = Path(__file__).resolve().parent / "templates" / "dataset_card.md"
-CHART_NAME = "label_distribution.png"
+logger = logging.getLogger(__name__)
+
 #: Glob patterns of the files that make the repository (what ``push-dataset`` uploads).
-REPOSITORY_FILES: tuple[str, ...] = ("README.md", "run.json", CHART_NAME, ".gitattributes", "*/*.parquet")
+REPOSITORY_FILES: tuple[str, ...] = ("README.md", "run.json", "*.png", ".gitattributes", "*/*.parquet")
+#: Environment variable of the kill test hook (see the module docstring).
+KILL_HOOK_ENV = "EMO_PILLARS_KILL_AT"
 _GITATTRIBUTES = "*.parquet filter=lfs diff=lfs merge=lfs -text\n*.png filter=lfs diff=lfs merge=lfs -text\n"
-_BATCH_ROWS = 20_000
+_OURS = {"README.md", "run.json", LABEL_CHART, LENGTH_CHART, ".gitattributes", *CONFIG_NAMES}
+_STATIC = {"BUILDING.md", ".gitignore", ".gitattributes"}
 
 
 @dataclass
@@ -58,81 +94,293 @@ class BuildResult:
 
     Attributes:
         output_dir: The repository folder.
-        split_sizes: Config -> split -> rows.
+        split_sizes: Config -> split -> rows (splits with rows only).
+        num_bytes: Config -> split -> in-memory Arrow bytes.
         files: Config -> the Parquet files written (relative to ``output_dir``).
-        reports: Config -> :class:`~emo_pillars.data.sources.SourceReport` (rows read, skipped, junk dropped).
-        label_counts: Config -> 28 label counts over all splits.
-        distinct: Config -> ``{"distinct_1": ..., "distinct_2": ...}`` of the utterances.
-        similarity: Config -> :class:`~emo_pillars.data.stats.SimilarityStats` (``None`` if skipped/unavailable).
+        reports: Config -> :class:`~emo_pillars.data.sources.SourceReport` (rows read, skipped, dropped).
+        quality: Config -> :class:`~emo_pillars.data.quality.QualityReport`.
+        split_notes: Config -> how the splits were made (one line).
+        fallbacks: Config -> the split fallback line, or ``None`` when the requested split was made.
+        examples: Config -> the first training row (as stored).
+        corpus: The stories' :class:`~emo_pillars.data.card.Corpus` (and licence).
         run_info: The generator's ``run.json`` (empty when the input had none).
+        repo_id: The Hub id the card's loading snippet shows (``None``: the folder path).
     """
 
     output_dir: Path
     split_sizes: dict[str, dict[str, int]] = field(default_factory=dict)
+    num_bytes: dict[str, dict[str, int]] = field(default_factory=dict)
     files: dict[str, list[str]] = field(default_factory=dict)
     reports: dict[str, SourceReport] = field(default_factory=dict)
-    label_counts: dict[str, list[int]] = field(default_factory=dict)
-    distinct: dict[str, dict[str, float]] = field(default_factory=dict)
-    similarity: dict[str, SimilarityStats | None] = field(default_factory=dict)
+    quality: dict[str, QualityReport] = field(default_factory=dict)
+    split_notes: dict[str, str] = field(default_factory=dict)
+    fallbacks: dict[str, str | None] = field(default_factory=dict)
+    examples: dict[str, dict[str, Any]] = field(default_factory=dict)
+    corpus: Corpus | None = None
     run_info: dict[str, Any] = field(default_factory=dict)
-    num_bytes: dict[str, dict[str, int]] = field(default_factory=dict)
+    repo_id: str | None = None
 
     @property
     def card_path(self) -> Path:
         return self.output_dir / "README.md"
 
 
+def _checkpoint(phase: str) -> None:
+    """The kill test hook: SIGKILL this process when ``EMO_PILLARS_KILL_AT`` names ``phase``."""
+    if os.environ.get(KILL_HOOK_ENV) == phase:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
 # --------------------------------------------------------------------------------------------------------------------
-# Reading into Arrow
+# Corpus and licence
 # --------------------------------------------------------------------------------------------------------------------
-def _read_table(source: Path, config: str, layout: str, skip_invalid: bool, report: SourceReport) -> tuple[Any, list]:
-    """Stream a config's rows into one Arrow table (schema with the Features' metadata) plus per-row source splits."""
-    import pyarrow as pa
+def describe_corpus(
+    layout: str, plot_ids: set[str], narratives: str | os.PathLike | None = None
+) -> tuple[Corpus, dict[str, str] | None]:
+    """Which stories the teacher read (for the licence), and their texts by plot id when they are known.
+
+    The bundled demo corpus is recognised by its plot ids; ``narratives`` names the corpus of any other run (a file
+    whose name mentions WikiPlots, or anything :func:`~emo_pillars.generation.narratives.load_narratives` reads).
+    """
+    from ..generation.narratives import demo_corpus, load_narratives
+
+    if layout == "published":
+        corpus = Corpus(
+            "wikiplots", "WikiPlots (Wikipedia plot synopses), as in the original Emo Pillars release",
+            "cc-by-sa-4.0", WIKIPLOTS_LICENCE,
+        )  # fmt: skip
+        return corpus, None
+    if narratives is not None:
+        name = Path(narratives).name
+        texts = {n.id: n.text for n in load_narratives(os.fspath(narratives))}
+        if "wikiplot" in name.lower():
+            return Corpus("wikiplots", f"WikiPlots (`{name}`)", "cc-by-sa-4.0", WIKIPLOTS_LICENCE), texts
+        return Corpus("other", f"the corpus `{name}`", "other", OTHER_LICENCE), texts
+    demo = {n.id: n.text for n in demo_corpus()}
+    if plot_ids and plot_ids <= set(demo):
+        corpus = Corpus(
+            "bundled", "the demo corpus bundled with `emo-pillars` (synopses of public-domain stories, written for "
+            "this project)", "apache-2.0", BUNDLED_LICENCE,
+        )  # fmt: skip
+        return corpus, demo
+    return Corpus("other", "not recorded (not the bundled demo corpus)", "other", OTHER_LICENCE), None
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Verification
+# --------------------------------------------------------------------------------------------------------------------
+def _card_metadata(root: Path) -> dict[str, Any]:
+    import yaml
+
+    card = root / "README.md"
+    if not card.is_file():
+        raise InputError("is not a dataset repository: no README.md card (run build-dataset)", path=root)
+    text = card.read_text(encoding="utf-8", errors="replace")
+    match = re.match(r"\A---\n(.*?)\n---\n", text, re.S)
+    try:
+        meta = yaml.safe_load(match.group(1)) if match else None
+    except yaml.YAMLError as err:
+        raise InputError(f"damaged dataset repository: the card's YAML does not parse ({err})", path=card) from None
+    if not isinstance(meta, dict) or not meta.get("configs"):
+        raise InputError("is not a dataset repository: its card lists no configs (run build-dataset)", path=root)
+    return meta
+
+
+def repository_configs(repo_dir: str | os.PathLike) -> dict[str, dict[str, int]]:
+    """Config -> split -> rows, as the card's YAML states them (no data is read).
+
+    Raises:
+        InputError: If the folder has no card with ``configs`` and ``dataset_info``.
+    """
+    root = Path(repo_dir)
+    meta = _card_metadata(root)
+    infos = meta.get("dataset_info") or []
+    infos = [infos] if isinstance(infos, dict) else infos
+    sizes = {i.get("config_name"): {s["name"]: s["num_examples"] for s in i.get("splits", [])} for i in infos}
+    out = {}
+    for entry in meta["configs"]:
+        name = entry.get("config_name")
+        if name not in sizes:
+            raise InputError(f"damaged dataset repository: the card has no split sizes for {name!r}", path=root)
+        out[name] = sizes[name]
+    return out
+
+
+def verify_repository(repo_dir: str | os.PathLike) -> dict[str, dict[str, int]]:
+    """Prove that a folder is a complete repository: every config loads and matches the card.
+
+    Checks, for every config the card lists: its Parquet shards exist and none is left over from another build,
+    ``datasets.load_dataset(folder, config)`` loads it (into a throw-away cache), the Features are exactly
+    :func:`~emo_pillars.data.features.get_features`, and every split has the number of rows the card states.
+
+    Returns:
+        Config -> split -> rows.
+
+    Raises:
+        InputError: Naming the folder and what is wrong (one line).
+    """
+
+    root = Path(repo_dir)
+    if not root.is_dir():
+        raise InputError("not a folder" if root.exists() else "no such folder", path=root)
+    stated = repository_configs(root)
+    for config, splits in stated.items():
+        if config not in CONFIG_NAMES:
+            raise InputError(f"damaged dataset repository: unknown config {config!r} in the card", path=root)
+        shards = sorted(p.name for p in (root / config).glob("*.parquet"))
+        for split in splits:
+            matching = [s for s in shards if s.startswith(f"{split}-")]
+            counts = {int(m.group(1)) for s in matching if (m := re.search(r"-of-(\d+)\.parquet$", s))}
+            if not matching:
+                raise InputError(f"damaged dataset repository: no {config}/{split} shards", path=root)
+            if len(counts) != 1 or len(matching) != counts.pop():
+                raise InputError(
+                    f"damaged dataset repository: {config}/{split} shards from different builds: {matching}",
+                    path=root,
+                )
+        stray = [s for s in shards if s.split("-")[0] not in splits]
+        if stray:
+            raise InputError(f"damaged dataset repository: {config}/ holds shards the card does not list: {stray}",
+                             path=root)  # fmt: skip
+    import pyarrow.parquet as pq
+
+    for shard in sorted(root.glob("*/*.parquet")):
+        try:
+            rows = pq.read_metadata(shard).num_rows
+        except Exception as err:  # noqa: BLE001 - an unreadable shard, whatever pyarrow calls it
+            cause = " ".join(str(err).split())[:200]
+            raise InputError(
+                f"damaged dataset repository: {shard.relative_to(root)} is not a readable Parquet file ({cause})",
+                path=root,
+            ) from None
+        if rows == 0:
+            raise InputError(f"damaged dataset repository: {shard.relative_to(root)} holds no rows", path=root)
+    with quiet_datasets():
+        _load_and_compare(root, stated)
+    return stated
+
+
+@contextlib.contextmanager
+def quiet_datasets() -> Iterator[None]:
+    """Silence ``datasets``' progress bars and its error log while we load to check (we report failures ourselves)."""
+    import datasets
+
+    bars = not datasets.utils.are_progress_bars_disabled()
+    log = logging.getLogger("datasets")
+    level = log.level
+    if bars:
+        datasets.utils.disable_progress_bars()
+    log.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        log.setLevel(level)
+        if bars:
+            datasets.utils.enable_progress_bars()
+
+
+def _load_and_compare(root: Path, stated: dict[str, dict[str, int]]) -> None:
+    import datasets
 
     from .features import get_features
 
-    schema = get_features(config).arrow_schema
-    columns = COLUMNS[config]
-    batches: list[pa.RecordBatch] = []
-    source_splits: list[str | None] = []
-    buffer: dict[str, list] = {c: [] for c in columns}
-
-    def flush() -> None:
-        if buffer["id"]:
-            arrays = [pa.array(buffer[c], type=schema.field(c).type) for c in columns]
-            batches.append(pa.RecordBatch.from_arrays(arrays, schema=schema))
-            for values in buffer.values():
-                values.clear()
-
-    rows = iter_rows(source, config, layout=layout, skip_invalid=skip_invalid, report=report)  # type: ignore[arg-type]
-    for split, row in tqdm(rows, desc=f"Reading {config}", unit=" rows", mininterval=2, leave=False):
-        for c in columns:
-            buffer[c].append(row[c])
-        source_splits.append(split)
-        if len(buffer["id"]) >= _BATCH_ROWS:
-            flush()
-    flush()
-    return pa.Table.from_batches(batches, schema=schema), source_splits
+    with tempfile.TemporaryDirectory(prefix="emo-pillars-verify-") as cache:
+        for config, splits in stated.items():
+            try:
+                loaded = datasets.load_dataset(str(root.resolve()), config, cache_dir=cache)
+            except Exception as err:  # noqa: BLE001 - any failure to load is the damage this check reports
+                cause = " ".join(str(err).split())[:300]
+                raise InputError(
+                    f"damaged dataset repository: config {config!r} does not load ({type(err).__name__}: {cause})",
+                    path=root,
+                ) from None
+            found = {split: d.num_rows for split, d in loaded.items()}
+            if found != splits:
+                raise InputError(
+                    f"damaged dataset repository: {config} has rows {found}, the card states {splits}", path=root
+                )
+            if any(d.features != get_features(config) for d in loaded.values()):
+                raise InputError(f"damaged dataset repository: {config} lacks the Emo Pillars Features", path=root)
 
 
-def _split_codes(table: Any, source_splits: list, ratios: Sequence[float], seed: int, resplit: bool) -> Any:
-    """A numpy array with the index into :data:`SPLITS` of every row."""
-    import numpy as np
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    code = {name: i for i, name in enumerate(SPLITS)}
-    if source_splits and source_splits[0] is not None and not resplit:
-        return np.array([code[s] for s in source_splits], dtype=np.int8)
-    counts = pc.value_counts(table["plot_id"]).to_pylist()
-    sizes = {entry["values"]: entry["counts"] for entry in counts}
-    assignment = assign_splits(sizes, ratios, seed)
-    plots = pa.array(list(assignment))
-    plot_codes = np.array([code[assignment[p]] for p in plots.to_pylist()], dtype=np.int8)
-    positions = pc.index_in(table["plot_id"], value_set=plots).to_numpy(zero_copy_only=False)
-    return plot_codes[positions]
+# --------------------------------------------------------------------------------------------------------------------
+# Swapping folders
+# --------------------------------------------------------------------------------------------------------------------
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
+def _siblings(output: Path, kind: str) -> list[tuple[Path, int]]:
+    found = []
+    for path in output.parent.glob(f".{output.name}.{kind}-*"):
+        match = re.match(rf"\.{re.escape(output.name)}\.{kind}-(\d+)", path.name)
+        if match:
+            found.append((path, int(match.group(1))))
+    return found
+
+
+def recover_interrupted_swap(output: str | os.PathLike) -> None:
+    """Undo what a build killed mid-swap left: put the old folder back, remove dead builds' temporary folders."""
+    output = Path(output)
+    if not output.parent.is_dir():
+        return
+    olds = [(p, pid) for p, pid in _siblings(output, "old") if not _pid_alive(pid)]
+    if olds and not output.exists():
+        newest = max(olds, key=lambda item: item[0].stat().st_mtime)[0]
+        os.rename(newest, output)
+        logger.warning("restored %s from an interrupted build", output)
+        olds = [(p, pid) for p, pid in olds if p != newest]
+    for path, _ in olds:
+        shutil.rmtree(path, ignore_errors=True)
+    for path, pid in _siblings(output, "build"):
+        if not _pid_alive(pid):
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def _carry_over(old: Path, new: Path) -> None:
+    for entry in old.iterdir():
+        if entry.name in _OURS:
+            continue
+        target = new / entry.name
+        if entry.is_dir():
+            shutil.copytree(entry, target, symlinks=True)
+        else:
+            shutil.copy2(entry, target, follow_symlinks=False)
+
+
+def _check_output(output: Path) -> None:
+    if output.exists() and not output.is_dir():
+        raise InputError("is a file; --output must name a folder (new, empty, or an earlier build)", path=output)
+    if output.is_dir() and not (output / "README.md").is_file():
+        foreign = [p.name for p in output.iterdir() if p.name not in _STATIC]
+        if foreign:
+            raise InputError(
+                f"is not empty and is not a dataset repository (it holds {sorted(foreign)[:3]}); choose a new "
+                "folder or an earlier build",
+                path=output,
+            )
+
+
+def _swap(new: Path, output: Path) -> None:
+    if output.exists():
+        old = output.parent / f".{output.name}.old-{os.getpid()}"
+        os.rename(output, old)
+        _checkpoint("swap")
+        os.rename(new, output)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.rename(new, output)
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Build
+# --------------------------------------------------------------------------------------------------------------------
 def _write_shards(table: Any, folder: Path, split: str, max_shard_bytes: int) -> list[Path]:
     import pyarrow.parquet as pq
 
@@ -141,15 +389,20 @@ def _write_shards(table: Any, folder: Path, split: str, max_shard_bytes: int) ->
     paths = []
     for i in range(shards):
         path = folder / f"{split}-{i:05d}-of-{shards:05d}.parquet"
-        part = table.slice(i * per_shard, per_shard)
-        pq.write_table(part, path, row_group_size=10_000, compression="snappy")
+        pq.write_table(table.slice(i * per_shard, per_shard), path, row_group_size=10_000, compression="snappy")
         paths.append(path)
     return paths
 
 
-# --------------------------------------------------------------------------------------------------------------------
-# Build
-# --------------------------------------------------------------------------------------------------------------------
+def _write_card(path: Path, text: str) -> None:
+    data = text.encode("utf-8")
+    with open(path, "wb") as handle:
+        handle.write(data[: len(data) // 2])
+        handle.flush()
+        _checkpoint("card")
+        handle.write(data[len(data) // 2 :])
+
+
 def build_repository(
     source: str | os.PathLike,
     output_dir: str | os.PathLike,
@@ -160,400 +413,115 @@ def build_repository(
     skip_invalid: bool = False,
     resplit: bool = False,
     similarity: bool = True,
-    max_similarity_utterances: int = 2000,
+    sample_size: int = 2000,
+    narratives: str | os.PathLike | None = None,
+    reference_model: str | None = None,
     max_shard_bytes: int = 500 * 1024 * 1024,
     repo_id: str | None = None,
     pretty_name: str = "Emo Pillars",
 ) -> BuildResult:
-    """Build the dataset repository from a generator output folder (or the published layout).
+    """Build the dataset repository from a generator output folder (or the published layout), atomically.
 
     Args:
         source: Generator output folder (``context_less.jsonl``, ``contextual.jsonl``, ``run.json``) or the
             published layout (``context-less/{train,dev,test}.jsonl``; context-less only).
-        output_dir: The repository folder (created; earlier shards of the configs built are replaced).
+        output_dir: The repository folder: new, empty, or an earlier build (replaced as a whole, atomically).
         configs: Configs to build; default: every config whose input file exists.
-        split_ratios: Train/validation/test fractions, one triple for all configs or a mapping per config; default
-            80/10/10 (context-less) and 90/5/5 (contextual).
-        seed: Seed of the grouped split.
+        split_ratios: Train/validation/test fractions (of plots), one triple for all configs or a mapping per config;
+            default 80/10/10 (context-less) and 90/5/5 (contextual).
+        seed: Seed of the grouped split and of the quality samples.
         skip_invalid: Skip (and count in the card) malformed rows instead of raising
             :class:`~emo_pillars.errors.InputError`.
         resplit: For the published layout, split by plot instead of keeping its train/dev/test files.
-        similarity: Compute the MiniLM similarity statistics (skipped when the encoder is not installed).
-        max_similarity_utterances: Most utterances embedded per config for those statistics.
+        similarity: Compute the embedding figures of the card (MiniLM through sentence-transformers).
+        sample_size: Most utterances per config embedded (and scored by ``reference_model``); must be positive.
+        narratives: The corpus the generator read, to name it in the card (licence) and measure synopsis copying
+            (the bundled demo corpus is recognised without it).
+        reference_model: A trained classifier (folder or Hub id) whose agreement with the labels the card reports.
         max_shard_bytes: Largest (in-memory Arrow) size of one Parquet shard.
         repo_id: The Hub id the card's loading snippet shows (default: the folder path).
         pretty_name: Title of the card.
 
     Returns:
-        A :class:`BuildResult` with split sizes, files, reports and statistics.
+        A :class:`BuildResult`.
 
     Raises:
-        InputError: For a malformed or empty input (no config with any row).
-        ConfigError: For an unknown config or bad split ratios.
+        InputError: For a malformed or empty input, or an ``output_dir`` that is a file or someone else's folder;
+            nothing is written then.
+        ConfigError: For an unknown config, bad split ratios or a non-positive ``sample_size``.
     """
-    source = Path(source)
-    output = Path(output_dir)
+    if isinstance(sample_size, bool) or not isinstance(sample_size, int) or sample_size <= 0:
+        raise ConfigError(f"the similarity sample must be a positive number of utterances, got {sample_size!r}")
+    source, output = Path(source), Path(output_dir)
+    if not source.exists():
+        raise InputError("no such folder", path=source)
+    recover_interrupted_swap(output)
+    _check_output(output)
     layout = detect_layout(source)
-    if layout == "repository":
-        raise InputError("is already a dataset repository; build from a generator output folder", path=source)
-    if configs is None:
-        candidates = ("context_less", "contextual") if layout == "generated" else ("context_less",)
-        configs = [c for c in candidates if _has_input(source, c, layout)]
-        if not configs:
-            raise InputError("no context_less.jsonl or contextual.jsonl to build from", path=source)
-    configs = [check_config(c) for c in configs]
-    ratios = _ratios(split_ratios, configs)
-    output.mkdir(parents=True, exist_ok=True)
-
-    result = BuildResult(output_dir=output)
+    run_info: dict[str, Any] = {}
     run_json = source / "run.json"
     if run_json.is_file():
         try:
-            result.run_info = json.loads(run_json.read_text(encoding="utf-8"))
+            run_info = json.loads(run_json.read_text(encoding="utf-8"))
         except json.JSONDecodeError as err:
             raise InputError(f"not valid JSON ({err})", path=run_json) from None
+    ref = None if reference_model is None else Path(reference_model)
+    if ref is not None and (ref.exists() and not (ref / "config.json").is_file() or str(ref).count("/") == 0):
+        raise InputError("is not a trained classifier (a folder with config.json, or a Hub id)", path=ref)
 
-    import pyarrow.compute as pc
+    # 1. Read and validate everything before anything is written.
+    tables: dict[str, ConfigTables] = read_source(
+        source, configs, split_ratios=split_ratios, seed=seed, skip_invalid=skip_invalid, resplit=resplit
+    )
+    plot_ids = {p for t in tables.values() for p in t.combined()["plot_id"].unique().to_pylist()}
+    corpus, synopses = describe_corpus(layout, plot_ids, narratives)
+    result = BuildResult(output_dir=output, run_info=run_info, corpus=corpus, repo_id=repo_id)
+    for config, t in tables.items():
+        result.reports[config] = t.report
+        result.split_notes[config] = t.split_note
+        result.fallbacks[config] = t.fallback
+        result.split_sizes[config] = {s: part.num_rows for s, part in t.splits.items()}
+        result.num_bytes[config] = {s: part.nbytes for s, part in t.splits.items()}
+        first = next(iter(t.splits.values()))
+        result.examples[config] = first.slice(0, 1).to_pylist()[0]
+        result.quality[config] = measure(
+            t.combined(), config, sample_size=sample_size, seed=seed, similarity=similarity, synopses=synopses,
+            reference_model=reference_model,
+        )  # fmt: skip
 
-    for config in configs:
-        report = SourceReport(config)
-        table, source_splits = _read_table(source, config, layout, skip_invalid, report)
-        codes = _split_codes(table, source_splits, ratios[config], seed, resplit)
-        folder = output / config
-        if folder.is_dir():
-            for stale in folder.glob("*.parquet"):
-                stale.unlink()
-        folder.mkdir(parents=True, exist_ok=True)
-        result.reports[config] = report
-        result.split_sizes[config] = {}
-        result.num_bytes[config] = {}
-        result.files[config] = []
-        for i, split in enumerate(SPLITS):
-            part = table.filter(pc.equal(codes, i)) if len(codes) else table.slice(0, 0)
-            if part.num_rows == 0:
-                continue
-            paths = _write_shards(part, folder, split, max_shard_bytes)
-            result.split_sizes[config][split] = part.num_rows
-            result.num_bytes[config][split] = part.nbytes
-            result.files[config] += [p.relative_to(output).as_posix() for p in paths]
-        result.label_counts[config] = label_counts(table["labels"])
-        utterances = table["utterance"].to_pylist()
-        result.distinct[config] = {"distinct_1": distinct_n(utterances, 1), "distinct_2": distinct_n(utterances, 2)}
-        result.similarity[config] = None
-        if similarity:
-            keys = [
-                f"{p}\x1f{c}" if c else ""
-                for p, c in zip(table["plot_id"].to_pylist(), table["character"].to_pylist())
-            ]
-            result.similarity[config] = similarity_stats(
-                utterances,
-                keys,
-                table["primary_emotion"].to_pylist(),
-                max_utterances=max_similarity_utterances,
-                seed=seed,
-            )
-        del table, utterances
-
-    for config in CONFIG_NAMES:  # a config not rebuilt must not linger with data from another run
-        if config not in configs and (output / config).is_dir():
-            shutil.rmtree(output / config)
-    if result.run_info:
-        (output / "run.json").write_text(json.dumps(result.run_info, indent=2, ensure_ascii=False) + "\n")
-    elif (output / "run.json").exists():
-        (output / "run.json").unlink()
-    (output / ".gitattributes").write_text(_GITATTRIBUTES)
-    write_label_chart(result.label_counts, result.split_sizes, output / CHART_NAME)
-    card = render_card(result, repo_id=repo_id, pretty_name=pretty_name, split_note=_split_note(layout, resplit))
-    card.save(output / "README.md")
+    # 2. Write into a temporary sibling, verify, swap.
+    output.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{output.name}.build-{os.getpid()}-", dir=output.parent))
+    try:
+        os.chmod(tmp, 0o777 & ~current_umask())
+        for config, t in tables.items():
+            folder = tmp / config
+            folder.mkdir()
+            result.files[config] = []
+            for split in SPLITS:
+                if split not in t.splits:
+                    continue
+                paths = _write_shards(t.splits[split], folder, split, max_shard_bytes)
+                result.files[config] += [p.relative_to(tmp).as_posix() for p in paths]
+                _checkpoint("shard")
+                if config == "contextual":
+                    _checkpoint("contextual")
+        if run_info:
+            (tmp / "run.json").write_text(json.dumps(run_info, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        (tmp / ".gitattributes").write_text(_GITATTRIBUTES, encoding="utf-8")
+        write_label_chart(
+            {c: q.label_counts for c, q in result.quality.items()},
+            {c: sum(s.values()) for c, s in result.split_sizes.items()},
+            tmp / LABEL_CHART,
+        )
+        write_length_chart(result.quality, tmp / LENGTH_CHART)
+        card = render_card(result, pretty_name=pretty_name)
+        _write_card(tmp / "README.md", str(card))
+        if output.is_dir():
+            _carry_over(output, tmp)
+        verify_repository(tmp)
+        _swap(tmp, output)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     return result
-
-
-def _has_input(source: Path, config: str, layout: str) -> bool:
-    if layout == "generated":
-        return (source / f"{config}.jsonl").is_file()
-    return config == "context_less"
-
-
-def _ratios(split_ratios: Any, configs: Sequence[str]) -> dict[str, tuple[float, float, float]]:
-    if split_ratios is None:
-        return {c: DEFAULT_SPLIT_RATIOS[c] for c in configs}
-    if isinstance(split_ratios, Mapping):
-        unknown = set(split_ratios) - set(CONFIG_NAMES)
-        if unknown:
-            raise ConfigError(f"split ratios for unknown configs: {sorted(unknown)}")
-        return {c: check_ratios(split_ratios.get(c, DEFAULT_SPLIT_RATIOS[c])) for c in configs}
-    return {c: check_ratios(split_ratios) for c in configs}
-
-
-def _split_note(layout: str, resplit: bool) -> str:
-    if layout == "published" and not resplit:
-        return "(Here the published train/dev/test files were kept as train/validation/test.)"
-    return "Default fractions: 80/10/10 of the rows for `context_less`, 90/5/5 for `contextual`."
-
-
-# --------------------------------------------------------------------------------------------------------------------
-# Chart and card
-# --------------------------------------------------------------------------------------------------------------------
-def write_label_chart(counts: Mapping[str, Sequence[int]], sizes: Mapping[str, Mapping[str, int]], path: Path) -> None:
-    """Save a horizontal bar chart: share of examples carrying each label, one bar per config."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(8, 9), dpi=100)
-    configs = list(counts)
-    height = 0.8 / max(1, len(configs))
-    for k, config in enumerate(configs):
-        total = max(1, sum(sizes[config].values()))
-        shares = [100 * c / total for c in counts[config]]
-        positions = [i + (k - (len(configs) - 1) / 2) * height for i in range(len(EMOTIONS))]
-        ax.barh(positions, shares, height=height, label=f"{config} ({total:,} examples)")
-    ax.set_yticks(range(len(EMOTIONS)))
-    ax.set_yticklabels(EMOTIONS)
-    ax.invert_yaxis()
-    ax.set_xlabel("% of examples carrying the label")
-    ax.set_title("Emo Pillars: label distribution")
-    ax.legend(loc="lower right")
-    ax.grid(axis="x", alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-
-
-def _table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    lines += ["| " + " | ".join(str(v) for v in row) + " |" for row in rows]
-    return "\n".join(lines)
-
-
-def _fmt(value: float | None, digits: int = 3) -> str:
-    return "n/a" if value is None else f"{value:.{digits}f}"
-
-
-def _feature_type(feature: Any) -> str:
-    import datasets
-
-    if isinstance(feature, datasets.ClassLabel):
-        return f"ClassLabel({len(feature.names)} classes)"
-    if isinstance(feature, datasets.List):
-        inner = _feature_type(feature.feature)
-        return f"list of {inner}" + (f" (length {feature.length})" if feature.length != -1 else "")
-    if isinstance(feature, datasets.Value):
-        return feature.dtype
-    return type(feature).__name__
-
-
-def render_card(
-    result: BuildResult, *, repo_id: str | None = None, pretty_name: str = "Emo Pillars", split_note: str = ""
-) -> Any:
-    """Render the dataset card (a ``huggingface_hub.DatasetCard``) for a built repository.
-
-    The YAML lists every config with its data files (``<config>/<split>-*``) and its exact Features and split sizes
-    (``dataset_info``), so ``datasets.load_dataset`` needs nothing else.
-    """
-    import datasets
-    from datasets.info import DatasetInfo, DatasetInfosDict
-    from datasets.utils.metadata import MetadataConfigs
-    from huggingface_hub import DatasetCard, DatasetCardData
-
-    from .. import __version__
-    from .builder import CITATION, LICENSE
-    from .features import get_features
-
-    configs = list(result.split_sizes)
-    total = sum(sum(s.values()) for s in result.split_sizes.values())
-    card_data = DatasetCardData(
-        language=["en"],
-        license=LICENSE,
-        pretty_name=pretty_name,
-        task_categories=["text-classification"],
-        task_ids=["multi-label-classification", "sentiment-classification"],
-        tags=["emotion", "goemotions", "synthetic", "distillation", "emo-pillars"],
-        size_categories=[_size_category(total)],
-        source_datasets=["original"],
-    )
-    MetadataConfigs(
-        {
-            config: {
-                "data_files": [
-                    {"split": split, "path": f"{config}/{split}-*"} for split in result.split_sizes[config]
-                ],
-                **({"default": True} if config == DEFAULT_CONFIG else {}),
-            }
-            for config in configs
-        }
-    ).to_dataset_card_data(card_data)
-    infos = {}
-    for config in configs:
-        splits = datasets.SplitDict()
-        for split, rows in result.split_sizes[config].items():
-            splits.add(datasets.SplitInfo(name=split, num_bytes=result.num_bytes[config][split], num_examples=rows))
-        infos[config] = DatasetInfo(
-            features=get_features(config),
-            splits=splits,
-            dataset_size=sum(result.num_bytes[config].values()),
-            config_name=config,
-        )
-    DatasetInfosDict(infos).to_dataset_card_data(card_data)
-
-    run = result.run_info
-    backend = run.get("backend") or {}
-    teacher = backend.get("model") or "unknown (no run.json)"
-    if backend.get("backend"):
-        teacher = f"`{teacher}` via the `{backend['backend']}` backend"
-        if backend.get("revision"):
-            teacher += f" (revision `{backend['revision']}`)"
-    stages = run.get("stages") or {}
-    stages_table = (
-        _table(
-            ["stage", "LLM calls", "cached", "failed", "parse failures", "kept", "dropped"],
-            [
-                [
-                    name,
-                    s.get("calls", ""),
-                    s.get("cached", ""),
-                    s.get("failed", ""),
-                    sum((s.get("parse_failures") or {}).values()),
-                    s.get("kept", ""),
-                    s.get("dropped", ""),
-                ]
-                for name, s in stages.items()
-            ],
-        )
-        if stages
-        else "_No stage counts: the input had no `run.json`._"
-    )
-    hashes = run.get("prompt_hashes") or {}
-    prompt_hashes_table = (
-        _table(["stage", "prompt sha256"], [[k, f"`{v}`"] for k, v in hashes.items()]) if hashes else "_n/a_"
-    )
-    features = get_features("contextual" if "contextual" in configs else configs[0])
-    columns_table = _table(
-        ["column", "type", "configs", "description"],
-        [
-            [
-                f"`{name}`",
-                _feature_type(features[name]),
-                "both" if name in COLUMNS["context_less"] else "contextual",
-                COLUMN_DOCS[name],
-            ]
-            for name in features
-        ],
-    )
-    splits_table = _table(
-        ["config", *SPLITS, "total"],
-        [
-            [
-                f"`{c}`",
-                *(f"{result.split_sizes[c].get(s, 0):,}" for s in SPLITS),
-                f"{sum(result.split_sizes[c].values()):,}",
-            ]
-            for c in configs
-        ],
-    )
-    label_rows = []
-    for i, name in enumerate(EMOTIONS):
-        row = [f"{i}", name]
-        for c in configs:
-            n = sum(result.split_sizes[c].values()) or 1
-            row.append(f"{result.label_counts[c][i]:,} ({100 * result.label_counts[c][i] / n:.1f}%)")
-        label_rows.append(row)
-    labels_table = _table(["index", "label", *(f"`{c}`" for c in configs)], label_rows)
-    diversity_rows = []
-    for c in configs:
-        sim = result.similarity.get(c)
-        diversity_rows.append(
-            [
-                f"`{c}`",
-                _fmt(result.distinct[c]["distinct_1"]),
-                _fmt(result.distinct[c]["distinct_2"]),
-                _fmt(sim and sim.within),
-                _fmt(sim and sim.across),
-                _fmt(sim and sim.within_neutral),
-                _fmt(sim and sim.across_neutral),
-            ]
-        )
-    diversity_table = _table(
-        [
-            "config",
-            "distinct-1",
-            "distinct-2",
-            "cos. within character",
-            "cos. across characters",
-            "neutral: within",
-            "neutral: across",
-        ],
-        diversity_rows,
-    )
-    sims = [s for s in result.similarity.values() if s is not None]
-    if sims:
-        similarity_note = (
-            f"Similarities: {sims[0].encoder}, on a sample of whole characters "
-            + "; ".join(
-                f"`{c}`: {s.utterances:,} utterances of {s.characters:,} characters"
-                for c, s in result.similarity.items()
-                if s is not None
-            )
-            + "."
-        )
-    else:
-        similarity_note = "Similarities were not computed (skipped, or the MiniLM encoder is not installed)."
-
-    card = DatasetCard.from_template(
-        card_data,
-        template_path=str(CARD_TEMPLATE),
-        pretty_name=pretty_name,
-        summary=(
-            f"{total:,} synthetic English utterances of story characters, each labelled with one or more of the 28 "
-            "GoEmotions emotion classes by a teacher LLM, for training fine-grained, context-aware and context-less "
-            "emotion classifiers."
-        ),
-        load_id=repo_id or result.output_dir.as_posix(),
-        library_version=run.get("emo_pillars_version") or __version__,
-        teacher=teacher,
-        has_contextual="contextual" in configs,
-        label_threshold=run.get("label_threshold", 0.3),
-        decoding=json.dumps(run.get("decoding") or {}, sort_keys=True),
-        created=run.get("created") or datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        stages_table=stages_table,
-        prompt_hashes_table=prompt_hashes_table,
-        columns_table=columns_table,
-        split_note=split_note,
-        splits_table=splits_table,
-        labels_table=labels_table,
-        diversity_table=diversity_table,
-        similarity_note=similarity_note,
-        quality_notes=_quality_notes(result.reports),
-        citation=CITATION,
-    )
-    return card
-
-
-def _quality_notes(reports: Mapping[str, SourceReport]) -> str:
-    lines = []
-    for config, r in reports.items():
-        line = f"- `{config}`: {r.rows_read:,} rows read, {r.rows_kept:,} kept, {r.skipped:,} skipped as invalid"
-        if r.skip_reasons:
-            line += " (" + ", ".join(f"{k}: {v}" for k, v in sorted(r.skip_reasons.items())) + ")"
-        line += "."
-        if r.junk_total:
-            line += (
-                f" {r.junk_total:,} label entries outside the 28 classes were dropped ("
-                + ", ".join(f"`{k}`: {v}" for k, v in sorted(r.junk_labels.items()))
-                + "); most common: "
-                + ", ".join(f"{k} x{v}" for k, v in r.junk_values.most_common(5))
-                + "."
-            )
-        if r.rows_without_labels:
-            line += f" {r.rows_without_labels:,} kept rows have no label at or above the threshold."
-        lines.append(line)
-    lines.append("- Every label is one of the 28 classes: labels outside the taxonomy are never loaded.")
-    return "\n".join(lines)
-
-
-def _size_category(n: int) -> str:
-    for limit, name in ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M")):
-        if n < limit:
-            return name
-    return "1M<n<10M"

@@ -70,7 +70,8 @@ class SourceReport:
         skip_examples: The first few skipped rows as ``path:line: message``.
         junk_labels: Label entries outside the taxonomy dropped, per column (published layout only).
         junk_values: The dropped entries themselves -> count.
-        rows_without_labels: Kept rows with an empty ``labels`` list.
+        rows_without_labels: Rows dropped because their ``labels`` list was empty (no class at or above the
+            teacher's threshold): an example with no label teaches nothing, so it is counted, never kept.
     """
 
     config: str
@@ -161,16 +162,16 @@ def source_files(path: str | os.PathLike, config: str, layout: Layout | None = N
             raise InputError(f"no {config}.jsonl in the generator output folder", path=root)
         return [(None, file)]
     if layout == "published":
-        folder = root / _PUBLISHED_FOLDERS[config]
-        files = [(split, folder / f"{stem}.jsonl") for stem, split in PUBLISHED_SPLITS.items()]
-        files = [(split, f) for split, f in files if f.is_file()]
-        if not files:
-            raise InputError(f"no {{train,dev,test}}.jsonl in {folder.name}/ of the published layout", path=root)
         if config == "contextual":
             raise ConfigError(
                 "the published layout documents the context-less subset only; build the contextual config from a "
                 "generator output folder"
             )
+        folder = root / _PUBLISHED_FOLDERS[config]
+        files = [(split, folder / f"{stem}.jsonl") for stem, split in PUBLISHED_SPLITS.items()]
+        files = [(split, f) for split, f in files if f.is_file()]
+        if not files:
+            raise InputError(f"no {{train,dev,test}}.jsonl in {folder.name}/ of the published layout", path=root)
         return files
     raise InputError("a built dataset repository is loaded with datasets.load_dataset, not read row by row", path=root)
 
@@ -401,10 +402,13 @@ def iter_rows(
                         continue
                     raise
                 seen_ids.add(row["id"])
-                report.rows_kept += 1
                 if not row["labels"]:
                     report.rows_without_labels += 1
+                    continue
+                report.rows_kept += 1
                 yield split, row
     if report.rows_kept == 0:
         detail = f" ({report.skipped} invalid rows skipped)" if report.skipped else ""
+        if report.rows_without_labels:
+            detail += f" ({report.rows_without_labels} rows with labels: [] dropped)"
         raise InputError(f"no {config} examples{detail}: an empty input makes no dataset", path=report.files[0])

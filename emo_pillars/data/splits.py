@@ -1,23 +1,33 @@
 """Train/validation/test splits grouped by story, so no plot appears in two splits.
 
+The split itself is scikit-learn's :class:`~sklearn.model_selection.GroupShuffleSplit` (test first, then validation
+out of what is left), with the plot as the group. The fractions are fractions of *plots*, rounded, with at least one
+plot for every split asked for; with many plots of similar size the row fractions follow.
+
+A corpus with fewer plots than requested splits cannot be split by plot. It is never split silently: the plots go,
+one each, to train, then validation, then test (so thresholds can still be tuned before anything is held out), and
+:attr:`SplitPlan.fallback` says so in one line, which the build prints and writes into the card.
+
 Examples:
-    >>> from emo_pillars.data.splits import assign_splits
-    >>> sizes = {"p1": 10, "p2": 10, "p3": 10, "p4": 10, "p5": 10}
-    >>> assignment = assign_splits(sizes, (0.6, 0.2, 0.2), seed=0)
-    >>> sorted(assignment.values())
-    ['test', 'train', 'train', 'train', 'validation']
+    >>> from emo_pillars.data.splits import plan_splits
+    >>> plan = plan_splits(["p1", "p1", "p2", "p3", "p4", "p5"], (0.6, 0.2, 0.2), seed=0)
+    >>> sorted(plan.assignment.values()), plan.fallback
+    (['test', 'train', 'train', 'train', 'validation'], None)
+    >>> plan_splits(["a", "b"], (0.8, 0.1, 0.1)).fallback
+    'only 2 plots for 3 splits (each needs a whole plot): train 1 plot, validation 1 plot, no test split'
 """
 
 from __future__ import annotations
 
 import math
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 
 from ..errors import ConfigError
 from .features import SPLITS
 
-__all__ = ["check_ratios", "assign_splits"]
+__all__ = ["check_ratios", "SplitPlan", "plan_splits", "assign_splits"]
 
 
 def check_ratios(ratios: Sequence[float]) -> tuple[float, float, float]:
@@ -33,40 +43,88 @@ def check_ratios(ratios: Sequence[float]) -> tuple[float, float, float]:
     return values  # type: ignore[return-value]
 
 
-def assign_splits(plot_sizes: Mapping[str, int], ratios: Sequence[float], seed: int = 42) -> dict[str, str]:
-    """Assign every plot to one split so that the splits' row counts approach ``ratios``.
+@dataclass
+class SplitPlan:
+    """Which split every plot goes to, and whether the requested split had to be replaced.
 
-    Plots are shuffled with ``seed`` (from their sorted ids, so input order does not matter); test, then validation,
-    take whole plots until adding the next one would move them further from their target row count. Every split with
-    a ratio above 0 gets at least one plot while at least one plot is left for train; train takes the rest.
+    Attributes:
+        assignment: Plot id -> ``"train"``, ``"validation"`` or ``"test"``.
+        ratios: The train/validation/test fractions asked for.
+        fallback: ``None`` when the split is the one asked for; else one line saying what was done instead
+            (e.g. ``"only 2 plots for 3 splits ...: train 1 plot, validation 1 plot, no test split"``).
+
+    Examples:
+        >>> SplitPlan({"p1": "train"}, (0.8, 0.1, 0.1)).plots_per_split
+        {'train': 1, 'validation': 0, 'test': 0}
+    """
+
+    assignment: dict[str, str]
+    ratios: tuple[float, float, float]
+    fallback: str | None = None
+
+    @property
+    def plots_per_split(self) -> dict[str, int]:
+        values = list(self.assignment.values())
+        return {split: values.count(split) for split in SPLITS}
+
+
+def _plural(n: int) -> str:
+    return f"{n} plot" + ("" if n == 1 else "s")
+
+
+def plan_splits(plot_ids: Iterable[str], ratios: Sequence[float], seed: int = 42) -> SplitPlan:
+    """Assign every plot to one split with scikit-learn's ``GroupShuffleSplit``.
 
     Args:
-        plot_sizes: Plot id -> number of rows of that plot.
-        ratios: Train, validation and test fractions (see :func:`check_ratios`).
-        seed: Seed of the shuffle; the same seed and plots give the same assignment.
+        plot_ids: The plot id of every row (repeats welcome), or the distinct plot ids.
+        ratios: Train, validation and test fractions (see :func:`check_ratios`), as fractions of plots.
+        seed: ``random_state`` of the splitter; the same seed and plots give the same plan, in any input order.
 
     Returns:
-        Plot id -> ``"train"``, ``"validation"`` or ``"test"``.
+        A :class:`SplitPlan`; its ``fallback`` is set when there are fewer plots than splits with a fraction above 0
+        (:func:`~emo_pillars.data.tables.read_config` logs it as a warning).
     """
-    train_r, val_r, test_r = check_ratios(ratios)
-    order = sorted(plot_sizes)
-    random.Random(seed).shuffle(order)
-    total = sum(plot_sizes.values())
+    import numpy as np
+    from sklearn.model_selection import GroupShuffleSplit
+
+    ratios = check_ratios(ratios)
+    groups = sorted(set(plot_ids))
+    n = len(groups)
+    wanted = [split for split, r in zip(SPLITS, ratios) if r > 0]
+    if n < len(wanted):
+        order = list(groups)
+        random.Random(seed).shuffle(order)
+        priority = [s for s in ("train", "validation", "test") if s in wanted]
+        assignment = {plot: priority[i] for i, plot in enumerate(order)}
+        counts = {s: list(assignment.values()).count(s) for s in priority}
+        parts = [f"{s} {_plural(c)}" if c else f"no {s} split" for s, c in counts.items()]
+        fallback = f"only {_plural(n)} for {len(wanted)} splits (each needs a whole plot): " + ", ".join(parts)
+        return SplitPlan(assignment, ratios, fallback)
+
+    _, val_r, test_r = ratios
+    n_test = max(1, round(test_r * n)) if test_r > 0 else 0
+    n_val = max(1, round(val_r * n)) if val_r > 0 else 0
+    while n - n_test - n_val < 1:  # train keeps at least one plot; shrink the larger of the other two
+        if n_test >= n_val and n_test > 1:
+            n_test -= 1
+        else:
+            n_val -= 1
+    index = np.arange(n)
     assignment: dict[str, str] = {}
-    i = 0
-    for split, ratio in (("test", test_r), ("validation", val_r)):
-        if ratio <= 0:
+    rest = index
+    for split, size in (("test", n_test), ("validation", n_val)):
+        if size == 0:
             continue
-        target = ratio * total
-        count = 0
-        while i < len(order) - 1:  # always leave one plot for train
-            size = plot_sizes[order[i]]
-            if count > 0 and count + size / 2 > target:
-                break
-            assignment[order[i]] = split
-            count += size
-            i += 1
-    for plot in order[i:]:
-        assignment[plot] = "train"
-    assert set(assignment.values()) <= set(SPLITS)
-    return assignment
+        splitter = GroupShuffleSplit(n_splits=1, test_size=size, random_state=seed)
+        keep, held = next(splitter.split(rest.reshape(-1, 1), groups=rest))
+        for i in rest[held]:
+            assignment[groups[i]] = split
+        rest = rest[keep]
+    for i in rest:
+        assignment[groups[i]] = "train"
+    return SplitPlan(dict(sorted(assignment.items())), ratios)
+
+
+def assign_splits(plot_sizes: Mapping[str, int], ratios: Sequence[float], seed: int = 42) -> dict[str, str]:
+    """Plot id -> split for the plots of ``plot_sizes`` (see :func:`plan_splits`; sizes are not used)."""
+    return plan_splits(plot_sizes, ratios, seed).assignment

@@ -90,3 +90,20 @@ def test_published_junk_is_dropped_and_counted(published_dir):
         assert row["labels"] and all(0 <= i < 28 for i in row["labels"])
     anger = rows[1][1]
     assert anger["labels"] == [2, 10] and anger["plot_id"] == "101" and anger["id"] == "train-0000002"
+
+
+def test_rows_with_no_label_are_dropped_and_counted(generated_dir):
+    path = generated_dir / "context_less.jsonl"
+    rows = read_jsonl(path)
+    rows[0]["labels"] = []
+    rows[3]["labels"] = []
+    write_jsonl(path, rows)
+    report = SourceReport("context_less")
+    kept = [row["id"] for _, row in iter_rows(generated_dir, "context_less", report=report)]
+    assert len(kept) == 6 and rows[0]["id"] not in kept and rows[3]["id"] not in kept
+    assert (report.rows_read, report.rows_kept, report.rows_without_labels, report.skipped) == (8, 6, 2, 0)
+    for row in rows:
+        row["labels"] = []
+    write_jsonl(path, rows)
+    with pytest.raises(InputError, match=r"8 rows with labels: \[\] dropped"):
+        list(iter_rows(generated_dir, "context_less"))
