@@ -112,7 +112,6 @@ def build_app(
                 build_try_tab(gr, classifier, source, error)
             with gr.Tab("Evaluate", id="evaluate"):
                 build_evaluate_tab(gr, annotations_dir, None if dataset is None else os.fspath(dataset))
-    demo.emo_pillars_classifier = classifier
     return demo
 
 

@@ -40,6 +40,20 @@ def test_save_is_atomic_respects_the_umask_and_replaces_a_rejudged_example(tmp_p
     assert store.done_ids("Ann Lee", "/data/run1", "contextual", 1) == set()
 
 
+def test_a_failed_save_leaves_the_previous_file_whole(tmp_path, monkeypatch):
+    store = AnnotationStore(tmp_path)
+    path = store.save(_note("ann", "e1", {"joy": True}))
+    before = path.read_bytes()
+
+    def disk_full(fd):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", disk_full)
+    with pytest.raises(OSError, match="No space left"):
+        store.save(_note("ann", "e2", {"fear": True}))
+    assert path.read_bytes() == before and [p.name for p in tmp_path.iterdir()] == ["ann.jsonl"]
+
+
 def test_a_damaged_file_is_reported_with_its_line(tmp_path):
     store = AnnotationStore(tmp_path)
     store.save(_note("ann", "e1", {"joy": True}))

@@ -10,6 +10,8 @@ import numpy as np
 import pytest
 from conftest import free_port
 
+from emo_pillars.app.try_tab import format_predicted
+
 pytest.importorskip("gradio")
 gradio_client = pytest.importorskip("gradio_client")
 
@@ -45,11 +47,20 @@ def test_try_tab_scores_every_label_as_the_classifier_does(served):
     assert np.allclose([shown[e] for e in classifier.model.config.id2label.values()], expected, atol=1e-6)
     top = classifier.model.config.id2label[int(expected.argmax())]
     assert scores["label"] == top
-    thresholded = classifier.predict([text])[0]
-    assert predicted == ", ".join(f"{k} ({v:.2f})" for k, v in thresholded.items()) or predicted.startswith("(no")
+    assert predicted == format_predicted(classifier.predict([text])[0])
     assert {c["label"] for c in ekman["confidences"]} == {"anger", "disgust", "fear", "joy", "sadness", "surprise",
                                                           "neutral"}  # fmt: skip
     assert {c["label"] for c in sentiment["confidences"]} == {"positive", "negative", "ambiguous", "neutral"}
+
+
+def test_try_tab_reads_a_context_and_a_character_as_the_model_input_format_says(served):
+    url, classifier, _, _ = served
+    text, context, character = "Of course it rained.", "Ann planned the picnic for weeks.", "Ann"
+    scores, *_ = _client(url).predict(text, context, character, api_name="/classify")
+    shown = {c["label"]: c["confidence"] for c in scores["confidences"]}
+    expected = classifier.predict_proba([text], contexts=[context], characters=[character])[0]
+    assert np.allclose([shown[e] for e in classifier.model.config.id2label.values()], expected, atol=1e-6)
+    assert not np.allclose(expected, classifier.predict_proba([text])[0], atol=1e-4)  # the context mattered
 
 
 def test_try_tab_says_what_is_missing_in_one_line(served):
