@@ -38,7 +38,14 @@ from typing import Any
 from .._io import atomic_write_jsonl
 from ..errors import InputError
 
-__all__ = ["Annotation", "AnnotationStore", "EvaluationReport", "LabelPrecision", "evaluation_report"]
+__all__ = [
+    "Annotation",
+    "AnnotationStore",
+    "EvaluationReport",
+    "LabelPrecision",
+    "evaluation_report",
+    "evaluation_report_from_files",
+]
 
 
 def _check_name(annotator: str) -> str:
@@ -68,6 +75,13 @@ class Annotation:
         context: The context shown.
         character: The character shown.
         saved_at: UTC time of the save (ISO 8601), filled in on save.
+
+    Examples:
+        >>> a = Annotation(annotator="ann", dataset="me/emo-pillars", config="contextual", seed=0,
+        ...                example_id="p0001-c01-u00-orig", judgements={"pride": True, "joy": False},
+        ...                context_explains=True)
+        >>> a.key()[-1]
+        'p0001-c01-u00-orig'
     """
 
     annotator: str
@@ -187,7 +201,12 @@ class AnnotationStore:
 
 @dataclass(frozen=True)
 class LabelPrecision:
-    """How often one label was judged right."""
+    """How often one label was judged right.
+
+    Examples:
+        >>> LabelPrecision("joy", judged=4, right=3).precision
+        0.75
+    """
 
     label: str
     judged: int
@@ -216,6 +235,13 @@ class EvaluationReport:
         observed_agreement: Share of the shared judgements on which the two agree.
         context_shared: Contextual examples both annotators judged.
         context_kappa: Cohen's kappa over their context judgements.
+
+    Examples:
+        >>> ann = [Annotation("ann", "d", "context_less", 0, "e1", {"joy": True, "pride": False})]
+        >>> bob = [Annotation("bob", "d", "context_less", 0, "e1", {"joy": True, "pride": True})]
+        >>> report = evaluation_report({"ann": ann, "bob": bob})
+        >>> report.precision, report.shared_judgements, report.observed_agreement
+        (0.75, 2, 0.5)
     """
 
     annotators: list[str]
@@ -356,3 +382,28 @@ def evaluation_report(annotations: Mapping[str, Sequence[Annotation]]) -> Evalua
             report.context_kappa = _kappa([context_votes[a][k] for k in shared_ctx],
                                           [context_votes[b][k] for k in shared_ctx])  # fmt: skip
     return report
+
+
+def evaluation_report_from_files(
+    paths: Sequence[str | os.PathLike], dataset: str | None = None, config: str | None = None
+) -> EvaluationReport:
+    """The report over annotation files, e.g. one per annotator from different machines.
+
+    Records are grouped by annotator name (in order of first appearance); kappa is computed when there are two.
+
+    Args:
+        paths: JSONL files written by :class:`AnnotationStore`.
+        dataset: Keep only records of this dataset identity (default: all).
+        config: Keep only records of this config (default: all).
+
+    Raises:
+        InputError: For a malformed file (file, line and field named), or when nothing is left to report on.
+    """
+    grouped: dict[str, list[Annotation]] = {}
+    for path in paths:
+        if not Path(path).is_file():
+            raise InputError("no such annotation file", path=os.fspath(path))
+        for record in AnnotationStore.read(path):
+            if (dataset is None or record.dataset == dataset) and (config is None or record.config == config):
+                grouped.setdefault(record.annotator, []).append(record)
+    return evaluation_report(grouped)

@@ -37,6 +37,10 @@ class EvalExample:
         labels: Its emotion labels, in the dataset's order.
         context: The situation text (contextual examples), else ``None``.
         character: Who says it.
+
+    Examples:
+        >>> EvalExample("e1", "Not again.", ("annoyance",), context="The bus left early.", character="Tom").contextual
+        True
     """
 
     id: str

@@ -51,6 +51,10 @@ class TryResult:
         predicted: The thresholded labels (multi-label) or the top label (single-label), best first.
         ekman: Ekman-6 + neutral roll-up scores (28-class models only).
         sentiment: Sentiment roll-up scores (28-class models only).
+
+    Examples:
+        >>> TryResult(scores={"joy": 0.9, "fear": 0.1}, predicted={"joy": 0.9}).top
+        'joy'
     """
 
     scores: dict[str, float]

@@ -10,7 +10,7 @@ import stat
 import pytest
 from sklearn.metrics import cohen_kappa_score
 
-from emo_pillars.app.annotations import Annotation, AnnotationStore, evaluation_report
+from emo_pillars.app.annotations import Annotation, AnnotationStore, evaluation_report, evaluation_report_from_files
 from emo_pillars.app.evaluate_tab import EvaluationSession, report_markdown
 from emo_pillars.app.samples import EvalExample, SampleSpec, draw_sample
 from emo_pillars.errors import InputError
@@ -92,6 +92,18 @@ def test_report_precision_per_label_and_kappa_match_scikit_learn():
     text = report.to_markdown()
     assert "| ann | 3 | 5 | 0.600 | 2/3 |" in text and "| pride | 2 | 1 | 0.500 |" in text
     assert f"over 3 shared label judgements: **{report.kappa:.3f}**" in text
+
+
+def test_report_from_two_machines_files(tmp_path):
+    AnnotationStore(tmp_path / "laptop").save(_note("ann", "e1", {"joy": True, "pride": False}))
+    AnnotationStore(tmp_path / "desktop").save(_note("bob", "e1", {"joy": True, "pride": True}))
+    AnnotationStore(tmp_path / "desktop").save(_note("bob", "e9", {"joy": True}, config="context_less"))
+    paths = [tmp_path / "laptop" / "ann.jsonl", tmp_path / "desktop" / "bob.jsonl"]
+    report = evaluation_report_from_files(paths, config="contextual")
+    assert report.annotators == ["ann", "bob"] and report.shared_judgements == 2 and report.judged["bob"] == 2
+    assert report.kappa == pytest.approx(cohen_kappa_score([True, False], [True, True]))
+    with pytest.raises(InputError, match="no such annotation file"):
+        evaluation_report_from_files([tmp_path / "missing.jsonl"])
 
 
 def test_kappa_is_undefined_not_a_crash_when_both_always_agree_on_one_answer():
