@@ -24,7 +24,14 @@ __all__ = [
 
 
 def current_umask() -> int:
-    """The process umask (read by setting it and putting it back: Python has no getter)."""
+    """The process umask: read from ``/proc`` where it can be (``os.umask`` can only be read by changing it, which
+    races with other threads creating files)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
     mask = os.umask(0o022)
     os.umask(mask)
     return mask

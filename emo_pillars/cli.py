@@ -283,6 +283,23 @@ def _cmd_finetune(args: argparse.Namespace) -> int:
 
 
 # --------------------------------------------------------------------------------------------------------------------
+# app
+# --------------------------------------------------------------------------------------------------------------------
+@command("app", help="Open the app in a browser: try a model, and judge generated data (human evaluation).")
+def _args_app(p: argparse.ArgumentParser) -> None:
+    from .app.commands import add_app_arguments
+
+    add_app_arguments(p)
+
+
+@_args_app.run
+def _cmd_app(args: argparse.Namespace) -> int:
+    from .app.commands import run_app
+
+    return run_app(args)
+
+
+# --------------------------------------------------------------------------------------------------------------------
 # taxonomy
 # --------------------------------------------------------------------------------------------------------------------
 @command("taxonomy", help="Print the 28 classes with their definitions, or normalise emotion words.")
