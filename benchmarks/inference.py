@@ -32,11 +32,11 @@ import numpy as np
 GOEMOTIONS_TEST = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "goemotions" / "test.tsv"
 
 
-def load_texts(n: int) -> tuple[list[str], str]:
+def load_texts(n: int, goemotions_test: Path) -> tuple[list[str], str]:
     from emo_pillars.export import CHECK_SENTENCES
 
-    if GOEMOTIONS_TEST.is_file():
-        lines = GOEMOTIONS_TEST.read_text(encoding="utf-8").splitlines()
+    if goemotions_test.is_file():
+        lines = goemotions_test.read_text(encoding="utf-8").splitlines()
         return [line.split("\t")[0] for line in lines[:n]], "GoEmotions test (first rows)"
     texts = list(CHECK_SENTENCES) * (n // len(CHECK_SENTENCES) + 1)
     return texts[:n], "export check sentences, repeated"
@@ -50,6 +50,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="torch and onnxruntime threads (1).")
     parser.add_argument("--repeats", type=int, default=2, help="Alternating runs per path; the fastest counts (2).")
     parser.add_argument("--output", default=None, help="Write the figures as JSON here.")
+    parser.add_argument("--goemotions-test", type=Path, default=GOEMOTIONS_TEST, help="GoEmotions test.tsv.")
     args = parser.parse_args()
 
     import torch
@@ -59,7 +60,7 @@ def main() -> None:
     from emo_pillars.export import ONNX_FILE, ONNX_INT8_FILE, OnnxModel, export_onnx
 
     torch.set_num_threads(args.threads)
-    texts, source = load_texts(args.texts)
+    texts, source = load_texts(args.texts, args.goemotions_test)
     classifier = EmoPillarsClassifier.from_pretrained(args.model, device="cpu")
     tokenizer = classifier.tokenizer
     threshold = classifier.global_threshold

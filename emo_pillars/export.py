@@ -267,7 +267,11 @@ def export_onnx(
         if quantize == "int8":
             from onnxruntime.quantization import QuantType, quantize_dynamic
 
-            quantize_dynamic(staging / ONNX_FILE, staging / ONNX_INT8_FILE, weight_type=QuantType.QInt8)
+            # Per-channel weight scales: on a GoEmotions MiniLM they cut the largest score error from 0.28 to 0.09
+            # against per-tensor scales, for about 25% of the INT8 speed-up (benchmarks/inference.py).
+            quantize_dynamic(
+                staging / ONNX_FILE, staging / ONNX_INT8_FILE, weight_type=QuantType.QInt8, per_channel=True
+            )
             files["int8"] = ONNX_INT8_FILE
         config.save_pretrained(staging)
         tokenizer.save_pretrained(staging)
