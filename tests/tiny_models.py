@@ -100,8 +100,10 @@ def write_repository(folder: Path, data, config: str = "context_less") -> Path:
     per split, as ``emo-pillars build-dataset`` lays it out."""
     (folder / config).mkdir(parents=True)
     lines = ["---", "configs:", f"- config_name: {config}", "  data_files:"]
+    sizes = ["dataset_info:", f"- config_name: {config}", "  splits:"]
     for split, rows in data.items():
         rows.to_parquet(folder / config / f"{split}.parquet")
         lines += [f"  - split: {split}", f"    path: {config}/{split}.parquet"]
-    (folder / "README.md").write_text("\n".join([*lines, "---", ""]), encoding="utf-8")
+        sizes += [f"  - name: {split}", f"    num_examples: {len(rows)}"]
+    (folder / "README.md").write_text("\n".join([*lines, *sizes, "---", ""]), encoding="utf-8")
     return folder

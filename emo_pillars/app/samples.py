@@ -140,7 +140,7 @@ def load_examples(source: str, config: str, *, timeout: float | None = None) -> 
     from ..data.load import load_emo_pillars
 
     try:
-        loaded = load_emo_pillars(config, folder)
+        loaded = load_emo_pillars(folder, config)
     except (FileNotFoundError, ValueError) as error:  # datasets' own errors for a folder without this config
         if isinstance(error, InputError):
             raise

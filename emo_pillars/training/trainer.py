@@ -77,7 +77,7 @@ def load_training_dataset(dataset: Any, config: str = "context_less") -> Any:
         raise InputError("no such dataset folder", path=path)
     from ..data import load_emo_pillars
 
-    loaded = load_emo_pillars(config, source=source)
+    loaded = load_emo_pillars(source, config)
     if not isinstance(loaded, datasets.DatasetDict):
         raise InputError("did not load as a DatasetDict with train/validation/test splits", path=path)
     return loaded

@@ -83,5 +83,5 @@ def test_a_folder_without_a_model_fails_in_one_line(tmp_path):
     from emo_pillars.app import load_classifier
 
     (tmp_path / "empty").mkdir()
-    with pytest.raises(InputError, match=r"empty: cannot load a model from it"):
+    with pytest.raises(InputError, match=r"empty: missing config.json \(not a model folder\)"):
         load_classifier(tmp_path / "empty")
