@@ -43,6 +43,7 @@ requested emotions in order, then the neutral lines). Results go to ``results/ge
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import json
 import os
 import platform
@@ -289,7 +290,7 @@ def label_modes(backend, stage, items, cuda, repeats: int = 1) -> dict:
     def score_mode(cold: bool = True):
         if cold:
             backend.clear_prefix_cache()
-        return backend.score_continuations(score_prompts, SCORE_CONTINUATIONS)
+        return [reply.scores for reply in backend.score(score_prompts, SCORE_CONTINUATIONS)]
 
     (replies, t_gen, _), (logprobs, t_score, _) = best_of(generate_mode, score_mode, repeats, cuda)
 
@@ -491,7 +492,18 @@ def constraint_comparison(backend: TransformersBackend, scale: float, repeats: i
         row["grammar_compile_seconds"] = round(compile_s, 3)
         row["first_constrained_run_extra_s"] = round(times["constrained"][0] - min(times["constrained"]), 2)
         totals["mask"] = totals.get("mask", 0.0) + mask[best]
-        row["examples"] = {mode: replies[mode][0].text[:300] for mode in replies}
+        row["replies"] = {
+            mode: [
+                {
+                    "text": r.text[:400],
+                    "finish": r.finish_reason,
+                    "regex": p.constraint.matches(r.text),
+                    "parsed": parsed_as_asked(shape, p, r.text, asked),
+                }
+                for (p, asked), r in zip(pairs, replies[mode])
+            ]
+            for mode in replies
+        }
         rows.append(row)
         print(
             f"{shape}: free {row['free']['tokens_per_s']} tok/s, constrained {row['constrained']['tokens_per_s']} "
@@ -509,7 +521,7 @@ def constraint_comparison(backend: TransformersBackend, scale: float, repeats: i
             "torch": torch.__version__,
             "model": "SmolLM2-135M-Instruct (GGUF Q4_1, dequantized)",
         },
-        "grammar_library": "xgrammar " + __import__("xgrammar").__version__,
+        "grammar_library": "xgrammar " + importlib.metadata.version("xgrammar"),
         "repeats": repeats,
         "decoding": {"greedy": True, "repetition_penalty": DECODING.repetition_penalty, "stopping": "natural"},
         "shapes": rows,
