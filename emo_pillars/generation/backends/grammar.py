@@ -54,18 +54,19 @@ from emo_pillars.errors import ConfigError
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["GrammarCompiler", "GrammarLogitsProcessor"]
+__all__ = ["EXACT_BOUND", "GrammarCompiler", "GrammarLogitsProcessor", "relax_bounds"]
 
 logger = logging.getLogger(__name__)
 
 #: Compiled grammars kept per compiler (least recently used dropped first).
 _GRAMMAR_CACHE_SIZE = 512
-#: Bounded repetitions with a larger upper bound are compiled unbounded (see :func:`relax_bounds`).
-_MAX_BOUND = 64
+#: Bounded repetitions with a larger upper bound are compiled unbounded (see :func:`relax_bounds`); read at each
+#: compilation, so a benchmark can change it.
+EXACT_BOUND = 64
 _BOUND = re.compile(r"(?<!\\)\{(\d+),(\d+)\}")
 
 
-def relax_bounds(regex: str, limit: int = _MAX_BOUND) -> str:
+def relax_bounds(regex: str, limit: int | None = None) -> str:
     """``regex`` with every ``{m,n}`` whose ``n`` exceeds ``limit`` made unbounded (``*``, ``+`` or ``{m,}``).
 
     xgrammar expands a bounded repetition into one state per count, and past a few dozen counts its token-mask
@@ -80,6 +81,8 @@ def relax_bounds(regex: str, limit: int = _MAX_BOUND) -> str:
         >>> relax_bounds('joy: "[^"]{1,300}"( [a-z]{2,500}){0,3}')
         'joy: "[^"]+"( [a-z]{2,}){0,3}'
     """
+
+    limit = EXACT_BOUND if limit is None else limit
 
     def relaxed(match: re.Match) -> str:
         low, high = int(match.group(1)), int(match.group(2))
