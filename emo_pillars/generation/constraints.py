@@ -63,14 +63,17 @@ def _alternation(words: Sequence[str]) -> str:
 
 
 @functools.lru_cache(maxsize=256)
-def characters_constraint(max_names: int | None = None, max_chars: int = 60) -> Constraint:
-    """One character name per line (at most ``max_chars`` characters, no numbering or bullets).
+def characters_constraint(max_names: int | None = None) -> Constraint:
+    """One character name per line: a capitalised word and at most four more (letters, apostrophes, hyphens,
+    periods: "Jacob Marley", "the Ghost", "Mr. Fezziwig"), no numbering, bullets, commas or descriptions.
 
     With ``max_names`` at most that many lines. Bounded repetitions are costly for grammar engines (xgrammar takes
     ~1.5 s to compile a bounded line count over SmolLM2's vocabulary, 0.02 s without), so the pipeline leaves the
     count open and keeps the first ``max_characters`` names.
     """
-    name = rf"[^\s\d\-*#.:\"][^\n:\"]{{0,{max_chars - 1}}}"
+    letters = "A-Za-zÀ-ɏ"  # Latin letters, accented ones included (literal characters, no escapes)
+    word = f"[{letters}'][{letters}'.\\-]*"
+    name = f"[A-ZÀ-Þ][{letters}'.\\-]*( {word}){{0,4}}"
     count = "*" if max_names is None else f"{{0,{max(max_names - 1, 0)}}}"
     return Constraint(rf"{name}(\n{name}){count}\n?", name="characters")
 
@@ -83,7 +86,7 @@ def utterances_constraint(emotions: Sequence[str], n_neutral: int, max_chars: in
 
 @functools.lru_cache(maxsize=4096)
 def _utterances_constraint(emotions: tuple[str, ...], n_neutral: int, max_chars: int) -> Constraint:
-    thought = rf"\"[^\"\n]{{1,{max_chars}}}\""
+    thought = rf"\"[^\"\n ]{{1,40}} [^\"\n]{{1,{max_chars}}}\""  # two words or more
     lines = [f"{re.escape(e)}: {thought}" for e in emotions] + [f"{NEUTRAL}: {thought}"] * n_neutral
     return Constraint(r"\n".join(lines) + r"\n?", name="utterances")
 
