@@ -426,14 +426,19 @@ class UtterancesStage(PromptStep):
         result = _shaped_utterances(reply.text) or parse_utterances_result(reply.text)
         pairs = (result.value or [])[: cfg.n_emotional + cfg.n_neutral] if result.ok else []
         base = {k: v for k, v in row.items() if k != "_character_index"}
-        rows, no_emotion = [], 0
+        rows, seen, counts = [], set(), Counter()
         for ui, (emotion, text) in enumerate(pairs):
             if emotion not in EMOTIONS:
-                no_emotion += 1
+                counts["no_emotion"] += 1
                 continue
+            if text in seen:  # the requested shape, but the teacher repeated a thought: keep it once
+                counts["duplicate_thought"] += 1
+                continue
+            seen.add(text)
             rid = f"{row['plot_id']}-c{row['_character_index']:02d}-u{ui:02d}"
             rows.append({"id": rid, **base, "utterance": text, "primary_emotion": emotion})
-        counts = {"no_emotion": no_emotion} if no_emotion else {}
+        no_emotion = counts["no_emotion"]
+        counts = dict(counts)
         if not rows:
             return Drop("no_utterances", parse=result.reason or "no_valid_items", counts=counts)
         parse = result.reason
@@ -470,8 +475,8 @@ def _shaped_scores(text: str, top_k: int) -> ParseResult | None:
 
 
 def _shaped_utterances(text: str) -> ParseResult | None:
-    """A fast, exact reading of ``emotion: "thought"`` lines (distinct, clean thoughts of two words or more);
-    ``None`` for any other shape, which the tolerant parser then reads."""
+    """A fast, exact reading of ``emotion: "thought"`` lines (clean thoughts of two words or more; repeats are
+    kept for the step to count); ``None`` for any other shape, which the tolerant parser then reads."""
     pairs = []
     for line in text.strip().split("\n"):
         match = _UTTERANCE_LINE.fullmatch(line)
@@ -481,9 +486,7 @@ def _shaped_utterances(text: str) -> ParseResult | None:
         if thought != " ".join(thought.split()).strip(" *_'\u201c\u201d") or len(thought.split()) < 2:
             return None
         pairs.append((match.group(1), thought))
-    if not pairs or len({t for _, t in pairs}) != len(pairs):
-        return None
-    return ParseResult(pairs, True, None)
+    return ParseResult(pairs, True, None) if pairs else None
 
 
 def _softmax(logprobs: Sequence[float]) -> list[float]:

@@ -203,3 +203,12 @@ def test_constraints_compile_in_xgrammar(smollm2_gguf):
     )
     for c in _all_constraints():
         compiler.compile_regex(c.regex)
+
+
+def test_a_repeated_thought_in_the_requested_shape_is_kept_once_and_counted():
+    config = GenerationConfig(n_emotional=2, n_neutral=1)
+    a, b = assigned_emotions(0, "p1", "Della", 2)
+    reply = f'{a}: "The story goes on."\n{b}: "The story goes on."\nneutral: "The door is shut."'
+    out = UtterancesStage(config).format_output(Completion(reply), ROW)
+    assert out.parse is None and out.counts == {"duplicate_thought": 1}
+    assert [r["utterance"] for r in out.rows] == ["The story goes on.", "The door is shut."]
