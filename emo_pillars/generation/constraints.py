@@ -63,18 +63,21 @@ def _alternation(words: Sequence[str]) -> str:
 
 
 @functools.lru_cache(maxsize=256)
-def characters_constraint(max_names: int | None = None) -> Constraint:
+def characters_constraint(max_names: int | None = None, numbered: bool = False) -> Constraint:
     """One character name per line: a capitalised word and at most four more (letters, apostrophes, hyphens,
-    periods: "Jacob Marley", "the Ghost", "Mr. Fezziwig"), no numbering, bullets, commas or descriptions.
+    periods: "Jacob Marley", "The Ghost", "Mr. Fezziwig"), no bullets, commas or descriptions.
 
-    With ``max_names`` at most that many lines. Bounded repetitions are costly for grammar engines (xgrammar takes
-    ~1.5 s to compile a bounded line count over SmolLM2's vocabulary, 0.02 s without), so the pipeline leaves the
-    count open and keeps the first ``max_characters`` names.
+    ``numbered``: a numbered list whose ``"1."`` is the prompt's prefill, so the reply starts with the first name
+    and the next lines with ``2.``, ``3.`` ... With ``max_names`` at most that many lines. Bounded repetitions
+    are costly for grammar engines (xgrammar takes ~1.5 s to compile a bounded line count over SmolLM2's
+    vocabulary, 0.02 s without), so the pipeline leaves the count open and keeps the first ``max_characters``.
     """
     letters = "A-Za-zÀ-ɏ"  # Latin letters, accented ones included (literal characters, no escapes)
     word = f"[{letters}'][{letters}'.\\-]*"
     name = f"[A-ZÀ-Þ][{letters}'.\\-]*( {word}){{0,4}}"
     count = "*" if max_names is None else f"{{0,{max(max_names - 1, 0)}}}"
+    if numbered:
+        return Constraint(rf" {name}(\n[0-9]{{1,3}}\. {name}){count}\n?", name="characters")
     return Constraint(rf"{name}(\n{name}){count}\n?", name="characters")
 
 

@@ -343,7 +343,8 @@ class PlotsStage(Step):
 
 
 class CharactersStage(PromptStep):
-    """Stage 1: list the characters of a plot, one name per line. Reads ``plot``; writes ``character``.
+    """Stage 1: list the characters of a plot, a numbered list with one name per line (prefill ``"1."``). Reads
+    ``plot``; writes ``character``.
 
     One row per name (at most ``config.max_characters``); a plot with none is dropped (``no_characters``).
     """
@@ -353,11 +354,14 @@ class CharactersStage(PromptStep):
     row_fields = ("plot",)
     hint = "try a larger teacher, or check the synopses"
 
+    def prefill(self, row):
+        return "1."  # the prompt asks for a numbered list: small teachers start one far more reliably
+
     def constraint(self, row):
-        return characters_constraint()
+        return characters_constraint(numbered=True)
 
     def format_output(self, reply, row):
-        result = parse_characters_result(reply.text)
+        result = parse_characters_result(self.prefill(row) + reply.text)
         names = (result.value or [])[: self.config.max_characters]
         if not result.ok or not names:
             return Drop("no_characters", parse=result.reason or "no_valid_items")

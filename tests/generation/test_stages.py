@@ -53,12 +53,14 @@ def test_every_stage_renders_a_single_user_turn_without_placeholders(name, const
 
 
 def test_prompts_and_prefills_agree():
-    """The characters prompt forbids numbering: no "1." prefill. The utterances prompt asks for
-    ``emotion: "thought"`` lines: no "1." prefill either, and the constraint has exactly that shape."""
+    """The characters prompt asks for a numbered list, which the "1." prefill starts. The utterances prompt asks
+    for ``emotion: "thought"`` lines: no "1." prefill, and the constraint has exactly that shape."""
     config = GenerationConfig(n_emotional=3, n_neutral=1)
     characters = CharactersStage(config).format_input(ROW)
-    assert "no numbering" in characters.messages[0][1] and characters.prefill == ""
-    assert characters.constraint.matches("Della\nJim") and not characters.constraint.matches("1. Della\n2. Jim")
+    assert "numbered list" in characters.messages[0][1] and "\n1. Name\n" in characters.messages[0][1]
+    assert characters.prefill == "1."
+    assert characters.constraint.matches(" Della\n2. Jim\n3. Madame Sofronie")
+    assert not characters.constraint.matches(" Della, a poor wife\n2. Jim")
     utterances = UtterancesStage(config).format_input(ROW)
     assert 'emotion: "thought"' in utterances.messages[0][1] and utterances.prefill == ""
     emotions = assigned_emotions(0, "p1", "Della", 3)
@@ -148,9 +150,9 @@ def test_utterances_format_output_keeps_the_generated_for_emotion():
 
 
 def test_characters_and_rewriting_parse():
-    out = CharactersStage().format_output(Completion("Della\nJim\nMadame Sofronie"), ROW)
+    out = CharactersStage().format_output(Completion(" Della\n2. Jim\n3. Madame Sofronie"), ROW)
     assert [r["character"] for r in out.rows] == ["Della", "Jim", "Madame Sofronie"]
-    assert CharactersStage().format_output(Completion(""), ROW) == Drop("no_characters", parse="empty")
+    assert CharactersStage().format_output(Completion(""), ROW) == Drop("no_characters", parse="no_valid_items")
     rewritten = RewritingStage().format_output(Completion('Rewritten thought: "It is done."\nExplanation: ...'), ROW)
     assert rewritten.rows[0]["utterance_rewritten"] == "It is done."
     fallback = RewritingStage().format_output(Completion(""), ROW)
