@@ -98,16 +98,18 @@ def labels_constraint(top_k: int, first_emotion: str | None = None) -> Constrain
     """``top_k`` lines ``N. emotion score`` with emotions from the taxonomy and scores 0.0-1.0 in steps of 0.1.
 
     With ``first_emotion`` the prompt's prefill already holds ``"1. <first_emotion>"``, so the reply starts with
-    that line's score.
+    that line's score, and the later lines name other emotions (a regular expression cannot keep all five
+    distinct without listing every combination; the parser keeps the first of any repeat).
     """
-    return _labels_constraint(top_k, bool(first_emotion))
+    return _labels_constraint(top_k, first_emotion or None)
 
 
-@functools.lru_cache(maxsize=64)
-def _labels_constraint(top_k: int, prefilled: bool) -> Constraint:
+@functools.lru_cache(maxsize=128)
+def _labels_constraint(top_k: int, first_emotion: str | None) -> Constraint:
     any_emotion = _alternation(EMOTIONS)
-    rest = [rf"\n{rank}\. {any_emotion} {_SCORE}" for rank in range(2, top_k + 1)]
-    head = rf" {_SCORE}" if prefilled else rf"1\. {any_emotion} {_SCORE}"
+    others = _alternation([e for e in EMOTIONS if e != first_emotion])
+    rest = [rf"\n{rank}\. {others} {_SCORE}" for rank in range(2, top_k + 1)]
+    head = rf" {_SCORE}" if first_emotion else rf"1\. {any_emotion} {_SCORE}"
     return Constraint(head + "".join(rest) + r"\n?", name="labels")
 
 

@@ -418,7 +418,7 @@ class UtterancesStage(PromptStep):
         return values
 
     def constraint(self, row):
-        return utterances_constraint(self._assigned(row), self.config.n_neutral, max_chars=200)
+        return utterances_constraint(self._assigned(row), self.config.n_neutral, max_chars=150)
 
     def has_shape(self, prompt, reply):
         # format_output checks the structure itself (line count, assigned emotions in order); a regex per

@@ -72,6 +72,7 @@ def test_prompts_and_prefills_agree():
     assert "1. emotion 0.8" in labels.messages[0][1] and labels.prefill == "1. love"
     assert labels.constraint.matches(" 0.9\n2. pride 0.5\n3. joy 0.1\n4. relief 0.0\n5. caring 0.3")
     assert not labels.constraint.matches(" 0.9\n2. Bob 0.5\n3. joy 0.1\n4. relief 0.0\n5. caring 0.3")
+    assert not labels.constraint.matches(" 0.9\n2. love 0.5\n3. joy 0.1\n4. relief 0.0\n5. caring 0.3")
     free = UtterancesStage(GenerationConfig(constrained=False)).format_input(ROW)
     assert free.constraint is None and free.prefill == "" and "in this order" not in free.messages[0][1]
 
