@@ -43,6 +43,7 @@ requested emotions in order, then the neutral lines). Results go to ``results/ge
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import json
 import os
 import platform
@@ -53,7 +54,7 @@ from pathlib import Path
 
 import torch
 
-from emo_pillars.generation.backends import ChatPrompt, DecodingConfig, TransformersBackend
+from emo_pillars.generation.backends import ChatPrompt, DecodingConfig, TransformersBackend, grammar
 from emo_pillars.generation.constraints import characters_constraint, labels_constraint, utterances_constraint
 from emo_pillars.generation.narratives import load_narratives
 from emo_pillars.generation.parsing import parse_emotion_scores, parse_utterances
@@ -289,7 +290,7 @@ def label_modes(backend, stage, items, cuda, repeats: int = 1) -> dict:
     def score_mode(cold: bool = True):
         if cold:
             backend.clear_prefix_cache()
-        return backend.score_continuations(score_prompts, SCORE_CONTINUATIONS)
+        return [reply.scores for reply in backend.score(score_prompts, SCORE_CONTINUATIONS)]
 
     (replies, t_gen, _), (logprobs, t_score, _) = best_of(generate_mode, score_mode, repeats, cuda)
 
@@ -440,7 +441,7 @@ def parsed_as_asked(shape: str, prompt: ChatPrompt, reply: str, asked) -> bool:
     return len(parse_characters(prompt.prefill + reply)) >= 1
 
 
-def constraint_comparison(backend: TransformersBackend, scale: float, repeats: int) -> dict:
+def constraint_comparison(backend: TransformersBackend, scale: float, repeats: int, shapes: list[str]) -> dict:
     """Constrained vs free decoding of the same prompts: tokens/s, compilation, format fidelity."""
     stages = {name: cls() for name, cls in STAGE_CLASSES.items()}
     stages["utterances"] = STAGE_CLASSES["utterances"](n_emotional=N_EMOTIONAL, n_neutral=N_NEUTRAL)
@@ -448,7 +449,7 @@ def constraint_comparison(backend: TransformersBackend, scale: float, repeats: i
     work = constrained_workload(stages, scale)
     backend.config.ignore_eos = False
     rows, totals = [], {"free": [0, 0.0], "constrained": [0, 0.0]}
-    for shape, pairs in work.items():
+    for shape, pairs in ((k, v) for k, v in work.items() if k in shapes):
         constrained = [p for p, _ in pairs]
         free = [ChatPrompt(p.messages, p.prefill, None) for p in constrained]
         budget = CONSTRAINED_BUDGETS[shape]
@@ -491,7 +492,18 @@ def constraint_comparison(backend: TransformersBackend, scale: float, repeats: i
         row["grammar_compile_seconds"] = round(compile_s, 3)
         row["first_constrained_run_extra_s"] = round(times["constrained"][0] - min(times["constrained"]), 2)
         totals["mask"] = totals.get("mask", 0.0) + mask[best]
-        row["examples"] = {mode: replies[mode][0].text[:300] for mode in replies}
+        row["replies"] = {
+            mode: [
+                {
+                    "text": r.text[:400],
+                    "finish": r.finish_reason,
+                    "regex": p.constraint.matches(r.text),
+                    "parsed": parsed_as_asked(shape, p, r.text, asked),
+                }
+                for (p, asked), r in zip(pairs, replies[mode])
+            ]
+            for mode in replies
+        }
         rows.append(row)
         print(
             f"{shape}: free {row['free']['tokens_per_s']} tok/s, constrained {row['constrained']['tokens_per_s']} "
@@ -509,7 +521,7 @@ def constraint_comparison(backend: TransformersBackend, scale: float, repeats: i
             "torch": torch.__version__,
             "model": "SmolLM2-135M-Instruct (GGUF Q4_1, dequantized)",
         },
-        "grammar_library": "xgrammar " + __import__("xgrammar").__version__,
+        "grammar_library": "xgrammar " + importlib.metadata.version("xgrammar"),
         "repeats": repeats,
         "decoding": {"greedy": True, "repetition_penalty": DECODING.repetition_penalty, "stopping": "natural"},
         "shapes": rows,
@@ -525,6 +537,7 @@ def constraint_comparison(backend: TransformersBackend, scale: float, repeats: i
         ),
         "acceptance_cost_at_most": 0.1,
         "grammars_compiled": backend._grammars.compiled if backend._grammars is not None else 0,
+        "exact_bound": grammar.EXACT_BOUND,
     }
 
 
@@ -537,12 +550,16 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2, help="alternating runs per path; the fastest counts")
     parser.add_argument("--output", type=Path, default=None)
     parser.add_argument("--constraints", action="store_true", help="constrained vs free decoding (CPU) only")
+    parser.add_argument("--shapes", default="characters,utterances,labels", help="shapes of --constraints")
+    parser.add_argument("--exact-bound", type=int, default=None, help="grammar.EXACT_BOUND for --constraints")
     args = parser.parse_args()
 
     if args.constraints:
         torch.set_num_threads(1)
         backend = cpu_backend(8, 32768)
-        results = constraint_comparison(backend, args.scale, args.repeats)
+        if args.exact_bound is not None:
+            grammar.EXACT_BOUND = args.exact_bound
+        results = constraint_comparison(backend, args.scale, args.repeats, args.shapes.split(","))
         RESULTS.mkdir(parents=True, exist_ok=True)
         output = args.output or RESULTS / "generation-constraints-cpu.json"
         output.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

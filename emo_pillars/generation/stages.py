@@ -343,7 +343,8 @@ class PlotsStage(Step):
 
 
 class CharactersStage(PromptStep):
-    """Stage 1: list the characters of a plot, one name per line. Reads ``plot``; writes ``character``.
+    """Stage 1: list the characters of a plot, a numbered list with one name per line (prefill ``"1."``). Reads
+    ``plot``; writes ``character``.
 
     One row per name (at most ``config.max_characters``); a plot with none is dropped (``no_characters``).
     """
@@ -353,11 +354,14 @@ class CharactersStage(PromptStep):
     row_fields = ("plot",)
     hint = "try a larger teacher, or check the synopses"
 
+    def prefill(self, row):
+        return "1."  # the prompt asks for a numbered list: small teachers start one far more reliably
+
     def constraint(self, row):
-        return characters_constraint()
+        return characters_constraint(numbered=True)
 
     def format_output(self, reply, row):
-        result = parse_characters_result(reply.text)
+        result = parse_characters_result(self.prefill(row) + reply.text)
         names = (result.value or [])[: self.config.max_characters]
         if not result.ok or not names:
             return Drop("no_characters", parse=result.reason or "no_valid_items")
@@ -414,7 +418,7 @@ class UtterancesStage(PromptStep):
         return values
 
     def constraint(self, row):
-        return utterances_constraint(self._assigned(row), self.config.n_neutral, max_chars=200)
+        return utterances_constraint(self._assigned(row), self.config.n_neutral, max_chars=150)
 
     def has_shape(self, prompt, reply):
         # format_output checks the structure itself (line count, assigned emotions in order); a regex per
@@ -426,14 +430,19 @@ class UtterancesStage(PromptStep):
         result = _shaped_utterances(reply.text) or parse_utterances_result(reply.text)
         pairs = (result.value or [])[: cfg.n_emotional + cfg.n_neutral] if result.ok else []
         base = {k: v for k, v in row.items() if k != "_character_index"}
-        rows, no_emotion = [], 0
+        rows, seen, counts = [], set(), Counter()
         for ui, (emotion, text) in enumerate(pairs):
             if emotion not in EMOTIONS:
-                no_emotion += 1
+                counts["no_emotion"] += 1
                 continue
+            if text in seen:  # the requested shape, but the teacher repeated a thought: keep it once
+                counts["duplicate_thought"] += 1
+                continue
+            seen.add(text)
             rid = f"{row['plot_id']}-c{row['_character_index']:02d}-u{ui:02d}"
             rows.append({"id": rid, **base, "utterance": text, "primary_emotion": emotion})
-        counts = {"no_emotion": no_emotion} if no_emotion else {}
+        no_emotion = counts["no_emotion"]
+        counts = dict(counts)
         if not rows:
             return Drop("no_utterances", parse=result.reason or "no_valid_items", counts=counts)
         parse = result.reason
@@ -470,8 +479,8 @@ def _shaped_scores(text: str, top_k: int) -> ParseResult | None:
 
 
 def _shaped_utterances(text: str) -> ParseResult | None:
-    """A fast, exact reading of ``emotion: "thought"`` lines (distinct, clean thoughts of two words or more);
-    ``None`` for any other shape, which the tolerant parser then reads."""
+    """A fast, exact reading of ``emotion: "thought"`` lines (clean thoughts of two words or more; repeats are
+    kept for the step to count); ``None`` for any other shape, which the tolerant parser then reads."""
     pairs = []
     for line in text.strip().split("\n"):
         match = _UTTERANCE_LINE.fullmatch(line)
@@ -481,9 +490,7 @@ def _shaped_utterances(text: str) -> ParseResult | None:
         if thought != " ".join(thought.split()).strip(" *_'\u201c\u201d") or len(thought.split()) < 2:
             return None
         pairs.append((match.group(1), thought))
-    if not pairs or len({t for _, t in pairs}) != len(pairs):
-        return None
-    return ParseResult(pairs, True, None)
+    return ParseResult(pairs, True, None) if pairs else None
 
 
 def _softmax(logprobs: Sequence[float]) -> list[float]:

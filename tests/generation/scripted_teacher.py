@@ -23,9 +23,9 @@ def _pick(text: str, options: list[str]) -> str:
 def respond(prompt: ChatPrompt) -> str:
     text = prompt.messages[-1][1]
     if text.startswith("Read the story synopsis"):
-        plot = text.split("Synopsis:", 1)[1]
+        plot = text.split("Synopsis:", 1)[1].split("\n\nWrite ", 1)[0]
         names = sorted(set(re.findall(r"\b([A-Z][a-z]{3,})\b", plot)) - {"After", "With", "When", "Meanwhile"})[:3]
-        return "\n".join(names) if names else "none"
+        return " " + "\n".join(f"{i}. {name}" for i, name in enumerate(names, 1))[3:] if names else " none"
     if "Imagine you are" in text:
         character = re.search(r"Imagine you are (.+?) from this story", text).group(1)
         if character.startswith("Z"):

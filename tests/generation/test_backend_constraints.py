@@ -173,3 +173,14 @@ def test_smollm2_labels_and_utterances_follow_their_constraints(smollm2_gguf, ca
     assert backend.render(labels) == hand + "1. joy"
     assert backend.context_window == 8192
     backend.close()
+
+
+def test_only_large_bounds_are_relaxed_for_the_grammar_engine():
+    from emo_pillars.generation.backends.grammar import EXACT_BOUND, relax_bounds
+
+    assert EXACT_BOUND == 100
+    regex = utterances_constraint(["joy"], 1, max_chars=300).regex
+    assert "{1,300}" in regex and "{1,300}" not in relax_bounds(regex)
+    assert relax_bounds(characters_constraint(15, max_chars=40).regex) == characters_constraint(15, max_chars=40).regex
+    assert relax_bounds(r"a\{1,300\}b{2,101}") == r"a\{1,300\}b{2,}"  # an escaped brace is a literal
+    assert relax_bounds(text_constraint(1500).regex) == r"[^\x00]+"

@@ -161,9 +161,11 @@ def test_unparsable_replies_are_counted_not_raised(tmp_path):
     backend = ScriptedBackend(lambda p: "" if "Synopsis:" in p.messages[-1][1] else "???")
     result = EmoPillarsGenerator(backend, GenerationConfig(max_plots=2), show_progress=False).run(None, tmp_path)
     assert result.context_less == []
-    assert result.stats["characters"].parse_failures == {"empty": 2}
+    assert result.stats["characters"].parse_failures == {"no_valid_items": 2}  # the "1." prefill alone
     assert result.stats["characters"].dropped == {"no_characters": 2}
-    assert result.problem == "0 of 2 characters replies parsed (empty 2): try a larger teacher, or check the synopses"
+    assert result.problem == (
+        "0 of 2 characters replies parsed (no_valid_items 2): try a larger teacher, or check the synopses"
+    )
 
 
 RESUME_SCRIPT = textwrap.dedent(

@@ -53,12 +53,14 @@ def test_every_stage_renders_a_single_user_turn_without_placeholders(name, const
 
 
 def test_prompts_and_prefills_agree():
-    """The characters prompt forbids numbering: no "1." prefill. The utterances prompt asks for
-    ``emotion: "thought"`` lines: no "1." prefill either, and the constraint has exactly that shape."""
+    """The characters prompt asks for a numbered list, which the "1." prefill starts. The utterances prompt asks
+    for ``emotion: "thought"`` lines: no "1." prefill, and the constraint has exactly that shape."""
     config = GenerationConfig(n_emotional=3, n_neutral=1)
     characters = CharactersStage(config).format_input(ROW)
-    assert "no numbering" in characters.messages[0][1] and characters.prefill == ""
-    assert characters.constraint.matches("Della\nJim") and not characters.constraint.matches("1. Della\n2. Jim")
+    assert "numbered list" in characters.messages[0][1] and "\n1. Name\n" in characters.messages[0][1]
+    assert characters.prefill == "1."
+    assert characters.constraint.matches(" Della\n2. Jim\n3. Madame Sofronie")
+    assert not characters.constraint.matches(" Della, a poor wife\n2. Jim")
     utterances = UtterancesStage(config).format_input(ROW)
     assert 'emotion: "thought"' in utterances.messages[0][1] and utterances.prefill == ""
     emotions = assigned_emotions(0, "p1", "Della", 3)
@@ -70,6 +72,7 @@ def test_prompts_and_prefills_agree():
     assert "1. emotion 0.8" in labels.messages[0][1] and labels.prefill == "1. love"
     assert labels.constraint.matches(" 0.9\n2. pride 0.5\n3. joy 0.1\n4. relief 0.0\n5. caring 0.3")
     assert not labels.constraint.matches(" 0.9\n2. Bob 0.5\n3. joy 0.1\n4. relief 0.0\n5. caring 0.3")
+    assert not labels.constraint.matches(" 0.9\n2. love 0.5\n3. joy 0.1\n4. relief 0.0\n5. caring 0.3")
     free = UtterancesStage(GenerationConfig(constrained=False)).format_input(ROW)
     assert free.constraint is None and free.prefill == "" and "in this order" not in free.messages[0][1]
 
@@ -148,9 +151,9 @@ def test_utterances_format_output_keeps_the_generated_for_emotion():
 
 
 def test_characters_and_rewriting_parse():
-    out = CharactersStage().format_output(Completion("Della\nJim\nMadame Sofronie"), ROW)
+    out = CharactersStage().format_output(Completion(" Della\n2. Jim\n3. Madame Sofronie"), ROW)
     assert [r["character"] for r in out.rows] == ["Della", "Jim", "Madame Sofronie"]
-    assert CharactersStage().format_output(Completion(""), ROW) == Drop("no_characters", parse="empty")
+    assert CharactersStage().format_output(Completion(""), ROW) == Drop("no_characters", parse="no_valid_items")
     rewritten = RewritingStage().format_output(Completion('Rewritten thought: "It is done."\nExplanation: ...'), ROW)
     assert rewritten.rows[0]["utterance_rewritten"] == "It is done."
     fallback = RewritingStage().format_output(Completion(""), ROW)
@@ -203,3 +206,12 @@ def test_constraints_compile_in_xgrammar(smollm2_gguf):
     )
     for c in _all_constraints():
         compiler.compile_regex(c.regex)
+
+
+def test_a_repeated_thought_in_the_requested_shape_is_kept_once_and_counted():
+    config = GenerationConfig(n_emotional=2, n_neutral=1)
+    a, b = assigned_emotions(0, "p1", "Della", 2)
+    reply = f'{a}: "The story goes on."\n{b}: "The story goes on."\nneutral: "The door is shut."'
+    out = UtterancesStage(config).format_output(Completion(reply), ROW)
+    assert out.parse is None and out.counts == {"duplicate_thought": 1}
+    assert [r["utterance"] for r in out.rows] == ["The story goes on.", "The door is shut."]
