@@ -45,6 +45,7 @@ from __future__ import annotations
 import argparse
 import importlib.metadata
 import json
+import math
 import os
 import platform
 import random
@@ -54,12 +55,13 @@ from pathlib import Path
 
 import torch
 
+from emo_pillars.generation import GenerationConfig
 from emo_pillars.generation.backends import ChatPrompt, DecodingConfig, TransformersBackend, grammar
 from emo_pillars.generation.constraints import characters_constraint, labels_constraint, utterances_constraint
 from emo_pillars.generation.narratives import load_narratives
 from emo_pillars.generation.parsing import parse_emotion_scores, parse_utterances
-from emo_pillars.generation.pipeline import SCORE_CONTINUATIONS, SCORE_PREFILL, default_model, label_scores_text
-from emo_pillars.generation.stages import STAGE_CLASSES
+from emo_pillars.generation.pipeline import default_model
+from emo_pillars.generation.stages import SCORE_CONTINUATIONS, SCORE_PREFILL, STAGE_CLASSES
 from emo_pillars.taxonomy import EMOTIONS, NEUTRAL
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -272,6 +274,13 @@ def prefill_times(backend, prompts, cuda) -> dict:
     return out
 
 
+def _ranked(logprobs, k: int) -> list[tuple[str, float]]:
+    """The top ``k`` emotions of one score-mode call, each scored against the best (p / max p)."""
+    best = max(logprobs)
+    ranked = sorted(zip(EMOTIONS, logprobs), key=lambda pair: -pair[1])[:k]
+    return [(emotion, round(math.exp(lp - best), 2)) for emotion, lp in ranked]
+
+
 def label_modes(backend, stage, items, cuda, repeats: int = 1) -> dict:
     """Labels in generate mode (the paper) and in score mode: speed and agreement."""
     gen_prompts = [stage.prompt(item) for item in items]
@@ -304,7 +313,7 @@ def label_modes(backend, stage, items, cuda, repeats: int = 1) -> dict:
     top1, jaccards, parsed_n, rows = 0, [], 0, []
     for item, prompt, reply, row in zip(items, gen_prompts, replies, logprobs):
         generated = parse_emotion_scores(prompt.prefill + reply.text)
-        scored = parse_emotion_scores(SCORE_PREFILL + label_scores_text(row, 5))
+        scored = _ranked(row, 5)
         rows.append({"utterance": item["utterance"], "generated": generated[:5], "scored": scored})
         if not generated:
             continue
@@ -408,7 +417,7 @@ def constrained_workload(stages: dict, scale: float) -> dict[str, list[tuple[Cha
     out: dict[str, list] = {"characters": [], "utterances": [], "labels": []}
     for item in work["characters"][: max(4, round(6 * scale))]:
         prompt = stages["characters"].prompt(item)
-        out["characters"].append((ChatPrompt(prompt.messages, "", characters_constraint(15, max_chars=40)), None))
+        out["characters"].append((ChatPrompt(prompt.messages, "", characters_constraint(15)), None))
     for item in work["utterances"][: max(4, round(8 * scale))]:
         chosen = rng.sample(emotional, N_EMOTIONAL)
         prompt = stages["utterances"].prompt(item)
@@ -443,9 +452,9 @@ def parsed_as_asked(shape: str, prompt: ChatPrompt, reply: str, asked) -> bool:
 
 def constraint_comparison(backend: TransformersBackend, scale: float, repeats: int, shapes: list[str]) -> dict:
     """Constrained vs free decoding of the same prompts: tokens/s, compilation, format fidelity."""
-    stages = {name: cls() for name, cls in STAGE_CLASSES.items()}
-    stages["utterances"] = STAGE_CLASSES["utterances"](n_emotional=N_EMOTIONAL, n_neutral=N_NEUTRAL)
-    stages["labels"] = STAGE_CLASSES["labels"](top_k=TOP_K)
+    # The paper's free prompts; the constraints under test are built by constrained_workload.
+    free = GenerationConfig(constrained=False, n_emotional=N_EMOTIONAL, n_neutral=N_NEUTRAL, top_k_labels=TOP_K)
+    stages = {name: cls(free) for name, cls in STAGE_CLASSES.items()}
     work = constrained_workload(stages, scale)
     backend.config.ignore_eos = False
     rows, totals = [], {"free": [0, 0.0], "constrained": [0, 0.0]}
@@ -575,7 +584,7 @@ def main() -> None:
     batch_size = args.batch_size or (64 if cuda else 8)
     max_batch_tokens = 262144 if cuda else 32768  # (b)'s token budget: the backend default on CPU
     backend = (gpu_backend if cuda else cpu_backend)(batch_size, max_batch_tokens)
-    stages = {name: cls() for name, cls in STAGE_CLASSES.items()}
+    stages = {name: cls(GenerationConfig(constrained=False)) for name, cls in STAGE_CLASSES.items()}
     work = build_workload(args.scale)
 
     # Utterances the model itself writes for demo-corpus characters: the labels/context workload and agreement set.

@@ -58,36 +58,17 @@ def load_sample(path: Path, limit: int) -> list[dict]:
     return rows
 
 
-# --- REMOVE AFTER THE BACKEND HALF IS MERGED ---------------------------------------------------------------------
-# The transformers backend of this branch scores through ``score_continuations`` (arrays); the shared contract's
-# ``backend.score`` (Completions) lands with the backend half. Only this benchmark uses the adapter.
-def _score(backend: LLMBackend, prompts, continuations) -> list[Completion]:
-    if backend.can_score:
-        return backend.score(prompts, continuations)
-    scores, tokens = backend.score_continuations(prompts, continuations, return_prompt_tokens=True)
-    return [Completion("", prompt_tokens=n, scores=[float(x) for x in row]) for row, n in zip(scores, tokens)]
-
-
-# --- END REMOVE ---------------------------------------------------------------------------------------------------
-
-
 def _f1(gold: list[set[str]], pred: list[set[str]]) -> tuple[float, float]:
-    tp = dict.fromkeys(EMOTIONS, 0)
-    fp = dict(tp)
-    fn = dict(tp)
-    for g, p in zip(gold, pred):
-        for e in EMOTIONS:
-            tp[e] += e in g and e in p
-            fp[e] += e not in g and e in p
-            fn[e] += e in g and e not in p
+    """Micro-F1, and macro-F1 over the classes that occur in the gold labels or the predictions."""
+    from emo_pillars.metrics import f1_scores
 
-    def f1(t, f_p, f_n):
-        return 2 * t / (2 * t + f_p + f_n) if t + f_p + f_n else None
+    def hot(rows: list[set[str]]) -> list[list[int]]:
+        return [[int(e in r) for e in EMOTIONS] for r in rows]
 
-    micro = f1(sum(tp.values()), sum(fp.values()), sum(fn.values())) or 0.0
-    per = [f1(tp[e], fp[e], fn[e]) for e in EMOTIONS]
-    present = [x for x in per if x is not None]  # classes in neither gold nor predictions do not count
-    return micro, sum(present) / len(present) if present else 0.0
+    scores = f1_scores(hot(gold), hot(pred), EMOTIONS)
+    present = [e for e in EMOTIONS if any(e in g for g in gold) or any(e in p for p in pred)]
+    macro = sum(scores["per_label"][e]["f1"] for e in present) / len(present) if present else 0.0
+    return scores["micro_f1"], macro
 
 
 def run_mode(backend: LLMBackend, rows: list[dict], mode: str, budget: int, batch_size: int) -> dict:
@@ -96,13 +77,13 @@ def run_mode(backend: LLMBackend, rows: list[dict], mode: str, budget: int, batc
     start = time.perf_counter()
     setup = step.setup_prompts()
     if setup:
-        step.setup(_score(backend, setup, step.continuations))
+        step.setup(backend.score(setup, step.continuations))
     prompts = [step.format_input(r) for r in rows]
     answers: list[Completion] = []
     for lo in range(0, len(prompts), batch_size):
         batch = prompts[lo : lo + batch_size]
         if step.kind == "score":
-            answers += _score(backend, batch, step.continuations)
+            answers += backend.score(batch, step.continuations)
         else:
             answers += backend.generate(batch, max_new_tokens=budget, decoding=config.decoding)
     seconds = time.perf_counter() - start

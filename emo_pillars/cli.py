@@ -97,6 +97,9 @@ def _args_generate(p: argparse.ArgumentParser) -> None:
                    "instead of reusing the key/value cache of shared prompt prefixes.")  # fmt: skip
     p.add_argument("--server-prefill", action="store_true", help="The server continues a final assistant message "
                    "(vLLM, SGLang); otherwise the reply's start is asked for in the prompt.")  # fmt: skip
+    p.add_argument("--structured-outputs", default="auto", choices=["auto", "on", "off"], help="--server-url: send "
+                   "each reply's shape as structured-output parameters (on), never (off), or when the server says it is "
+                   "vLLM or SGLang (auto).")  # fmt: skip
     p.add_argument("--no-constrained", action="store_true", help="The paper's free generation: no reply shapes "
                    "enforced while decoding, and the teacher chooses each utterance's emotion.")  # fmt: skip
     p.add_argument("--no-calibration", action="store_true", help="--label-mode score: rank the raw emotion "
@@ -149,15 +152,12 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     )
     if args.server_url:
         kwargs = {"max_concurrency": args.max_concurrency, "supports_prefill": args.server_prefill}
+        kwargs["structured_outputs"] = {"on": True, "off": False}.get(args.structured_outputs, "auto")
     else:
         kwargs = {"batch_size": args.batch_size, "dtype": args.dtype, "device": args.device}
         kwargs.update(max_batch_tokens=args.max_batch_tokens, prefix_cache=not args.no_prefix_cache)
         if args.gguf_file:
             kwargs["gguf_file"] = args.gguf_file
-        from .generation.backends.transformers import TransformersBackendConfig
-
-        if "show_progress" in TransformersBackendConfig.__dataclass_fields__:  # the backend's weight-loading bars
-            kwargs["show_progress"] = not args.quiet
     generator = EmoPillarsGenerator(
         args.model, config, server_url=args.server_url, show_progress=not args.quiet, **kwargs
     )

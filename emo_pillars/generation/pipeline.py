@@ -431,6 +431,8 @@ class EmoPillarsGenerator:
         names = [s.name for s in self.steps]
         if len(set(names)) != len(names):
             raise ConfigError(f"step names must be unique, got {names}")
+        if not isinstance(backend, LLMBackend):  # a backend built here is as quiet as the run (no loading bars)
+            backend_kwargs.setdefault("show_progress", show_progress)
         self.backend = resolve_backend(backend, server_url=server_url, **backend_kwargs)
         self.show_progress = show_progress
         scoring = [s.name for s in self.steps if s.kind == "score"]
@@ -490,17 +492,18 @@ class EmoPillarsGenerator:
             if bar is not None:
                 bar.update(n)
 
-        previous = backend.progress_callback
-        backend.progress_callback = progress
         try:
             for lo in range(0, len(todo), cfg.batch_size):
                 batch = todo[lo : lo + cfg.batch_size]
                 moved[0] = 0
                 if scoring:
-                    completions = backend.score([prompts[i] for i in batch], step.continuations)
+                    completions = backend.score([prompts[i] for i in batch], step.continuations, on_progress=progress)
                 else:
                     completions = backend.generate(
-                        [prompts[i] for i in batch], max_new_tokens=step.max_new_tokens, decoding=cfg.decoding
+                        [prompts[i] for i in batch],
+                        max_new_tokens=step.max_new_tokens,
+                        decoding=cfg.decoding,
+                        on_progress=progress,
                     )
                 fresh = []
                 for i, completion in zip(batch, completions):
@@ -528,7 +531,6 @@ class EmoPillarsGenerator:
                     elapsed = max(time.perf_counter() - start, 1e-9)
                     bar.set_postfix(calls_s=f"{stats.calls / elapsed:.2f}")
         finally:
-            backend.progress_callback = previous
             stats.seconds += time.perf_counter() - start
         return answers
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 
 import pytest
 from scripted_teacher import respond
@@ -15,13 +14,8 @@ transformers = pytest.importorskip("transformers")
 from emo_pillars.errors import ConfigError  # noqa: E402
 from emo_pillars.generation import EmoPillarsGenerator, GenerationConfig  # noqa: E402
 from emo_pillars.generation.backends import ChatPrompt, ScriptedBackend, TransformersBackend  # noqa: E402
-from emo_pillars.generation.pipeline import (  # noqa: E402
-    CONTEXT_LESS_FILE,
-    RUN_FILE,
-    SCORE_CONTINUATIONS,
-    SCORE_PREFILL,
-    label_scores_text,
-)
+from emo_pillars.generation.pipeline import CONTEXT_LESS_FILE, RUN_FILE  # noqa: E402
+from emo_pillars.generation.stages import SCORE_PREFILL  # noqa: E402
 from emo_pillars.taxonomy import EMOTIONS  # noqa: E402
 
 SHARED = "here is a set of emotions : joy anger fear sadness surprise love pride relief grief gratitude remorse ."
@@ -101,7 +95,9 @@ def test_score_is_on_the_interface_and_reports_progress(backend):
     finally:
         backend.config.batch_size = 1
     assert backend.can_score and sum(seen) == len(prompts) and len(seen) == -(-len(prompts) // 2)
-    np.testing.assert_allclose(backend.score_continuations(prompts, CONTINUATIONS), [r.scores for r in replies])
+    np.testing.assert_allclose(
+        [r.scores for r in replies], reference_scores(backend, prompts, CONTINUATIONS), atol=1e-4
+    )
 
 
 def test_a_prompt_that_cannot_render_fails_alone(backend):
@@ -120,21 +116,6 @@ def test_a_prompt_that_cannot_render_fails_alone(backend):
     assert replies[1].finish_reason == "stop" and len(replies[1].scores) == len(CONTINUATIONS)
 
 
-def test_label_scores_text_is_parsed_back():
-    logprobs = [math.log(p) for p in [0.001] * 28]
-    logprobs[EMOTIONS.index("fear")] = math.log(0.4)
-    logprobs[EMOTIONS.index("nervousness")] = math.log(0.3)
-    logprobs[EMOTIONS.index("surprise")] = math.log(0.1)
-    text = label_scores_text(logprobs, top_k=5)
-    assert text.startswith(" fear 1.00\n2. nervousness 0.75\n3. surprise 0.25\n4. ")
-    from emo_pillars.generation.stages import LabelsStage
-
-    prompt = ChatPrompt.from_user("x", prefill=SCORE_PREFILL)
-    parsed = LabelsStage().parse(text, prompt)
-    assert parsed.ok and parsed.value[:3] == [("fear", 1.0), ("nervousness", 0.75), ("surprise", 0.25)]
-    assert len(parsed.value) == 5
-
-
 def test_score_mode_needs_a_scoring_backend():
     with pytest.raises(ConfigError, match="label_mode='score'.*ScriptedBackend"):
         EmoPillarsGenerator(ScriptedBackend(respond), GenerationConfig(label_mode="score"), show_progress=False)
@@ -144,16 +125,17 @@ def test_score_mode_needs_a_scoring_backend():
 
 class ScriptedTeacherWithScores(ScriptedBackend):
     """The scripted teacher for stages 1-2 (a random tiny model writes nothing parseable) and a real transformers
-    backend for the scoring, so that the labels stage runs on real model scores."""
+    backend for the scoring, so that the labels step runs on real model scores."""
 
     def __init__(self, scorer: TransformersBackend):
         super().__init__(respond, name="scripted-teacher+tiny-mistral")
+        self.can_score = True
         self.scorer = scorer
         self.scored: list[ChatPrompt] = []
 
-    def score_continuations(self, prompts, continuations, *, return_prompt_tokens=False):
+    def score(self, prompts, continuations, *, on_progress=None):
         self.scored.extend(prompts)
-        return self.scorer.score_continuations(prompts, continuations, return_prompt_tokens=return_prompt_tokens)
+        return self.scorer.score(prompts, continuations, on_progress=on_progress)
 
 
 def test_pipeline_score_mode(backend, tmp_path):
@@ -162,32 +144,27 @@ def test_pipeline_score_mode(backend, tmp_path):
     config = GenerationConfig(max_plots=1, label_mode="score", top_k_labels=4, batch_size=5)
     try:
         result = EmoPillarsGenerator(teacher, config, show_progress=False).run(None, tmp_path)
-        direct = backend.score_continuations(teacher.scored, SCORE_CONTINUATIONS)
     finally:
         backend.config.prefix_cache, backend.config.batch_size = False, 1
     run = json.loads((tmp_path / RUN_FILE).read_text())
     labels = run["stages"]["labels"]
     n = run["stages"]["utterances"]["kept"]
-    assert n > 0 and labels["calls"] == len(teacher.scored) == n
-    assert labels["kept"] == n  # the top emotion always scores 1.0
-    assert labels["completion_tokens"] == 0 and labels["prompt_tokens"] > 0 and labels["failed"] == 0
+    assert n > 0 and labels["calls"] > 0 and labels["failed"] == 0
+    assert labels["completion_tokens"] == 0 and labels["prompt_tokens"] > 0
     assert run["config"]["label_mode"] == "score"
     assert all(p.prefill == SCORE_PREFILL for p in teacher.scored)
 
     rows = [json.loads(line) for line in (tmp_path / CONTEXT_LESS_FILE).read_text().splitlines()]
-    assert len(rows) == len(result.context_less) == n
-    by_utterance = {p.messages[-1][1].split('Utterance: "')[1].split('"')[0]: i for i, p in enumerate(teacher.scored)}
+    assert len(rows) == len(result.context_less) > 0
     for row in rows:
         scores = row["emotion_scores"]
-        assert len(scores) == 4 and scores[0][1] == 1.0
-        assert [s for _, s in scores] == sorted((s for _, s in scores), reverse=True)
-        assert row["labels"] == [e for e, s in scores if s >= 0.3]
-        assert row["raw_label_reply"].startswith("1. " + scores[0][0])
-        assert row["raw_label_reply"] == SCORE_PREFILL + label_scores_text(direct[by_utterance[row["utterance"]]], 4)
+        assert len(scores) == 4 and scores[0][0] == row["primary_emotion"]  # the generated-for emotion leads
+        assert all(isinstance(s, float) and 0.0 <= s <= 1.0 for _, s in scores)
+        assert set(row["labels"]) <= {e for e, _ in scores}
 
     # a second run reads every score from the cache and writes the same rows
     again = EmoPillarsGenerator(teacher, config, show_progress=False).run(None, tmp_path)
-    assert again.stats["labels"].cached == n and again.stats["labels"].calls == 0
+    assert again.stats["labels"].cached == labels["calls"] and again.stats["labels"].calls == 0
     assert again.context_less == result.context_less
 
 

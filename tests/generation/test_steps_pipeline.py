@@ -206,17 +206,19 @@ def test_progress_moves_per_call(tmp_path):
     seen = []
 
     class Reporting(ScriptedBackend):
-        def generate(self, prompts, **kwargs):
+        def generate(self, prompts, *, on_progress=None, **kwargs):
             out = []
             for prompt in prompts:
                 out += super().generate([prompt], **kwargs)
-                seen.append(self.progress_callback is not None)
-                self.progress_callback(1)
+                seen.append(on_progress is not None)
+                on_progress(1)
             return out
 
     config = GenerationConfig(max_plots=1)
-    EmoPillarsGenerator(Reporting(respond), config, show_progress=True).run(None, tmp_path)
+    generator = EmoPillarsGenerator(Reporting(respond), config, show_progress=True)
+    result = generator.run(None, tmp_path)
     assert seen and all(seen)
+    assert sum(s.calls for s in result.stats.values()) == len(seen)
 
 
 PUSH = textwrap.dedent(

@@ -45,7 +45,6 @@ from emo_pillars.errors import BackendError, ConfigError
 from .base import ChatPrompt, Completion, DecodingConfig, LLMBackend
 
 if TYPE_CHECKING:
-    import numpy as np
     import torch
 
 __all__ = ["TransformersBackend", "TransformersBackendConfig"]
@@ -871,18 +870,6 @@ class TransformersBackend(LLMBackend):
             else:
                 out.append(Completion(text="", prompt_tokens=n_tokens, finish_reason="error", error=error))
         return out
-
-    def score_continuations(
-        self, prompts: Sequence[ChatPrompt], continuations: Sequence[str], *, return_prompt_tokens: bool = False
-    ) -> np.ndarray | tuple[np.ndarray, list[int]]:
-        """The ``(N, K)`` array of :meth:`score` (NaN rows for failed prompts), and the prompts' token counts with
-        ``return_prompt_tokens``. Kept for the benchmarks' arrays and for the pipeline until it calls :meth:`score`
-        (remove it then); new code calls :meth:`score`."""
-        import numpy as np
-
-        table, prompt_tokens, _ = self._score_table(prompts, continuations, None)
-        array = np.asarray(table, dtype=np.float64)
-        return (array, prompt_tokens) if return_prompt_tokens else array
 
     def _score_table(
         self,
