@@ -462,9 +462,9 @@ _UTTERANCE_LINE = re.compile(r'([a-z]+): "([^"\n]+)"')
 
 
 def _shaped_scores(text: str, top_k: int) -> ParseResult | None:
-    """A fast, exact reading of a reply in the requested shape (``N. emotion score`` lines, distinct emotions
-    from the taxonomy), as the parser would read it (ranked by score); ``None`` when the reply has another shape,
-    which the tolerant parser then reads."""
+    """A fast, exact reading of a reply in the requested shape (``top_k`` lines ``N. emotion score`` from the
+    taxonomy), as the parser would read it (ranked by score; a repeated emotion once); ``None`` when the reply has
+    another shape, which the tolerant parser then reads."""
     lines = text.strip().split("\n")
     pairs = []
     for rank, line in enumerate(lines, 1):
@@ -472,10 +472,14 @@ def _shaped_scores(text: str, top_k: int) -> ParseResult | None:
         if match is None or int(match.group(1)) != rank or match.group(2) not in _EMOTION_SET:
             return None
         pairs.append((match.group(2), float(match.group(3))))
-    if len(pairs) != top_k or len({e for e, _ in pairs}) != len(pairs):
+    if len(pairs) != top_k:
         return None
-    order = sorted(range(len(pairs)), key=lambda i: (-pairs[i][1], i))
-    return ParseResult([pairs[i] for i in order], True, None)
+    best: dict[str, tuple[float, int]] = {}
+    for i, (emotion, score) in enumerate(pairs):  # a repeated emotion keeps its best score, as the parser does
+        if emotion not in best or score > best[emotion][0]:
+            best[emotion] = (score, best.get(emotion, (0.0, i))[1])
+    ranked = sorted(best.items(), key=lambda kv: (-kv[1][0], kv[1][1]))
+    return ParseResult([(e, s) for e, (s, _) in ranked], True, None)
 
 
 def _shaped_utterances(text: str) -> ParseResult | None:
@@ -572,17 +576,21 @@ class LabelsStage(PromptStep):
         if self.kind == "score":
             return self._from_scores(reply, row)
         raw = self.prefill(row) + reply.text
-        result = _shaped_scores(raw, self.config.top_k_labels) or parse_emotion_scores_result(raw)
+        shaped = _shaped_scores(raw, self.config.top_k_labels)
+        result = shaped or parse_emotion_scores_result(raw)
         scores = [(e, round(float(s), 4)) for e, s in (result.value or [])] if result.ok else []
         if not scores:
             return Drop(f"unparsable_{result.reason or 'reply'}", parse=result.reason or "no_scores")
         parse = result.reason
-        if parse is None and len(scores) != self.config.top_k_labels:
+        counts = {}
+        if shaped is not None and len(scores) < self.config.top_k_labels:
+            counts["duplicate_emotion"] = 1  # the requested shape, but an emotion named twice: kept once
+        elif parse is None and len(scores) != self.config.top_k_labels:
             parse = "partial"  # readable, but not the requested number of lines
         out = self._row(row, scores, raw, parse)
         if not out["labels"]:
-            return Drop("below_threshold", parse=parse)
-        return Keep([out], parse=parse, counts={f"top1:{out['labels'][0]}": 1})
+            return Drop("below_threshold", parse=parse, counts=counts)
+        return Keep([out], parse=parse, counts={**counts, f"top1:{out['labels'][0]}": 1})
 
     def _ranked(self, logprobs: Sequence[float], lead: str | None) -> list[tuple[str, float]]:
         q = _softmax(logprobs)

@@ -215,3 +215,9 @@ def test_a_repeated_thought_in_the_requested_shape_is_kept_once_and_counted():
     out = UtterancesStage(config).format_output(Completion(reply), ROW)
     assert out.parse is None and out.counts == {"duplicate_thought": 1}
     assert [r["utterance"] for r in out.rows] == ["The story goes on.", "The door is shut."]
+
+
+def test_a_repeated_emotion_in_the_requested_label_shape_is_kept_once_and_counted():
+    out = LabelsStage().format_output(Completion(" 0.9\n2. joy 0.5\n3. joy 0.7\n4. relief 0.1\n5. pride 0.3"), ROW)
+    assert out.parse is None and out.counts["duplicate_emotion"] == 1
+    assert out.rows[0]["emotion_scores"] == [["love", 0.9], ["joy", 0.7], ["pride", 0.3], ["relief", 0.1]]
