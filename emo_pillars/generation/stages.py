@@ -418,7 +418,11 @@ class UtterancesStage(PromptStep):
         return values
 
     def constraint(self, row):
-        return utterances_constraint(self._assigned(row), self.config.n_neutral, max_chars=150)
+        # Thoughts of at most 100 characters after the first word: a bound the grammar engine keeps exact
+        # (backends.grammar.EXACT_BOUND), so ten lines always fit the paper's 500-token budget. Measured with
+        # SmolLM2: a small teacher fills every thought up to its cap, and an unenforced cap of 150 ran 3 of 8
+        # replies out of budget.
+        return utterances_constraint(self._assigned(row), self.config.n_neutral, max_chars=100)
 
     def has_shape(self, prompt, reply):
         # format_output checks the structure itself (line count, assigned emotions in order); a regex per
