@@ -89,7 +89,8 @@ def utterances_constraint(emotions: Sequence[str], n_neutral: int, max_chars: in
 
 @functools.lru_cache(maxsize=4096)
 def _utterances_constraint(emotions: tuple[str, ...], n_neutral: int, max_chars: int) -> Constraint:
-    thought = rf"\"[^\"\n ]{{1,40}} [^\"\n]{{1,{max_chars}}}\""  # two words or more
+    # two words or more, no space before the closing quote
+    thought = rf"\"[^\"\n ]{{1,40}} [^\"\n]{{0,{max_chars - 1}}}[^\"\n ]\""
     lines = [f"{re.escape(e)}: {thought}" for e in emotions] + [f"{NEUTRAL}: {thought}"] * n_neutral
     return Constraint(r"\n".join(lines) + r"\n?", name="utterances")
 

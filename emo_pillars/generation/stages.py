@@ -494,8 +494,8 @@ def _shaped_utterances(text: str) -> ParseResult | None:
         match = _UTTERANCE_LINE.fullmatch(line)
         if match is None or match.group(1) not in _EMOTION_SET:
             return None
-        thought = match.group(2)
-        if thought != " ".join(thought.split()).strip(" *_'\u201c\u201d") or len(thought.split()) < 2:
+        thought = " ".join(match.group(2).split())  # spacing is not structure: "I am a  " reads as "I am a"
+        if thought != thought.strip("*_'\u201c\u201d") or len(thought.split()) < 2:
             return None
         pairs.append((match.group(1), thought))
     return ParseResult(pairs, True, None) if pairs else None
