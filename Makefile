@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 # The CPU build of torch; set TORCH_SPEC="torch" (or a CUDA wheel) on a GPU machine.
 TORCH_SPEC ?= torch==2.13.0
-EXTRAS ?= dev,gguf,server,serving
+EXTRAS ?= dev,gguf,server,serving,onnx
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 

@@ -56,4 +56,5 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+    """Only the public names (``dir(emo_pillars)`` is how notebook users discover the API)."""
+    return sorted(__all__)

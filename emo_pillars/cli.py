@@ -256,6 +256,39 @@ def _cmd_finetune(args: argparse.Namespace) -> int:
 
 
 # --------------------------------------------------------------------------------------------------------------------
+# export
+# --------------------------------------------------------------------------------------------------------------------
+@command("export", help="Export a trained model to ONNX (optionally INT8) for fast CPU inference with onnxruntime.")
+def _args_export(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", required=True, metavar="DIR_OR_REPO", help="Model folder or Hub id (safetensors).")
+    p.add_argument("--output", required=True, metavar="DIR", help="Export folder (model.onnx, config, tokenizer).")
+    p.add_argument("--quantize", default=None, choices=["int8"], help="Also write an INT8 model_quantized.onnx.")
+    p.add_argument("--opset", type=int, default=18, help="ONNX opset (18).")
+    p.add_argument("--overwrite", action="store_true", help="Replace an existing export folder.")
+    p.add_argument("--trust-remote-code", action="store_true", help="Allow custom model code from the folder.")
+
+
+@_args_export.run
+def _cmd_export(args: argparse.Namespace) -> int:
+    from .export import export_onnx
+
+    result = export_onnx(
+        args.model,
+        args.output,
+        quantize=args.quantize,
+        opset=args.opset,
+        overwrite=args.overwrite,
+        trust_remote_code=args.trust_remote_code,
+    )
+    for precision, figures in result.agreement.items():
+        print(
+            f"{precision}: {result.files[precision]}  max |score diff| {figures['max_abs_diff']:.2e}, "
+            f"identical labels {figures['identical_labels']:.1%} of {figures['inputs']} check inputs"
+        )
+    return 0
+
+
+# --------------------------------------------------------------------------------------------------------------------
 # taxonomy
 # --------------------------------------------------------------------------------------------------------------------
 @command("taxonomy", help="Print the 28 classes with their definitions, or normalise emotion words.")

@@ -80,4 +80,32 @@ def test_wheel_ships_prompts_corpus_and_templates(tmp_path):
     assert "emo_pillars/data/templates/dataset_card.md" in names
     assert "emo_pillars/model_cards/emo_pillars_model_card.md" in names
     assert "emo_pillars/training/metrics/multilabel_f1/multilabel_f1.py" in names
+    assert "emo_pillars/export.py" in names
     assert not any(n.startswith("tests/") for n in names)
+
+    # What the README tells users until a release is on PyPI: pip install dist/*.whl. Install it alone into a
+    # folder and import it from elsewhere, so nothing of the checkout can stand in for the wheel's files.
+    target = tmp_path / "site"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--no-deps", "--no-index", "-q", "--target", str(target), str(wheel)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    code = (
+        "import emo_pillars, sys; from emo_pillars.generation.stages import load_template; "
+        "from emo_pillars.cli import main; print(emo_pillars.__file__); print(len(load_template('labels')) > 0); "
+        "sys.exit(main(['taxonomy', 'furious']))"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, env={"PYTHONPATH": str(target), "PATH": "/usr/bin:/bin"},
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0].startswith(str(target)) and lines[1] == "True" and "anger" in lines[2]
+
+
+def test_dir_lists_only_public_names():
+    names = dir(emo_pillars)
+    assert names == sorted(emo_pillars.__all__)
+    for private in ("Any", "annotations", "importlib", "_LAZY"):
+        assert private not in names

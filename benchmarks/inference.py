@@ -1,0 +1,160 @@
+"""Benchmark: CPU inference throughput and agreement of four paths on one model and one batch size.
+
+The paths, in one process, on the same texts in the same order:
+
+1. ``transformers.pipeline("text-classification", top_k=None)``: the baseline a user gets without this library;
+2. :class:`~emo_pillars.EmoPillarsClassifier` on torch;
+3. the ONNX export (fp32) run by onnxruntime;
+4. the INT8 export (``--quantize int8``) run by onnxruntime.
+
+Each path runs ``--repeats`` times, alternating with the others, and its fastest run counts. Reported: texts per
+second, the ratio to the pipeline, and agreement with the torch classifier: the largest absolute score difference,
+and the share of inputs whose thresholded labels (the model's stored threshold) are identical.
+
+    .venv/bin/python benchmarks/inference.py --model path/to/trained-model
+    .venv/bin/python benchmarks/inference.py --model M --texts 256 --threads 1 --output benchmarks/results/x.json
+
+The texts are GoEmotions test comments when ``../shared/data/goemotions/test.tsv`` exists, else the export's check
+sentences, repeated.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+GOEMOTIONS_TEST = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "goemotions" / "test.tsv"
+
+
+def load_texts(n: int, goemotions_test: Path) -> tuple[list[str], str]:
+    from emo_pillars.export import CHECK_SENTENCES
+
+    if goemotions_test.is_file():
+        lines = goemotions_test.read_text(encoding="utf-8").splitlines()
+        return [line.split("\t")[0] for line in lines[:n]], "GoEmotions test (first rows)"
+    texts = list(CHECK_SENTENCES) * (n // len(CHECK_SENTENCES) + 1)
+    return texts[:n], "export check sentences, repeated"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", required=True, help="A trained emo-pillars model folder.")
+    parser.add_argument("--texts", type=int, default=512, help="Inputs per run (512).")
+    parser.add_argument("--batch-size", type=int, default=32, help="Inputs per forward pass, every path (32).")
+    parser.add_argument("--threads", type=int, default=1, help="torch and onnxruntime threads (1).")
+    parser.add_argument("--repeats", type=int, default=2, help="Alternating runs per path; the fastest counts (2).")
+    parser.add_argument("--output", default=None, help="Write the figures as JSON here.")
+    parser.add_argument("--goemotions-test", type=Path, default=GOEMOTIONS_TEST, help="GoEmotions test.tsv.")
+    args = parser.parse_args()
+
+    import torch
+    from transformers import pipeline
+
+    from emo_pillars import EmoPillarsClassifier
+    from emo_pillars.export import ONNX_FILE, ONNX_INT8_FILE, OnnxModel, export_onnx
+
+    torch.set_num_threads(args.threads)
+    texts, source = load_texts(args.texts, args.goemotions_test)
+    classifier = EmoPillarsClassifier.from_pretrained(args.model, device="cpu")
+    tokenizer = classifier.tokenizer
+    threshold = classifier.global_threshold
+    multi_label = classifier.model.config.problem_type != "single_label_classification"
+    export_dir = Path(tempfile.mkdtemp(prefix="emo-pillars-onnx-")) / "onnx"
+    started = time.perf_counter()
+    export = export_onnx(args.model, export_dir, quantize="int8")
+    export_seconds = time.perf_counter() - started
+    sessions = {name: OnnxModel(export_dir, file, threads=args.threads) for name, file in
+                (("onnx fp32", ONNX_FILE), ("onnx int8", ONNX_INT8_FILE))}  # fmt: skip
+    pipe = pipeline(
+        "text-classification",
+        model=classifier.model,
+        tokenizer=tokenizer,
+        device="cpu",
+        top_k=None,
+        function_to_apply="sigmoid" if multi_label else "softmax",
+        batch_size=args.batch_size,
+        truncation=True,
+        max_length=classifier.max_length,
+    )
+    order = [classifier.model.config.id2label[i] for i in range(classifier.model.config.num_labels)]
+
+    def run_pipeline() -> np.ndarray:
+        out = pipe(texts)
+        return np.asarray([[{d["label"]: d["score"] for d in row}[name] for name in order] for row in out])
+
+    def run_classifier() -> np.ndarray:
+        return classifier.predict_proba(texts, batch_size=args.batch_size)
+
+    def run_onnx(model: OnnxModel) -> np.ndarray:
+        chunks = []
+        for start in range(0, len(texts), args.batch_size):
+            enc = tokenizer(texts[start : start + args.batch_size], truncation=True, max_length=classifier.max_length,
+                            padding=True, return_tensors="np")  # fmt: skip
+            logits = model.logits(enc).astype(np.float64)
+            if multi_label:
+                chunks.append(1 / (1 + np.exp(-logits)))
+            else:
+                e = np.exp(logits - logits.max(axis=1, keepdims=True))
+                chunks.append(e / e.sum(axis=1, keepdims=True))
+        return np.concatenate(chunks)
+
+    paths = {
+        "transformers.pipeline": run_pipeline,
+        "EmoPillarsClassifier (torch)": run_classifier,
+        **{name: (lambda m=m: run_onnx(m)) for name, m in sessions.items()},
+    }
+    best: dict[str, float] = {}
+    scores: dict[str, np.ndarray] = {}
+    for _ in range(args.repeats):
+        for name, fn in paths.items():
+            t = time.perf_counter()
+            scores[name] = fn()
+            best[name] = min(best.get(name, float("inf")), time.perf_counter() - t)
+
+    reference = scores["EmoPillarsClassifier (torch)"]
+
+    def labels(p: np.ndarray) -> np.ndarray:
+        return p >= threshold if multi_label else np.eye(p.shape[1], dtype=bool)[p.argmax(axis=1)]
+
+    base_rate = len(texts) / best["transformers.pipeline"]
+    rows = []
+    for name in paths:
+        rate = len(texts) / best[name]
+        rows.append(
+            {
+                "path": name,
+                "texts_per_s": round(rate, 2),
+                "vs_pipeline": round(rate / base_rate, 3),
+                "max_abs_diff": float(np.abs(scores[name] - reference).max()),
+                "identical_labels": float((labels(scores[name]) == labels(reference)).all(axis=1).mean()),
+            }
+        )
+    print(f"{len(texts)} texts ({source}), batch {args.batch_size}, {args.threads} thread(s), threshold {threshold}")
+    print(f"{'path':<30}{'texts/s':>10}{'x pipeline':>12}{'max |diff|':>12}{'same labels':>13}")
+    for r in rows:
+        print(f"{r['path']:<30}{r['texts_per_s']:>10.1f}{r['vs_pipeline']:>11.2f}x{r['max_abs_diff']:>12.2e}"
+              f"{r['identical_labels']:>12.1%}")  # fmt: skip
+    if args.output:
+        figures = {
+            "model": os.fspath(args.model),
+            "texts": len(texts),
+            "text_source": source,
+            "batch_size": args.batch_size,
+            "threads": args.threads,
+            "repeats": args.repeats,
+            "threshold": threshold,
+            "export_seconds": round(export_seconds, 1),
+            "export_agreement_on_check_sentences": export.agreement,
+            "results": rows,
+        }
+        Path(args.output).write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()

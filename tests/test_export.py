@@ -1,0 +1,124 @@
+"""ONNX export: agreement with torch, INT8, the onnxruntime model, and a refused or killed export."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+pytest.importorskip("onnxruntime")
+
+from tiny_models import build_tiny_bert  # noqa: E402
+
+from emo_pillars.errors import InputError  # noqa: E402
+from emo_pillars.export import ONNX_FILE, ONNX_INT8_FILE, OnnxModel, export_onnx  # noqa: E402
+from emo_pillars.taxonomy import EMOTIONS  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def tiny_classifier(tmp_path_factory):
+    """A tiny random BERT with a 28-label multi-label head, saved as safetensors."""
+    from transformers import AutoModelForSequenceClassification
+
+    base = build_tiny_bert(tmp_path_factory.mktemp("base") / "bert")
+    model = AutoModelForSequenceClassification.from_pretrained(
+        base,
+        num_labels=len(EMOTIONS),
+        id2label=dict(enumerate(EMOTIONS)),
+        label2id={e: i for i, e in enumerate(EMOTIONS)},
+        problem_type="multi_label_classification",
+    )
+    model.config.emo_pillars = {"threshold": 0.5, "input_format": "context_less", "max_length": 64}
+    model.save_pretrained(base)
+    return base
+
+
+def test_export_agrees_with_torch_and_runs_in_onnxruntime(tiny_classifier, tmp_path):
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    result = export_onnx(tiny_classifier, tmp_path / "onnx", quantize="int8")
+    out = tmp_path / "onnx"
+    assert {p.name for p in out.iterdir()} >= {
+        ONNX_FILE,
+        ONNX_INT8_FILE,
+        "config.json",
+        "README.md",
+        "onnx_export.json",
+    }
+    assert result.agreement["fp32"]["max_abs_diff"] < 1e-4
+    assert result.agreement["fp32"]["identical_labels"] == 1.0
+    assert "int8" in result.agreement
+    report = json.loads((out / "onnx_export.json").read_text())
+    assert report["agreement"]["fp32"]["inputs"] == result.agreement["fp32"]["inputs"]
+    assert "## ONNX export" in (out / "README.md").read_text()
+
+    # New inputs of another batch size and length than the export's sample: the axes are dynamic.
+    tokenizer = AutoTokenizer.from_pretrained(out)
+    texts = ["wow", "i did it, i passed the exam after a month of studied nights, really", "oh no"]
+    encoding = tokenizer(texts, padding=True, return_tensors="pt")
+    torch_model = AutoModelForSequenceClassification.from_pretrained(tiny_classifier).eval()
+    with torch.no_grad():
+        expected = torch_model(**encoding).logits.numpy()
+    got = OnnxModel(out).logits(encoding)
+    assert got.shape == (3, len(EMOTIONS))
+    np.testing.assert_allclose(got, expected, atol=1e-4)
+    assert OnnxModel(out).config.emo_pillars["max_length"] == 64
+
+
+def test_export_refuses_an_existing_folder_and_leaves_it_whole(tiny_classifier, tmp_path):
+    out = tmp_path / "onnx"
+    out.mkdir()
+    (out / "keep.txt").write_text("mine")
+    with pytest.raises(InputError, match="exists and is not empty"):
+        export_onnx(tiny_classifier, out)
+    assert [p.name for p in out.iterdir()] == ["keep.txt"]
+    target = tmp_path / "file"
+    target.write_text("x")
+    with pytest.raises(InputError, match="is a file"):
+        export_onnx(tiny_classifier, target)
+
+
+def test_killed_export_leaves_no_output_and_a_rerun_completes(tiny_classifier, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "onnx"
+    code = f"from emo_pillars.export import export_onnx; export_onnx({str(tiny_classifier)!r}, {str(out)!r})"
+    proc = subprocess.Popen([sys.executable, "-c", code])
+    deadline = time.monotonic() + 120
+    while not list(tmp_path.glob(".onnx.*.tmp")) and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.01)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert list(tmp_path.glob(".onnx.*.tmp")), "the export was not caught mid-way"
+    assert not out.exists()
+    export_onnx(tiny_classifier, out)
+    assert (out / ONNX_FILE).is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["onnx"]
+
+
+def test_damaged_onnx_file_is_one_line(tiny_classifier, tmp_path):
+    export_onnx(tiny_classifier, tmp_path / "onnx")
+    (tmp_path / "onnx" / ONNX_FILE).write_bytes(b"not a model")
+    with pytest.raises(InputError, match="cannot load the ONNX model"):
+        OnnxModel(tmp_path / "onnx")
+
+
+def test_cli_export_prints_agreement_and_refuses_a_file_output(tiny_classifier, tmp_path, capsys):
+    from emo_pillars.cli import main
+
+    assert (
+        main(["export", "--model", str(tiny_classifier), "--output", str(tmp_path / "x"), "--quantize", "int8"]) == 0
+    )
+    out = capsys.readouterr().out
+    assert "fp32:" in out and "int8:" in out and "identical labels" in out
+    target = tmp_path / "file.txt"
+    target.write_text("x")
+    assert main(["export", "--model", str(tiny_classifier), "--output", str(target)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"emo-pillars: error: {target}: the export output must be a folder, and this is a file"]
