@@ -530,23 +530,51 @@ def upload_model_folder(
     commit_message: str = "Upload emo-pillars model",
     revision: str | None = None,
 ) -> str:
-    """Create (if needed) a model repository and upload a saved model folder; the one model upload helper."""
-    from huggingface_hub import HfApi
+    """Create (if needed) a model repository and upload a saved model folder; the one model upload helper.
 
+    The card's usage snippets name the model by a placeholder until it has a Hub id; the uploaded ``README.md`` has
+    ``repo_id`` in their place (the local folder is left as it is). Everything goes in one commit.
+    """
+    from huggingface_hub import CommitOperationAdd, HfApi
+    from huggingface_hub.utils import filter_repo_objects
+
+    folder = Path(folder)
+    ignore = ["checkpoint-*/**", "runs/**", "training_args.bin", ".*", "*/.*"]
+    paths = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
+    operations = []
+    for rel in filter_repo_objects(paths, ignore_patterns=ignore):
+        content: Any = os.fspath(folder / rel)
+        if rel == "README.md":
+            content = card_with_repo_id((folder / rel).read_text(encoding="utf-8"), repo_id).encode("utf-8")
+        operations.append(CommitOperationAdd(path_in_repo=rel, path_or_fileobj=content))
     api = HfApi(token=token)
     try:
         api.create_repo(repo_id, repo_type="model", private=private, exist_ok=True)
-        info = api.upload_folder(
-            folder_path=os.fspath(folder),
+        info = api.create_commit(
             repo_id=repo_id,
-            repo_type="model",
+            operations=operations,
             commit_message=commit_message,
+            repo_type="model",
             revision=revision,
-            ignore_patterns=["checkpoint-*/**", "runs/**", "training_args.bin", ".*"],
         )
     except Exception as error:
         raise HubError(f"could not push {folder} to {repo_id}: {error}") from error
     return str(getattr(info, "commit_url", info))
+
+
+def card_with_repo_id(text: str, repo_id: str) -> str:
+    """A model card whose usage snippets load ``repo_id`` instead of the placeholder (``"path/to/model"``, or the
+    ONNX export section's ``"PATH_OR_REPO"``).
+
+    Examples:
+        >>> card_with_repo_id('EmoPillarsClassifier.from_pretrained("path/to/model")', "me/emo")
+        'EmoPillarsClassifier.from_pretrained("me/emo")'
+    """
+    from .model_card import MODEL_REF_PLACEHOLDER
+
+    for placeholder in (MODEL_REF_PLACEHOLDER, "PATH_OR_REPO"):
+        text = text.replace(f'"{placeholder}"', f'"{repo_id}"')
+    return text
 
 
 def _read_json(source: str, filename: str, revision: str | None = None, token: str | None = None) -> dict | None:
