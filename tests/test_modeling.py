@@ -34,7 +34,10 @@ def trained_dir(tmp_path_factory) -> Path:
     )
     data = tiny_dataset_dict()
     trainer = EmoPillarsTrainer(
-        model=str(base), args=args, train_dataset=data, card_data=EmoPillarsModelCardData(model_id="me/tiny")
+        model=str(base),
+        args=args,
+        train_dataset=data,
+        card_data=EmoPillarsModelCardData(model_id="me/tiny", dataset_id="me/emo-pillars"),
     )
     trainer.train()
     trainer.evaluate_thresholds(data["test"])
