@@ -21,8 +21,10 @@ sentences, repeated.
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import os
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -65,7 +67,9 @@ def main() -> None:
     tokenizer = classifier.tokenizer
     threshold = classifier.global_threshold
     multi_label = classifier.model.config.problem_type != "single_label_classification"
-    export_dir = Path(tempfile.mkdtemp(prefix="emo-pillars-onnx-")) / "onnx"
+    export_root = Path(tempfile.mkdtemp(prefix="emo-pillars-onnx-"))
+    atexit.register(shutil.rmtree, export_root, True)  # the export is scratch: gone when the run ends
+    export_dir = export_root / "onnx"
     started = time.perf_counter()
     export = export_onnx(args.model, export_dir, quantize="int8")
     export_seconds = time.perf_counter() - started
