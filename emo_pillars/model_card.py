@@ -426,13 +426,9 @@ def resolve_base_model(name: str | None) -> str | None:
 
 
 def _is_local_path(name: str) -> bool:
+    """A name written as a path (not a Hub id): absolute, starting with ``.`` or ``~``, or with several ``/``."""
     text = os.fspath(name)
-    return (
-        os.path.isabs(os.path.expanduser(text))
-        or text.startswith((".", "~"))
-        or text.count("/") > 1
-        or (Path(text).exists())
-    )
+    return os.path.isabs(os.path.expanduser(text)) or text.startswith((".", "~")) or text.count("/") > 1
 
 
 def _shorten(text: str, limit: int = 90) -> str:

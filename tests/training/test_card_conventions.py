@@ -63,3 +63,14 @@ def test_train_card_follows_hub_conventions(tmp_path, tiny_bert):
     assert 'model="me/tiny-emo"' in pushed and "path/to/model" not in pushed
     assert "path/to/model" in (out / "README.md").read_text()
     assert "model.safetensors" in files and "training_loss.png" in files
+
+
+def test_a_local_dataset_folder_is_titled_by_its_card(tmp_path):
+    from emo_pillars.training.commands import _dataset_title
+
+    data = write_repository(tmp_path / "my-folder", tiny_dataset_dict())
+    assert _dataset_title(str(data), None) == "my-folder"  # no pretty_name: the folder's name
+    card = (data / "README.md").read_text()
+    (data / "README.md").write_text(card.replace("---\n", "---\npretty_name: Emo Pillars (sample)\n", 1))
+    assert _dataset_title(str(data), "me/emo-pillars") == "Emo Pillars (sample)"
+    assert _dataset_title("me/emo-pillars", "me/emo-pillars") == "me/emo-pillars"
