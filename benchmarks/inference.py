@@ -4,8 +4,8 @@ The paths, in one process, on the same texts in the same order:
 
 1. ``transformers.pipeline("text-classification", top_k=None)``: the baseline a user gets without this library;
 2. :class:`~emo_pillars.EmoPillarsClassifier` on torch;
-3. the ONNX export (fp32) run by onnxruntime;
-4. the INT8 export (``--quantize int8``) run by onnxruntime.
+3. the ONNX export (fp32): ``EmoPillarsClassifier.from_pretrained(export, backend="onnx")``, run by onnxruntime;
+4. the INT8 export (``--quantize int8``): the same with ``precision="int8"``.
 
 Each path runs ``--repeats`` times, alternating with the others, and its fastest run counts. Reported: texts per
 second, the ratio to the pipeline, and agreement with the torch classifier: the largest absolute score difference,
@@ -21,8 +21,10 @@ sentences, repeated.
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import os
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -57,7 +59,7 @@ def main() -> None:
     from transformers import pipeline
 
     from emo_pillars import EmoPillarsClassifier
-    from emo_pillars.export import ONNX_FILE, ONNX_INT8_FILE, OnnxModel, export_onnx
+    from emo_pillars.export import export_onnx
 
     torch.set_num_threads(args.threads)
     texts, source = load_texts(args.texts, args.goemotions_test)
@@ -65,12 +67,18 @@ def main() -> None:
     tokenizer = classifier.tokenizer
     threshold = classifier.global_threshold
     multi_label = classifier.model.config.problem_type != "single_label_classification"
-    export_dir = Path(tempfile.mkdtemp(prefix="emo-pillars-onnx-")) / "onnx"
+    export_root = Path(tempfile.mkdtemp(prefix="emo-pillars-onnx-"))
+    atexit.register(shutil.rmtree, export_root, True)  # the export is scratch: gone when the run ends
+    export_dir = export_root / "onnx"
     started = time.perf_counter()
     export = export_onnx(args.model, export_dir, quantize="int8")
     export_seconds = time.perf_counter() - started
-    sessions = {name: OnnxModel(export_dir, file, threads=args.threads) for name, file in
-                (("onnx fp32", ONNX_FILE), ("onnx int8", ONNX_INT8_FILE))}  # fmt: skip
+    onnx = {
+        f"onnx {precision}": EmoPillarsClassifier.from_pretrained(
+            export_dir, backend="onnx", precision=precision, threads=args.threads
+        )
+        for precision in ("fp32", "int8")
+    }
     pipe = pipeline(
         "text-classification",
         model=classifier.model,
@@ -91,23 +99,10 @@ def main() -> None:
     def run_classifier() -> np.ndarray:
         return classifier.predict_proba(texts, batch_size=args.batch_size)
 
-    def run_onnx(model: OnnxModel) -> np.ndarray:
-        chunks = []
-        for start in range(0, len(texts), args.batch_size):
-            enc = tokenizer(texts[start : start + args.batch_size], truncation=True, max_length=classifier.max_length,
-                            padding=True, return_tensors="np")  # fmt: skip
-            logits = model.logits(enc).astype(np.float64)
-            if multi_label:
-                chunks.append(1 / (1 + np.exp(-logits)))
-            else:
-                e = np.exp(logits - logits.max(axis=1, keepdims=True))
-                chunks.append(e / e.sum(axis=1, keepdims=True))
-        return np.concatenate(chunks)
-
     paths = {
         "transformers.pipeline": run_pipeline,
         "EmoPillarsClassifier (torch)": run_classifier,
-        **{name: (lambda m=m: run_onnx(m)) for name, m in sessions.items()},
+        **{name: (lambda c=c: c.predict_proba(texts, batch_size=args.batch_size)) for name, c in onnx.items()},
     }
     best: dict[str, float] = {}
     scores: dict[str, np.ndarray] = {}

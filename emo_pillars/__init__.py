@@ -25,6 +25,9 @@ _LAZY: dict[str, str] = {
     "GenerationConfig": ".generation.config",
     "load_narratives": ".generation.narratives",
     "load_emo_pillars": ".data.load",
+    # The dataset commands, resolved through emo_pillars.data (its own lazy table names their modules).
+    "build_repository": ".data",
+    "push_repository": ".data",
     "EmoPillarsClassifier": ".modeling",
     "EmoPillarsTrainer": ".training.trainer",
     "EmoPillarsTrainingArguments": ".training.args",

@@ -15,6 +15,8 @@ from __future__ import annotations
 import importlib.resources
 import logging
 import math
+import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -35,11 +37,38 @@ __all__ = [
     "write_model_card",
     "THRESHOLD_PLOT",
     "LOSS_PLOT",
+    "resolve_base_model",
+    "with_present_label_macro",
+    "MODEL_REF_PLACEHOLDER",
+    "WIDGET_TEXTS",
 ]
 
 TEMPLATE_NAME = "emo_pillars_model_card.md"
 #: The utterance the card's usage snippets classify.
 _EXAMPLE_TEXT = "I actually did it!"
+#: The Hub widget's example inputs (written by this project).
+WIDGET_TEXTS = (
+    "I actually did it!",
+    "Why would anyone leave the door open in this weather?",
+    "I miss her every single day.",
+)
+#: How to install the library until a release is on PyPI (as the README says).
+INSTALL_LINES = (
+    "# emo-pillars is not on PyPI yet: install it from a checkout of its repository, or from a wheel built there",
+    "git clone <the emo-pillars repository> emo-pillars && cd emo-pillars",
+    'pip install -e .   # or: make wheel && pip install "dist/emo_pillars-0.1.0.dev0-py3-none-any.whl"',
+)
+#: The placeholder model id of the card's usage snippets; :func:`emo_pillars.modeling.upload_model_folder` puts
+#: the repository id in its place on push.
+MODEL_REF_PLACEHOLDER = "path/to/model"
+#: The limitations of a model trained on Emo Pillars' synthetic data (task cards carry their own task's).
+EMO_PILLARS_LIMITATIONS = (
+    "**Synthetic, narrative-grounded data.** Emo Pillars training data is written by an LLM as characters from "
+    "story plots thinking aloud; the teacher's biases and blind spots become the student's, and text far from that "
+    "register (social media, dialogue transcripts, domain jargon) may be scored less well.",
+    "**Neutral is weak.** Neutral examples are few and repetitive in the synthetic data; expect low precision and "
+    "recall on `neutral`, and tune its threshold for your data.",
+)
 THRESHOLD_PLOT = "thresholds.png"
 LOSS_PLOT = "training_loss.png"
 
@@ -77,6 +106,12 @@ class EmoPillarsModelCardData(CardData):
         dataset_name: Human-readable dataset name.
         dataset_config: The dataset configuration (``context_less`` or ``contextual``).
         tags: Hub tags.
+        task_name: The downstream task (``isear``, ...) for a model fine-tuned by ``emo-pillars finetune``.
+        task_description: What the task's data is (replaces the Emo Pillars data description).
+        limitations: The card's limitations (default: those of Emo Pillars' synthetic narrative data).
+        synthetic_sample: Trained and scored on a synthetic sample in a benchmark's layout, not on the benchmark:
+            the card says so, and its results stay out of ``model-index``.
+        widget_texts: Example inputs for the Hub widget (default: three everyday utterances).
 
     Examples:
         >>> data = EmoPillarsModelCardData(model_id="me/minilm-emopillars", dataset_id="me/emo-pillars")
@@ -93,8 +128,16 @@ class EmoPillarsModelCardData(CardData):
     dataset_name: str | None = None
     dataset_config: str | None = None
     tags: list[str] = field(
-        default_factory=lambda: ["emo-pillars", "text-classification", "emotion", "multi-label", "goemotions-taxonomy"]
-    )
+        default_factory=lambda: [
+            "emo-pillars", "text-classification", "generated_from_trainer", "emotion", "multi-label",
+            "goemotions-taxonomy",
+        ]
+    )  # fmt: skip
+    task_name: str | None = None
+    task_description: str | None = None
+    limitations: list[str] | None = None
+    synthetic_sample: bool = False
+    widget_texts: list[str] | None = None
 
     # Filled during training.
     labels: list[str] = field(default_factory=lambda: list(EMOTIONS), init=False)
@@ -109,6 +152,8 @@ class EmoPillarsModelCardData(CardData):
     eval_split: str = field(default="validation", init=False)
     test_split: str = field(default="test", init=False)
     train_runtime: float | None = field(default=None, init=False)
+    train_examples: dict[str, list[str]] = field(default_factory=dict, init=False)
+    train_stats: dict[str, Any] = field(default_factory=dict, init=False)
     versions: dict[str, str] = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
@@ -141,15 +186,55 @@ class EmoPillarsModelCardData(CardData):
 
     def set_test_metrics(self, metrics: dict[str, dict[str, Any]], split: str = "test") -> None:
         """Record test metrics: ``{"0.5": {...}, "global": {...}, "per_label": {...}}`` as returned by
-        :meth:`~emo_pillars.training.trainer.EmoPillarsTrainer.evaluate_thresholds`."""
+        :meth:`~emo_pillars.training.trainer.EmoPillarsTrainer.evaluate_thresholds`.
+
+        The card's macro figures average the labels present in the evaluation data (gold support > 0): a label
+        the split never shows scores 0 whatever the model does, and averaging it in (0.0714 = 2/28 on a
+        7-label split) says nothing about the model. The average over every label is kept as
+        ``macro_f1_all_labels``, and the label set is stated beside the figure.
+        """
         self.test_split = split
-        self.test_metrics = metrics
+        self.test_metrics = {key: with_present_label_macro(values) for key, values in metrics.items()}
+
+    def set_training_data(self, texts: Sequence[str], label_ids: Sequence[Sequence[int]], per_label: int = 3) -> None:
+        """Record training-set statistics (lengths, per-label counts) and a few examples per label.
+
+        Args:
+            texts: The training utterances.
+            label_ids: Each example's label indices into :attr:`labels`.
+            per_label: Examples kept per label (the first ones, in data order).
+        """
+        import numpy as np
+
+        words = np.asarray([len(str(t).split()) for t in texts] or [0])
+        chars = np.asarray([len(str(t)) for t in texts] or [0])
+        counts = dict.fromkeys(self.labels, 0)
+        examples: dict[str, list[str]] = {name: [] for name in self.labels}
+        for text, ids in zip(texts, label_ids):
+            for i in ids:
+                name = self.labels[int(i)]
+                counts[name] += 1
+                if len(examples[name]) < per_label:
+                    examples[name].append(_shorten(str(text)))
+        self.train_examples = examples
+        self.train_stats = {
+            "examples": len(texts),
+            "words": {"min": int(words.min()), "mean": round(float(words.mean()), 1),
+                      "median": float(np.median(words)), "max": int(words.max())},
+            "characters": {"min": int(chars.min()), "mean": round(float(chars.mean()), 1),
+                           "median": float(np.median(chars)), "max": int(chars.max())},
+            "label_counts": counts,
+            "labels_per_example": round(float(sum(counts.values())) / max(1, len(texts)), 2),
+        }  # fmt: skip
 
     # ----- rendering ---------------------------------------------------------------------------------------------
     def _eval_results(self) -> list[EvalResult]:
-        results = []
-        dataset_type = self.dataset_id or "unknown"
-        dataset_name = self.dataset_name or self.dataset_id or "unknown"
+        """The ``model-index`` results: none for a synthetic sample, or without a real dataset to name."""
+        results: list[EvalResult] = []
+        dataset_type = self.dataset_id or self.task_name
+        dataset_name = self.dataset_name or self.dataset_id or self.task_name
+        if self.synthetic_sample or not dataset_type or not dataset_name or _is_local_path(dataset_type):
+            return results
         names = {
             "0.5": "threshold 0.5",
             "global": "global threshold",
@@ -182,6 +267,8 @@ class EmoPillarsModelCardData(CardData):
             return self.model_name
         base = (self.base_model or "an encoder").rstrip("/").split("/")[-1]
         data = self.dataset_name or (self.dataset_id or "").rstrip("/").split("/")[-1] or "Emo Pillars data"
+        if self.synthetic_sample:
+            data = f"a synthetic {data} sample"
         return f"{base} fine-tuned on {data} ({self.input_format.replace('_', '-')})"
 
     def to_dict(self) -> dict[str, Any]:
@@ -191,20 +278,28 @@ class EmoPillarsModelCardData(CardData):
             "license": self.license,
             "library_name": "transformers",
             "pipeline_tag": "text-classification",
-            "tags": list(self.tags),
-            "base_model": self.base_model if self.base_model and not Path(self.base_model).is_absolute() else None,
-            "datasets": [self.dataset_id] if self.dataset_id and not Path(self.dataset_id).is_absolute() else None,
+            "tags": list(dict.fromkeys([*self.tags, *(["synthetic-sample"] if self.synthetic_sample else [])])),
+            "base_model": self.base_model if self.base_model and not _is_local_path(self.base_model) else None,
+            "datasets": self._datasets(),
             "metrics": ["f1"],
+            "widget": [{"text": text} for text in (self.widget_texts or WIDGET_TEXTS)],
         }
         results = self._eval_results()
         if results:
             data["model-index"] = eval_results_to_model_index(self.get_model_name(), results)
         return {key: value for key, value in data.items() if value is not None}
 
+    def _datasets(self) -> list[str] | None:
+        """The ``datasets`` YAML list: the dataset's Hub id, else the task's name (none for a synthetic sample)."""
+        if self.synthetic_sample:
+            return None
+        name = self.dataset_id if self.dataset_id and not _is_local_path(self.dataset_id) else self.task_name
+        return [name] if name else None
+
     def template_values(self, output_dir: str | Path | None = None) -> dict[str, Any]:
         """The values the card template reads."""
         output_dir = Path(output_dir) if output_dir is not None else None
-        model_ref = self.model_id or "path/to/model"
+        model_ref = self.model_id or MODEL_REF_PLACEHOLDER
         per_label_rows = []
         best_key = "per_label" if "per_label" in self.test_metrics else next(iter(self.test_metrics), None)
         per_label_metrics = (self.test_metrics.get(best_key) or {}).get("per_label", {}) if best_key else {}
@@ -255,7 +350,90 @@ class EmoPillarsModelCardData(CardData):
             "is_emotions": sorted(self.labels) == sorted(EMOTIONS),
             "per_label_key": best_key,
             "example_text": _EXAMPLE_TEXT,
+            "install_lines": INSTALL_LINES,
+            "train_stats": self.train_stats,
+            "label_rows": [
+                {
+                    "label": name,
+                    "count": self.train_stats.get("label_counts", {}).get(name, 0),
+                    "examples": " / ".join(f"“{text}”" for text in self.train_examples.get(name, [])) or "-",
+                }
+                for name in self.labels
+            ]
+            if self.train_stats
+            else [],
+            "task_name": self.task_name,
+            "task_description": self.task_description,
+            "limitations": self.limitations if self.limitations is not None else list(EMO_PILLARS_LIMITATIONS),
+            "synthetic_sample": self.synthetic_sample,
+            "present_labels": (self.test_metrics.get(best_key) or {}).get("present_labels") if best_key else None,
         }
+
+
+def with_present_label_macro(metrics: dict[str, Any]) -> dict[str, Any]:
+    """``metrics`` (:func:`emo_pillars.metrics.f1_scores`'s output) with ``macro_f1`` averaged over the labels with
+    gold support, ``present_labels`` naming them, and the all-label average kept as ``macro_f1_all_labels``.
+
+    Examples:
+        >>> m = {"macro_f1": 0.25, "per_label": {"joy": {"f1": 0.5, "support": 3}, "fear": {"f1": 0.0, "support": 0}}}
+        >>> out = with_present_label_macro(m)
+        >>> out["macro_f1"], out["present_labels"], out["macro_f1_all_labels"]
+        (0.5, ['joy'], 0.25)
+    """
+    per_label = metrics.get("per_label")
+    if not per_label or "present_labels" in metrics:
+        return dict(metrics)
+    present = [name for name, m in per_label.items() if (m.get("support") or 0) > 0]
+    out = dict(metrics)
+    out["macro_f1_all_labels"] = metrics.get("macro_f1")
+    out["present_labels"] = present
+    if present:
+        out["macro_f1"] = sum(per_label[name]["f1"] for name in present) / len(present)
+    return out
+
+
+def resolve_base_model(name: str | None) -> str | None:
+    """The Hub id of a base model given as a Hub id (returned as is) or as a local folder.
+
+    A folder is read for its own id: the id its card's usage code loads most often (``from_pretrained("owner/name")``,
+    ``SentenceTransformer('owner/name')``, ``pipeline(..., model="owner/name")``); the packaged all-MiniLM-L6-v2
+    folder, for one, names ``sentence-transformers/all-MiniLM-L6-v2``. A folder that names no id gives ``None`` (the
+    card then shows the path in its text only).
+
+    Examples:
+        >>> resolve_base_model("sentence-transformers/all-MiniLM-L6-v2")
+        'sentence-transformers/all-MiniLM-L6-v2'
+    """
+    import re
+
+    if not name:
+        return None
+    folder = Path(os.path.expanduser(name))
+    if not folder.is_dir():
+        return None if _is_local_path(name) else name
+    card = folder / "README.md"
+    text = card.read_text(encoding="utf-8", errors="replace") if card.is_file() else ""
+    found = re.findall(
+        r"(?:from_pretrained|SentenceTransformer|pipeline)\(\s*(?:[^()]*?model\s*=\s*)?[\"']([\w.-]+/[\w.-]+)[\"']",
+        text,
+    )
+    found = [repo for repo in found if not repo.startswith(("path/", "PATH"))]
+    if found:
+        from collections import Counter
+
+        return Counter(found).most_common(1)[0][0]
+    return None
+
+
+def _is_local_path(name: str) -> bool:
+    """A name written as a path (not a Hub id): absolute, starting with ``.`` or ``~``, or with several ``/``."""
+    text = os.fspath(name)
+    return os.path.isabs(os.path.expanduser(text)) or text.startswith((".", "~")) or text.count("/") > 1
+
+
+def _shorten(text: str, limit: int = 90) -> str:
+    text = " ".join(text.split()).replace("|", "\\|")
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 def _is_hub_id(name: str | None) -> bool:

@@ -28,10 +28,11 @@ from .taxonomy import (
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["EmoPillarsClassifier", "rollup_proba", "check_threshold", "Level"]
+__all__ = ["EmoPillarsClassifier", "rollup_proba", "check_threshold", "Level", "Backend"]
 
 CONFIG_KEY = "emo_pillars"
 Level = Literal["emotions", "ekman", "sentiment"]
+Backend = Literal["torch", "onnx"]
 
 
 def _group_index(level: str) -> tuple[tuple[str, ...], list[list[int]]]:
@@ -84,7 +85,8 @@ class EmoPillarsClassifier:
     Multi-label models give sigmoid scores and are cut at thresholds (the per-label ones tuned on validation and
     stored in ``config.emo_pillars``, by default); single-label models give softmax scores and predict the
     highest-scoring label. The input format and ``max_length`` are read from the config as well. LoRA adapter
-    folders load too (merged on load). Nothing runs custom code unless ``trust_remote_code=True``.
+    folders load too (merged on load). Nothing runs custom code unless ``trust_remote_code=True``. An ONNX export
+    (``emo-pillars export``) runs with onnxruntime through ``backend="onnx"``, with the same methods.
 
     Args:
         model: The ``transformers`` model.
@@ -102,25 +104,33 @@ class EmoPillarsClassifier:
         [{'disappointment': 0.62, 'annoyance': 0.41}]
         >>> clf.predict_proba(["Thanks a lot!"]).shape  # doctest: +SKIP
         (1, 28)
+        >>> clf(["Thanks a lot!"])  # the same as predict  # doctest: +SKIP
+        [{'gratitude': 0.93}]
+        >>> fast = EmoPillarsClassifier.from_pretrained("my-model-onnx", backend="onnx", precision="int8")  # doctest: +SKIP
         >>> isear = EmoPillarsClassifier.from_pretrained("path/to/isear-task-head")  # doctest: +SKIP
         >>> isear.labels, isear.predict(["I was left alone at night."])  # doctest: +SKIP
         (('joy', 'fear', 'anger', 'sadness', 'disgust', 'shame', 'guilt'), [{'fear': 0.64}])
     """
 
     def __init__(self, model: Any, tokenizer: Any, device: str | None = None, card_data: Any = None):
-        import torch
-
         self.label_space = LabelSpace.from_config(model.config)
         self.model = model
         self.tokenizer = tokenizer
         self.card_data = card_data
         #: The folder the model was loaded from, if local; its card and plots go along on push_to_hub.
         self.source_dir: Path | None = None
-        if device is None:
-            device = "cuda" if torch.cuda.is_available() else "cpu"
-        self.device = torch.device(device)
-        self.model.to(self.device)
-        self.model.eval()
+        #: ``"torch"``, or ``"onnx"`` for an :class:`~emo_pillars.export.OnnxModel` (an export run by onnxruntime).
+        self.backend: Backend = "onnx" if hasattr(model, "session") and hasattr(model, "logits") else "torch"
+        if self.backend == "onnx":
+            self.device = "cpu"
+        else:
+            import torch
+
+            if device is None:
+                device = "cuda" if torch.cuda.is_available() else "cpu"
+            self.device = torch.device(device)
+            self.model.to(self.device)
+            self.model.eval()
         space = self.label_space
         #: Model output index for each of :attr:`labels` (the GoEmotions order for 28-class models).
         self._order = space.emotion_order() if space.is_emotions else list(range(space.num_labels))
@@ -139,6 +149,9 @@ class EmoPillarsClassifier:
         token: str | None = None,
         device: str | None = None,
         trust_remote_code: bool = False,
+        backend: Backend = "torch",
+        file_name: str | None = None,
+        precision: Literal["fp32", "int8"] | None = None,
         **model_kwargs: Any,
     ) -> EmoPillarsClassifier:
         """Load a model saved by the trainer or by :meth:`save_pretrained`, or any sequence-classification
@@ -150,15 +163,32 @@ class EmoPillarsClassifier:
             token: Hub token.
             device: Where to run the model.
             trust_remote_code: Allow custom code in the folder or repository (off: such models are refused).
-            **model_kwargs: Passed to ``AutoModelForSequenceClassification.from_pretrained``.
+            backend: ``"torch"`` (default) or ``"onnx"``: run an export written by ``emo-pillars export``
+                (:func:`emo_pillars.export.export_onnx`) with onnxruntime on CPU, with the same labels, thresholds
+                and input path.
+            file_name: The ONNX file of the export (``backend="onnx"``; default ``model.onnx``).
+            precision: ``"fp32"`` (``model.onnx``) or ``"int8"`` (``model_quantized.onnx``); another way to pick
+                ``file_name``.
+            **model_kwargs: Passed to ``AutoModelForSequenceClassification.from_pretrained`` (torch), or
+                ``threads`` (onnxruntime's intra-op threads, onnx).
 
         Raises:
-            InputError: A missing or corrupt config, tokenizer or weights file; pickle-only weights.
+            InputError: A missing or corrupt config, tokenizer or weights file; pickle-only weights; a local-looking
+                path that does not exist.
             ConfigError: Custom code without ``trust_remote_code``; labels that cannot be matched.
+            HubError: A Hub id while the Hub is offline or unreachable and the model is not cached.
         """
-        source = os.fspath(path_or_repo_id)
+        source = os.path.expanduser(os.fspath(path_or_repo_id))
         hub = {"revision": revision, "token": token}
         trust = {"trust_remote_code": trust_remote_code}
+        if backend not in ("torch", "onnx"):
+            raise ConfigError(f"backend must be 'torch' or 'onnx', got {backend!r}")
+        if backend == "torch" and (file_name is not None or precision is not None):
+            raise ConfigError("file_name and precision choose an ONNX file; pass backend='onnx'")
+        # A local-looking path that does not exist, or an unreachable Hub: one line, before anything downloads.
+        check_model_folder(source, trust_remote_code, weights=False, tokenizer=False, **hub)
+        if backend == "onnx":
+            return cls._from_onnx(source, file_name, precision, device, trust_remote_code, hub, model_kwargs)
         adapter_config = _read_json(source, "adapter_config.json", **hub)
         check_model_folder(source, trust_remote_code, weights=True, tokenizer=adapter_config is None)
         config = load_config(source, **hub, **trust)
@@ -178,6 +208,53 @@ class EmoPillarsClassifier:
         classifier = cls(model, tokenizer, device=device)
         if Path(source).is_dir():
             classifier.source_dir = Path(source)
+        return classifier
+
+    @classmethod
+    def _from_onnx(
+        cls,
+        source: str,
+        file_name: str | None,
+        precision: str | None,
+        device: str | None,
+        trust_remote_code: bool,
+        hub: dict[str, Any],
+        options: dict[str, Any],
+    ) -> EmoPillarsClassifier:
+        from .export import ONNX_FILE, ONNX_INT8_FILE, OnnxModel
+
+        files = {"fp32": ONNX_FILE, "int8": ONNX_INT8_FILE}
+        if precision is not None and precision not in files:
+            raise ConfigError(f"precision must be 'fp32' or 'int8', got {precision!r}")
+        if precision is not None and file_name is not None and file_name != files[precision]:
+            raise ConfigError(f"precision={precision!r} is {files[precision]}, but file_name is {file_name!r}")
+        if device not in (None, "cpu"):
+            raise ConfigError(f"the onnx backend runs on CPU (onnxruntime); got device={device!r}")
+        unknown = sorted(set(options) - {"threads"})
+        if unknown:
+            raise ConfigError(f"the onnx backend takes no model options {unknown} (only threads)")
+        name = file_name or files[precision or "fp32"]
+        folder = source
+        if not Path(source).is_dir():  # a Hub id: the export's small files and the one ONNX file
+            from huggingface_hub import snapshot_download
+
+            from .loading import check_hub_model
+
+            try:
+                folder = snapshot_download(
+                    source,
+                    allow_patterns=["*.json", "*.txt", "*.model", name],
+                    **hub,
+                    **check_hub_model(source, **hub),
+                )
+            except Exception as error:
+                raise HubError(f"could not download {source}: {str(error).strip().splitlines()[0]}") from None
+        check_model_folder(folder, trust_remote_code, weights=False, tokenizer=True)
+        LabelSpace.from_config(load_config(folder, trust_remote_code=trust_remote_code), source)
+        model = OnnxModel(folder, name, threads=options.get("threads"))
+        tokenizer = load_tokenizer(folder, trust_remote_code=trust_remote_code)
+        classifier = cls(model, tokenizer, device="cpu")
+        classifier.source_dir = Path(folder)
         return classifier
 
     # ----- settings stored in the config ----------------------------------------------------------------------
@@ -262,7 +339,6 @@ class EmoPillarsClassifier:
             level: ``"emotions"`` (the model's labels), ``"ekman"`` (Ekman-6 + neutral) or ``"sentiment"``.
             show_progress_bar: Show a tqdm bar over batches.
         """
-        import torch
         from tqdm.auto import tqdm
 
         utterances = check_texts(utterances)
@@ -279,13 +355,35 @@ class EmoPillarsClassifier:
         for start in tqdm(starts, disable=not show_progress_bar, desc="Predicting", unit="batch"):
             pair = None if text_pair is None else text_pair[start : start + batch_size]
             encoding = encode_inputs(self.tokenizer, text[start : start + batch_size], pair, self.max_length)
-            batch = self.tokenizer.pad(encoding, return_tensors="pt").to(self.device)
-            with torch.inference_mode():
-                logits = self.model(**batch).logits.float()
-            scores = torch.sigmoid(logits) if self.multi_label else torch.softmax(logits, dim=-1)
-            chunks.append(scores.cpu().numpy()[:, self._order])
+            chunks.append(self._scores(encoding)[:, self._order])
         probs = np.concatenate(chunks)
         return rollup_proba(probs, level)[1] if level != "emotions" else probs
+
+    def _scores(self, encoding: Any) -> np.ndarray:
+        """Sigmoid or softmax scores, in the model's output order, for one tokenised batch (either backend)."""
+        if self.backend == "onnx":
+            logits = np.asarray(self.model.logits(self.tokenizer.pad(encoding, return_tensors="np")), np.float64)
+            if self.multi_label:
+                return 1.0 / (1.0 + np.exp(-logits))
+            shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
+            return shifted / shifted.sum(axis=1, keepdims=True)
+        import torch
+
+        batch = self.tokenizer.pad(encoding, return_tensors="pt").to(self.device)
+        with torch.inference_mode():
+            logits = self.model(**batch).logits.float()
+        scores = torch.sigmoid(logits) if self.multi_label else torch.softmax(logits, dim=-1)
+        return scores.cpu().numpy()
+
+    def __call__(
+        self,
+        utterances: str | Sequence[str],
+        contexts: str | Sequence[str] | None = None,
+        characters: str | Sequence[str] | None = None,
+        **kwargs: Any,
+    ) -> list[dict[str, float]]:
+        """``classifier(texts, ...)`` is :meth:`predict` (as with pipelines and SetFit models)."""
+        return self.predict(utterances, contexts, characters, **kwargs)
 
     def _check_level(self, level: str) -> None:
         if level not in ("emotions", "ekman", "sentiment"):
@@ -366,7 +464,14 @@ class EmoPillarsClassifier:
         """Save weights (safetensors), tokenizer, config with thresholds, and the model card with its plots."""
         path = Path(save_directory)
         path.mkdir(parents=True, exist_ok=True)
-        self.model.save_pretrained(path)
+        if self.backend == "onnx":  # the ONNX file as loaded, with the config (thresholds as set now)
+            import shutil
+
+            if self.model.path.resolve() != (path / self.model.path.name).resolve():
+                shutil.copyfile(self.model.path, path / self.model.path.name)
+            self.model.config.save_pretrained(path)
+        else:
+            self.model.save_pretrained(path)
         self.tokenizer.save_pretrained(path)
         if self.card_data is not None:
             from .model_card import write_model_card
@@ -425,23 +530,51 @@ def upload_model_folder(
     commit_message: str = "Upload emo-pillars model",
     revision: str | None = None,
 ) -> str:
-    """Create (if needed) a model repository and upload a saved model folder; the one model upload helper."""
-    from huggingface_hub import HfApi
+    """Create (if needed) a model repository and upload a saved model folder; the one model upload helper.
 
+    The card's usage snippets name the model by a placeholder until it has a Hub id; the uploaded ``README.md`` has
+    ``repo_id`` in their place (the local folder is left as it is). Everything goes in one commit.
+    """
+    from huggingface_hub import CommitOperationAdd, HfApi
+    from huggingface_hub.utils import filter_repo_objects
+
+    folder = Path(folder)
+    ignore = ["checkpoint-*/**", "runs/**", "training_args.bin", ".*", "*/.*"]
+    paths = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
+    operations = []
+    for rel in filter_repo_objects(paths, ignore_patterns=ignore):
+        content: Any = os.fspath(folder / rel)
+        if rel == "README.md":
+            content = card_with_repo_id((folder / rel).read_text(encoding="utf-8"), repo_id).encode("utf-8")
+        operations.append(CommitOperationAdd(path_in_repo=rel, path_or_fileobj=content))
     api = HfApi(token=token)
     try:
         api.create_repo(repo_id, repo_type="model", private=private, exist_ok=True)
-        info = api.upload_folder(
-            folder_path=os.fspath(folder),
+        info = api.create_commit(
             repo_id=repo_id,
-            repo_type="model",
+            operations=operations,
             commit_message=commit_message,
+            repo_type="model",
             revision=revision,
-            ignore_patterns=["checkpoint-*/**", "runs/**", "training_args.bin", ".*"],
         )
     except Exception as error:
         raise HubError(f"could not push {folder} to {repo_id}: {error}") from error
     return str(getattr(info, "commit_url", info))
+
+
+def card_with_repo_id(text: str, repo_id: str) -> str:
+    """A model card whose usage snippets load ``repo_id`` instead of the placeholder (``"path/to/model"``, or the
+    ONNX export section's ``"PATH_OR_REPO"``).
+
+    Examples:
+        >>> card_with_repo_id('EmoPillarsClassifier.from_pretrained("path/to/model")', "me/emo")
+        'EmoPillarsClassifier.from_pretrained("me/emo")'
+    """
+    from .model_card import MODEL_REF_PLACEHOLDER
+
+    for placeholder in (MODEL_REF_PLACEHOLDER, "PATH_OR_REPO"):
+        text = text.replace(f'"{placeholder}"', f'"{repo_id}"')
+    return text
 
 
 def _read_json(source: str, filename: str, revision: str | None = None, token: str | None = None) -> dict | None:
@@ -452,8 +585,11 @@ def _read_json(source: str, filename: str, revision: str | None = None, token: s
     from huggingface_hub import hf_hub_download
     from huggingface_hub.errors import EntryNotFoundError, RemoteEntryNotFoundError
 
+    from .loading import check_hub_model
+
     try:
-        path = hf_hub_download(source, filename, revision=revision, token=token)
+        options = check_hub_model(source, revision=revision, token=token)
+        path = hf_hub_download(source, filename, revision=revision, token=token, **options)
     except (EntryNotFoundError, RemoteEntryNotFoundError):
         return None
     except Exception as error:  # offline cache misses, missing repos: let from_pretrained report them

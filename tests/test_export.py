@@ -122,3 +122,35 @@ def test_cli_export_prints_agreement_and_refuses_a_file_output(tiny_classifier, 
     assert main(["export", "--model", str(tiny_classifier), "--output", str(target)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [f"emo-pillars: error: {target}: the export output must be a folder, and this is a file"]
+
+
+def test_classifier_onnx_backend_matches_torch(tiny_classifier, tmp_path):
+    from emo_pillars import EmoPillarsClassifier
+    from emo_pillars.errors import ConfigError
+
+    export_onnx(tiny_classifier, tmp_path / "onnx", quantize="int8")
+    torch_clf = EmoPillarsClassifier.from_pretrained(tiny_classifier, device="cpu")
+    onnx_clf = EmoPillarsClassifier.from_pretrained(tmp_path / "onnx", backend="onnx")
+    assert onnx_clf.backend == "onnx" and torch_clf.backend == "torch"
+    assert onnx_clf.labels == torch_clf.labels and onnx_clf.max_length == torch_clf.max_length == 64
+    texts = ["wow", "i did it, i passed the exam after a month of studied nights, really", "oh no"] * 3
+    expected = torch_clf.predict_proba(texts, batch_size=4)
+    np.testing.assert_allclose(onnx_clf.predict_proba(texts, batch_size=4), expected, atol=1e-4)
+    assert [sorted(p) for p in onnx_clf.predict(texts)] == [sorted(p) for p in torch_clf.predict(texts)]
+    assert [sorted(p) for p in onnx_clf(texts, top_k=3)] == [sorted(p) for p in torch_clf(texts, top_k=3)]
+    int8 = EmoPillarsClassifier.from_pretrained(tmp_path / "onnx", backend="onnx", precision="int8")
+    assert int8.model.path.name == ONNX_INT8_FILE
+    assert int8.predict_proba(texts).shape == (len(texts), len(EMOTIONS))
+    by_name = EmoPillarsClassifier.from_pretrained(tmp_path / "onnx", backend="onnx", file_name=ONNX_INT8_FILE)
+    np.testing.assert_allclose(by_name.predict_proba(texts), int8.predict_proba(texts), atol=1e-6)
+    # Thresholds set on the onnx classifier are saved with the ONNX file, and load back.
+    onnx_clf.set_thresholds(threshold=0.9)
+    onnx_clf.save_pretrained(tmp_path / "saved")
+    again = EmoPillarsClassifier.from_pretrained(tmp_path / "saved", backend="onnx")
+    assert again.global_threshold == 0.9
+    with pytest.raises(ConfigError, match="backend='onnx'"):
+        EmoPillarsClassifier.from_pretrained(tiny_classifier, precision="int8")
+    with pytest.raises(ConfigError, match="precision"):
+        EmoPillarsClassifier.from_pretrained(tmp_path / "onnx", backend="onnx", precision="int4")
+    with pytest.raises(InputError, match="no ONNX model here"):
+        EmoPillarsClassifier.from_pretrained(tiny_classifier, backend="onnx")

@@ -118,3 +118,86 @@ def test_predict_refuses_a_folder_without_config(base, tmp_path, capsys):
     assert main(["predict", "hi", "--model", str(folder)]) == 2
     err = capsys.readouterr().err.strip()
     assert "missing config.json" in err and "\n" not in err
+
+
+@pytest.mark.parametrize("name", ["./no-such-model", "/no/such/model", "~/no-such-model-here", "a/b/c"])
+def test_local_looking_missing_path_fails_at_once(name, tmp_path):
+    from emo_pillars import EmoPillarsClassifier
+    from emo_pillars.loading import looks_local
+
+    assert looks_local(name)
+    # An unreachable endpoint proves no Hub lookup happens: it would fail with another message.
+    code = (
+        "import sys\nfrom emo_pillars import EmoPillarsClassifier\nfrom emo_pillars.errors import InputError\n"
+        f"try:\n    EmoPillarsClassifier.from_pretrained({name!r})\nexcept InputError as e:\n    print(e)\n"
+    )
+    env = {**os.environ, "HF_ENDPOINT": "http://127.0.0.1:9", "HF_HUB_OFFLINE": "0"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60).stdout
+    assert out.strip().splitlines() == [f"{os.path.expanduser(name)}: no such model folder"]
+    with pytest.raises(InputError, match="no such model folder"):
+        EmoPillarsClassifier.from_pretrained(name)
+    assert not looks_local("sentence-transformers/all-MiniLM-L6-v2") and not looks_local("bert-base-uncased")
+
+
+def _one_line_run(args: list[str], env: dict[str, str], timeout: float) -> tuple[subprocess.CompletedProcess, float]:
+    import time
+
+    start = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "emo_pillars.cli", *args], capture_output=True, text=True,
+                          env={**os.environ, **env}, timeout=timeout, cwd=REPO_ROOT)  # fmt: skip
+    return proc, time.perf_counter() - start
+
+
+def test_hub_offline_is_honoured_without_retries(tmp_path):
+    from emo_pillars.errors import HubError
+    from emo_pillars.loading import check_hub_model
+
+    env = {"HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf")}
+    proc, seconds = _one_line_run(["predict", "--model", "nobody/no-such-model", "I did it!"], env, 60)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip().splitlines() == [
+        "emo-pillars: error: nobody/no-such-model: HF_HUB_OFFLINE is set and this model is not in the local cache"
+    ]
+    assert seconds < 5
+    code = (
+        "from emo_pillars import EmoPillarsClassifier\n"
+        "try:\n    EmoPillarsClassifier.from_pretrained('nobody/no-such-model')\n"
+        "except Exception as e:\n    print(type(e).__name__, e)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                         env={**os.environ, **env}).stdout  # fmt: skip
+    assert out.startswith("HubError nobody/no-such-model: HF_HUB_OFFLINE is set")
+    assert issubclass(HubError, Exception) and callable(check_hub_model)
+
+
+def test_unreachable_hub_is_one_line_after_a_bounded_wait(tmp_path):
+    import socket
+
+    with socket.socket() as sock:  # a port that was free a moment ago: nothing listens there
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {"HF_HUB_OFFLINE": "0", "HF_ENDPOINT": f"http://127.0.0.1:{port}", "HF_HOME": str(tmp_path / "hf"),
+           "EMO_PILLARS_HUB_TIMEOUT": "3"}  # fmt: skip
+    proc, seconds = _one_line_run(["predict", "--model", "nobody/no-such-model", "I did it!"], env, 60)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    (line,) = proc.stderr.strip().splitlines()
+    assert line.startswith(
+        f"emo-pillars: error: nobody/no-such-model: the Hub at http://127.0.0.1:{port} is unreachable"
+    )
+    assert seconds < 15  # huggingface_hub's own retries took 24-55 s here
+
+
+def test_trainer_base_model_path_and_offline_hub_fail_in_one_line(tmp_path):
+    data = tmp_path / "data.jsonl"
+    data.write_text('{"utterance": "x", "labels": ["joy"]}\n')
+    env = {"HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf")}
+    for model, expected in (
+        ("./no-such-encoder", "./no-such-encoder: no such model folder"),
+        ("nobody/no-such-encoder", "nobody/no-such-encoder: HF_HUB_OFFLINE is set and this model is not in"),
+    ):
+        proc, seconds = _one_line_run(["train", "--dataset", str(data), "--model", model, "--output",
+                                       str(tmp_path / "out")], env, 120)  # fmt: skip
+        assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+        (line,) = proc.stderr.strip().splitlines()
+        assert line.startswith(f"emo-pillars: error: {expected}"), line
+        assert not (tmp_path / "out").exists()

@@ -34,7 +34,10 @@ def trained_dir(tmp_path_factory) -> Path:
     )
     data = tiny_dataset_dict()
     trainer = EmoPillarsTrainer(
-        model=str(base), args=args, train_dataset=data, card_data=EmoPillarsModelCardData(model_id="me/tiny")
+        model=str(base),
+        args=args,
+        train_dataset=data,
+        card_data=EmoPillarsModelCardData(model_id="me/tiny", dataset_id="me/emo-pillars"),
     )
     trainer.train()
     trainer.evaluate_thresholds(data["test"])
@@ -250,3 +253,11 @@ def test_long_contextual_utterance_is_truncated_with_a_warning(classifier, caplo
     with caplog.at_level("WARNING"):
         classifier.predict_proba([long_utterance])
     assert "truncated" in caplog.text
+
+
+def test_calling_the_classifier_is_predict(classifier):
+    assert classifier(UTTERANCES) == classifier.predict(UTTERANCES)
+    assert classifier(UTTERANCES[0], top_k=1, threshold=0.0) == classifier.predict(
+        UTTERANCES[0], top_k=1, threshold=0.0
+    )
+    assert classifier(UTTERANCES, level="ekman") == classifier.predict(UTTERANCES, level="ekman")

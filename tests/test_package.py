@@ -110,3 +110,12 @@ def test_dir_lists_only_public_names():
     assert names == sorted(emo_pillars.__all__)
     for private in ("Any", "annotations", "importlib", "_LAZY"):
         assert private not in names
+
+
+def test_dataset_commands_are_reachable_from_the_top_level():
+    import emo_pillars.data
+
+    for name in ("build_repository", "push_repository"):
+        assert name in dir(emo_pillars)
+        assert getattr(emo_pillars, name) is getattr(emo_pillars.data, name)
+        assert callable(getattr(emo_pillars, name))

@@ -298,6 +298,8 @@ class Task:
         metric_name: Key of the official metric in :meth:`compute_metrics`'s result.
         hub_id: A public Hub copy ``datasets.load_dataset`` can read, if any.
         splits: The splits :meth:`load` returns.
+        description: What the benchmark's data is, in a sentence or two (model cards open with it).
+        limitations: What a model fine-tuned on this benchmark cannot be trusted for (model cards list them).
 
     Examples:
         >>> from emo_pillars.tasks import get_task
@@ -316,6 +318,7 @@ class Task:
     hub_id: str | None = None
     splits: tuple[str, ...] = ("train", "validation", "test")
     description: str = field(default="", repr=False)
+    limitations: tuple[str, ...] = field(default=(), repr=False)
 
     def __post_init__(self) -> None:
         self.label_names = tuple(self.label_names)

@@ -149,6 +149,20 @@ class EmoContextTask(Task):
     )
     metric_name: str = "micro_f1"
     hub_id: str | None = "emo"
+    description: str = field(
+        default="EmoContext (SemEval-2019 Task 3): three-turn English text conversations whose last turn is "
+        "labelled happy, sad, angry or others; most conversations are 'others'.",
+        repr=False,
+    )
+    limitations: tuple[str, ...] = field(
+        default=(
+            "**Short chat turns.** The data is informal three-turn messaging with emoji and slang; long or formal "
+            "text is far from it.",
+            "**Four coarse classes.** The official metric is micro-F1 over happy, sad and angry; 'others' is most of "
+            "the data and absorbs every other emotion.",
+        ),
+        repr=False,
+    )
 
     def _load_local(self, path: Path, context_separator: str = " | ") -> datasets.DatasetDict:
         """Read the official files from a folder; ``context_separator`` joins turns 1 and 2."""

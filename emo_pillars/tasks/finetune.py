@@ -135,10 +135,17 @@ def protocol_section(results: dict[str, Any]) -> str:
     """The ``## Evaluation protocol`` Markdown section of the model card, from ``eval_results.json``'s content."""
     lines = ["## Evaluation protocol", ""]
     value = results["value_text"]
-    lines.append(f"**{results['task']}**: {results['metric']} = **{value}** ({results['protocol_run']}).")
+    if results.get("synthetic_sample"):
+        lines.append(f"**Synthetic sample, not {results['task']}**: {results['metric']} = {value} "
+                     f"({results['protocol_run']}) on a synthetic sample written in the {results['task']} files' "
+                     "layout; this is not a benchmark result.")  # fmt: skip
+    else:
+        lines.append(f"**{results['task']}**: {results['metric']} = **{value}** ({results['protocol_run']}).")
     lines.append("")
     if results.get("protocol"):
-        lines.append(f"Official protocol: {results['protocol']}")
+        lines.append(
+            f"{'The official protocol, followed on the sample' if results.get('synthetic_sample') else 'Official protocol'}: {results['protocol']}"
+        )
         lines.append("")
     sizes = ", ".join(f"{split} {n}" for split, n in results["split_sizes"].items())
     lines += [
@@ -205,10 +212,11 @@ def finetune_main(
         ``metrics`` (all metrics; under CV ``{name: {"mean", "std", "values"}}``) and more.
     """
     from ..loading import check_model_folder
-    from ..model_card import EmoPillarsModelCardData
+    from ..model_card import EmoPillarsModelCardData, resolve_base_model
     from ..training.args import EmoPillarsTrainingArguments
     from ..training.trainer import save_final_model
     from . import get_task
+    from .samples import is_synthetic_sample
 
     stream = stream or sys.stdout
     model = os.fspath(model)  # a folder given as a Path is stored in eval_results.json and the card as text
@@ -245,14 +253,20 @@ def finetune_main(
     loaded = task_obj.load(data)
 
     dataset_id = os.fspath(data) if not os.path.exists(data) else None
+    synthetic = is_synthetic_sample(data) if os.path.exists(data) else False
+    base_model = resolve_base_model(model)
 
     def card() -> Any:
         return EmoPillarsModelCardData(
-            base_model=model if not os.path.isdir(model) else None,
-            dataset_id=dataset_id,
+            base_model=base_model,
+            dataset_id=dataset_id or task_obj.hub_id,
             dataset_name=task_obj.name,
             dataset_config=task_obj.input_format,
             model_id=push_to_hub,
+            task_name=task_obj.name,
+            task_description=task_obj.description or None,
+            limitations=list(task_obj.limitations),
+            synthetic_sample=synthetic,
         )
 
     results: dict[str, Any] = {"task": task_obj.name, "metric": task_obj.metric_name}
@@ -320,7 +334,13 @@ def finetune_main(
         threshold=threshold,
         model=model,
         lora=lora,
+        synthetic_sample=synthetic,
     )
+    if synthetic:
+        results["note"] = (
+            f"trained and scored on a synthetic sample in the {task_obj.name} layout (write_sample_files), not on "
+            f"{task_obj.name}: the figures show that the run works, they are not {task_obj.name} results"
+        )
 
     def add_results(folder: Path) -> None:
         atomic_write_json(folder / "eval_results.json", results)

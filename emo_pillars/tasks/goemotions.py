@@ -117,6 +117,20 @@ class GoEmotionsTask(Task):
     )
     metric_name: str = "macro_f1"
     hub_id: str | None = "google-research-datasets/go_emotions"
+    description: str = field(
+        default="GoEmotions: 58k English Reddit comments labelled by crowd raters with the 28 classes (27 emotions "
+        "and neutral), several labels per comment allowed.",
+        repr=False,
+    )
+    limitations: tuple[str, ...] = field(
+        default=(
+            "**Reddit comments.** The data is short English Reddit text from 2005-2019, with the raters' and the "
+            "platform's biases; other registers may be scored less well.",
+            "**Rare labels.** Classes such as grief, relief and pride have a few dozen training examples; their "
+            "scores and thresholds are unreliable.",
+        ),
+        repr=False,
+    )
 
     def _load_local(self, path: Path, **kwargs: Any) -> datasets.DatasetDict:
         """Read ``train.tsv``/``dev.tsv``/``test.tsv`` from a folder (``emotions.txt`` is checked when present)."""

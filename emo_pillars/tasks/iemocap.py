@@ -205,6 +205,20 @@ class IemocapTask(Task):
     protocol: str = field(default="", init=False)
     metric_name: str = "weighted_f1"
     hub_id: str | None = None
+    description: str = field(
+        default="IEMOCAP: transcripts of dyadic conversations, scripted and improvised, by ten actors; each "
+        "utterance carries the annotators' majority emotion, and the preceding turns are its context.",
+        repr=False,
+    )
+    limitations: tuple[str, ...] = field(
+        default=(
+            "**Acted speech, text only.** The labels were given on audio-visual recordings of actors; the model sees "
+            "only the transcript and its preceding turns.",
+            "**Few speakers.** Ten actors in five sessions; the split is by session, and other voices and topics may "
+            "be scored less well.",
+        ),
+        repr=False,
+    )
     ways: int = 4
     context_window: int | None = 3
     test_session: int = 5

@@ -145,6 +145,24 @@ class IsearTask(Task):
     metric_name: str = "macro_f1"
     hub_id: str | None = None
     splits: tuple[str, ...] = ("train",)
+    description: str = field(
+        default="ISEAR (International Survey on Emotion Antecedents and Reactions): about 7,600 first-person "
+        "descriptions of situations in which respondents in 37 countries felt one of seven emotions (joy, fear, "
+        "anger, sadness, disgust, shame, guilt), one label per description.",
+        repr=False,
+    )
+    limitations: tuple[str, ...] = field(
+        default=(
+            "**Self-reports of past situations.** ISEAR texts describe what happened when the writer felt an emotion "
+            "(questionnaire answers, many translated or written by non-native speakers), not utterances that express "
+            "it; scores on dialogue or social-media text may differ.",
+            "**Seven labels only.** Every input gets one of joy, fear, anger, sadness, disgust, shame and guilt; "
+            "there is no neutral class, and shame and guilt are often confused.",
+            "**Cross-validated figures.** ISEAR has no official split; the reported figure is a mean over folds, "
+            "and the saved weights are those of the last fold.",
+        ),
+        repr=False,
+    )
 
     def _load_local(self, path: Path, clean: bool = True) -> datasets.DatasetDict:
         """Read ``isear.csv`` (or a folder holding it) into a single ``train`` split."""

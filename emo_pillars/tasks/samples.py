@@ -18,6 +18,7 @@ Examples:
 
 from __future__ import annotations
 
+import json
 import os
 import random
 from collections.abc import Callable
@@ -26,7 +27,10 @@ from pathlib import Path
 from ..errors import ConfigError
 from ..taxonomy import EMOTIONS
 
-__all__ = ["write_sample_files", "SAMPLE_SENTENCES"]
+__all__ = ["write_sample_files", "is_synthetic_sample", "SAMPLE_SENTENCES", "SAMPLE_MARKER"]
+
+#: The file :func:`write_sample_files` leaves beside the sample (hidden: the benchmark loaders never read it).
+SAMPLE_MARKER = ".emo_pillars_sample.json"
 
 #: Templated sentences per coarse emotion; ``{who}`` and ``{what}`` are filled from the lists below.
 SAMPLE_SENTENCES: dict[str, tuple[str, ...]] = {
@@ -218,4 +222,20 @@ def write_sample_files(task: str, folder: str | os.PathLike, size: int = 96, see
     held_out = max(8, size // 4)
     sizes = {"train": size, "dev": held_out, "test": held_out}
     _WRITERS[task](root, sizes, random.Random(seed))
+    marker = {"synthetic_sample": True, "task": task, "sizes": sizes, "seed": seed}
+    (root / SAMPLE_MARKER).write_text(json.dumps(marker, indent=2) + "\n", encoding="utf-8")
     return root / "isear.csv" if task == "isear" else root
+
+
+def is_synthetic_sample(path: str | os.PathLike) -> bool:
+    """Whether ``path`` (a folder, or a file in one) was written by :func:`write_sample_files`: such a run is
+    marked as a synthetic sample in its card and ``eval_results.json``, never reported as the benchmark.
+
+    Examples:
+        >>> import tempfile
+        >>> is_synthetic_sample(write_sample_files("isear", tempfile.mkdtemp(), size=14))
+        True
+    """
+    path = Path(path)
+    folder = path if path.is_dir() else path.parent
+    return (folder / SAMPLE_MARKER).is_file()

@@ -58,6 +58,7 @@ class TrainCommandArguments:
         dataset: Dataset repository folder, generator output folder, or Hub dataset id.
         config: The dataset configuration (and input format): ``context_less`` or ``contextual``.
         model: The base encoder: Hub id or folder.
+        dataset_id: The dataset's Hub id, named in the model card when ``dataset`` is a local copy of it.
         resume: Continue from the last checkpoint in the output folder (after a kill).
         trust_remote_code: Allow custom code in the model folder (refused otherwise).
         args_file: A JSON or YAML file of options (any option of this command); the command line wins.
@@ -75,6 +76,10 @@ class TrainCommandArguments:
         metadata={"help": "Dataset configuration and input format: context_less or contextual."},
     )
     model: str | None = dataclasses.field(default=None, metadata={"help": "Base encoder: Hub id or folder."})
+    dataset_id: str | None = dataclasses.field(
+        default=None,
+        metadata={"help": "The dataset's Hub id, for the model card, when --dataset is a local copy of it."},
+    )
     resume: bool = dataclasses.field(
         default=False, metadata={"help": "Continue from the last checkpoint in the output folder (after a kill)."}
     )
@@ -115,6 +120,7 @@ def train_main(
     stream: TextIO | None = None,
     resume: bool = False,
     trust_remote_code: bool = False,
+    dataset_id: str | None = None,
     **training_kwargs: Any,
 ) -> dict[str, dict[str, Any]]:
     """Train a student on an emo-pillars dataset, tune thresholds, evaluate on test, save (and push).
@@ -141,13 +147,15 @@ def train_main(
         stream: Where the tables go (default: stdout).
         resume: Continue from the last checkpoint in ``output``.
         trust_remote_code: Allow custom code in the model folder.
+        dataset_id: The dataset's Hub id, for the card's ``datasets`` and ``model-index``, when ``dataset`` is a
+            local folder (a Hub id given as ``dataset`` is used as is).
         **training_kwargs: Further :class:`EmoPillarsTrainingArguments` fields.
 
     Returns:
         Test metrics at ``"0.5"``, ``"global"`` and ``"per_label"`` thresholds (``{}`` without a test split).
     """
     from ..loading import check_model_folder
-    from ..model_card import EmoPillarsModelCardData
+    from ..model_card import EmoPillarsModelCardData, resolve_base_model
     from ..modeling import upload_model_folder
     from .args import EmoPillarsTrainingArguments
     from .trainer import EmoPillarsTrainer, last_checkpoint, load_training_dataset, save_final_model
@@ -177,11 +185,12 @@ def train_main(
     splits = load_training_dataset(dataset, config)
     if "train" not in splits:
         raise InputError(f"the dataset has no train split (splits: {list(splits)})")
-    dataset_id = dataset if isinstance(dataset, str) and not os.path.isdir(dataset) else None
+    if dataset_id is None and isinstance(dataset, str) and not os.path.isdir(dataset):
+        dataset_id = dataset
     card_data = EmoPillarsModelCardData(
-        base_model=model if not os.path.isdir(model) else None,
+        base_model=resolve_base_model(model),
         dataset_id=dataset_id,
-        dataset_name=dataset_id or (os.path.basename(os.path.normpath(dataset)) if isinstance(dataset, str) else None),
+        dataset_name=_dataset_title(dataset, dataset_id),
         dataset_config=config,
         model_id=push_to_hub,
     )
@@ -215,6 +224,24 @@ def train_main(
         url = upload_model_folder(args.output_dir, push_to_hub)
         print(f"Pushed to {push_to_hub}: {url}", file=stream)
     return metrics
+
+
+def _dataset_title(dataset: Any, dataset_id: str | None) -> str | None:
+    """The dataset's name for the card: a local folder's ``pretty_name`` (its card's YAML), else its Hub id, else
+    the folder's name."""
+    if isinstance(dataset, str) and os.path.isdir(dataset):
+        card = Path(dataset) / "README.md"
+        if card.is_file():
+            from huggingface_hub import DatasetCard
+
+            try:
+                pretty = DatasetCard.load(card).data.to_dict().get("pretty_name")
+            except Exception:  # a card the Hub's parser cannot read names nothing
+                pretty = None
+            if isinstance(pretty, str) and pretty.strip():
+                return pretty.strip()
+        return dataset_id or os.path.basename(os.path.normpath(dataset))
+    return dataset_id
 
 
 def _checkpoint_to_resume(output_dir: str, resume: bool, find: Any) -> str | None:
@@ -344,6 +371,7 @@ def run_train(args: argparse.Namespace) -> int:
         seed=seed,
         resume=command.resume,
         trust_remote_code=command.trust_remote_code,
+        dataset_id=command.dataset_id,
         **training,
     )
     return 0

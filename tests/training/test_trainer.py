@@ -306,3 +306,21 @@ def test_single_label_head_trains_with_cross_entropy(tiny_bert, tmp_path, contex
     assert all(len(found) == 1 for found in classifier.predict(data["utterance"]))
     card = (output / "README.md").read_text()
     assert "**Labels:** up, down, flat" in card and "| argmax |" in card
+
+
+def test_a_contextual_utterance_longer_than_max_length_trains_and_predicts(tiny_bert, tmp_path, contextual_data):
+    """One input path: the row that needs the longest_first fallback in training is read the same at predict."""
+    long_utterance = " ".join(["really"] * 60)
+    train = contextual_data["train"].map(lambda row, i: {"utterance": long_utterance if i == 0 else row["utterance"]},
+                                         with_indices=True)  # fmt: skip
+    output = tmp_path / "ctx"
+    args = make_args(output, input_format="contextual", max_length=16)
+    trainer = EmoPillarsTrainer(model=str(tiny_bert), args=args, train_dataset=train)
+    assert len(trainer.train_dataset[0]["input_ids"]) == 16
+    trainer.train()
+    trainer.save_model()
+    classifier = EmoPillarsClassifier.from_pretrained(output, device="cpu")
+    assert classifier.max_length == 16
+    probs = classifier.predict_proba([long_utterance], contexts=[train[0]["context"]], characters=["Ann"])
+    expected, _ = trainer.predict_proba(train.select([0]))
+    np.testing.assert_allclose(probs, expected, atol=1e-5)
