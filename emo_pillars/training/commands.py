@@ -287,7 +287,28 @@ def add_training_arguments(parser: argparse.ArgumentParser, command: type) -> No
     rest = [name for name in fields if name not in ours]
     _add_fields(parser, EmoPillarsTrainingArguments, ours, "emo-pillars training options")
     _add_fields(parser, EmoPillarsTrainingArguments, rest, "transformers TrainingArguments")
-    parser.set_defaults(_parser_defaults={a.dest: a.default for a in parser._actions if a.dest != "help"})
+    for action in parser._actions:
+        if action.dest != "help":
+            action.__class__ = _recording(type(action))
+
+
+_RECORDING: dict[type, type] = {}
+
+
+def _recording(base: type) -> type:
+    """``base`` (an argparse action class) that also notes its ``dest`` in ``namespace._given`` when the option is
+    on the command line. Comparing values with defaults cannot tell ``--epochs 2`` from no ``--epochs`` when 2 is
+    the default, and a task's protocol or an options file would then override what the user typed."""
+    if base not in _RECORDING:
+
+        def __call__(self, parser, namespace, values, option_string=None):  # noqa: N807 - argparse's protocol
+            given = set(getattr(namespace, "_given", ()))
+            given.add(self.dest)
+            namespace._given = given
+            base.__call__(self, parser, namespace, values, option_string)
+
+        _RECORDING[base] = type(f"Recording{base.__name__}", (base,), {"__call__": __call__})
+    return _RECORDING[base]
 
 
 def _read_args_file(path: str) -> dict[str, Any]:
@@ -322,11 +343,10 @@ def training_options(args: argparse.Namespace, command: type) -> tuple[Any, dict
     from .args import EmoPillarsTrainingArguments
 
     values = {k: v for k, v in vars(args).items() if not k.startswith("_")}
-    defaults = getattr(args, "_parser_defaults", {})
-    given = {k for k, v in values.items() if k in defaults and v != defaults[k]}
+    given = set(getattr(args, "_given", ()))
     if values.get("args_file"):
         from_file = _read_args_file(values["args_file"])
-        known = set(defaults)
+        known = set(values)
         unknown = sorted(set(from_file) - known)
         if unknown:
             raise InputError(f"unknown option(s): {', '.join(unknown)}", path=values["args_file"])

@@ -180,3 +180,22 @@ def test_kill_9_mid_training_then_resume_gives_the_uninterrupted_metrics(tmp_pat
     assert state["max_steps"] == 16
     a, b = load_file(killed_dir / "model.safetensors"), load_file(tmp_path / "whole" / "model.safetensors")
     assert all(torch.allclose(a[key], b[key], atol=1e-6) for key in a)
+
+
+def test_an_option_typed_at_its_default_value_still_counts_as_given(tmp_path):
+    """``--epochs 2`` equals the trainer's default, yet it must beat a task protocol's epochs and an options file."""
+    from emo_pillars.tasks.commands import FinetuneCommandArguments
+    from emo_pillars.training.commands import training_options
+
+    options = tmp_path / "opts.json"
+    options.write_text(json.dumps({"num_train_epochs": 5, "learning_rate": 0.001}))
+    argv = ["finetune", "--task", "goemotions", "--data", "d", "--model", "m", "--output", "o"]
+    parser = build_parser()
+    _, training, given = training_options(parser.parse_args([*argv, "--epochs", "2"]), FinetuneCommandArguments)
+    assert "num_train_epochs" in given and training["num_train_epochs"] == 2
+    _, _, given = training_options(parser.parse_args(argv), FinetuneCommandArguments)
+    assert "num_train_epochs" not in given
+    args = parser.parse_args([*argv, "--epochs", "2", "--args_file", str(options)])
+    _, training, given = training_options(args, FinetuneCommandArguments)
+    assert training["num_train_epochs"] == 2 and training["learning_rate"] == 0.001
+    assert {"num_train_epochs", "learning_rate"} <= given
