@@ -31,7 +31,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from ._io import atomic_write_json
+from ._io import atomic_write_json, current_umask, replace_directory
 from .errors import ConfigError, InputError
 
 __all__ = ["ExportResult", "OnnxModel", "export_onnx", "ONNX_FILE", "ONNX_INT8_FILE", "CHECK_SENTENCES"]
@@ -287,24 +287,12 @@ def export_onnx(
         source_card = Path(source) / "README.md"
         text = source_card.read_text(encoding="utf-8") if source_card.is_file() else f"# {output_dir.name}\n"
         card.write_text(text.rstrip("\n") + "\n\n" + _card_section(result, source), encoding="utf-8")
-        os.chmod(staging, 0o777 & ~_umask())
-        if output_dir.exists():
-            retired = Path(tempfile.mkdtemp(prefix=f".{output_dir.name}.", suffix=".old", dir=output_dir.parent))
-            os.replace(output_dir, retired / output_dir.name)
-            os.replace(staging, output_dir)
-            shutil.rmtree(retired, ignore_errors=True)
-        else:
-            os.replace(staging, output_dir)
+        os.chmod(staging, 0o777 & ~current_umask())  # mkdtemp makes 0700; the folder follows the user's umask
+        replace_directory(staging, output_dir)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return result
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def read_export_report(folder: str | os.PathLike) -> dict[str, Any] | None:

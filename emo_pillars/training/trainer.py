@@ -18,7 +18,7 @@ import torch
 from transformers import DataCollatorWithPadding, PreTrainedModel, Trainer, TrainerCallback, set_seed
 from transformers.trainer_pt_utils import LengthGroupedSampler
 
-from .._io import replace_directory
+from .._io import current_umask, replace_directory
 from ..errors import ConfigError, InputError
 from ..inputs import ensure_token_types, resolve_max_length, tokenize_examples
 from ..label_space import LabelSpace
@@ -725,7 +725,7 @@ def save_final_model(
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
     try:
-        os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700; the folder follows the user's umask
+        os.chmod(tmp, 0o777 & ~current_umask())  # mkdtemp makes 0700; the folder follows the user's umask
         trainer.save_model(str(tmp))
         trainer.processing_class.save_pretrained(str(tmp))
         if before_replace is not None:
@@ -740,9 +740,3 @@ def save_final_model(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return target
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
