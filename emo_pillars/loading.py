@@ -61,7 +61,7 @@ _TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "vocab.json", "spiece.model",
 HUB_TIMEOUT = 10.0
 #: Hub ids already looked up in this process: (endpoint, id, revision) -> extra loading options.
 _HUB_CHECKED: dict[tuple[str, str, str | None], dict[str, Any]] = {}
-_CUSTOM_CODE_HINT = "pass --trust-remote-code (trust_remote_code=True) only if you trust its code"
+_CUSTOM_CODE_HINT = "pass --trust-remote-code (the trust_remote_code argument) only if you trust its code"
 
 
 def read_json_file(path: Path) -> dict[str, Any]:

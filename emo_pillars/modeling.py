@@ -85,7 +85,7 @@ class EmoPillarsClassifier:
     Multi-label models give sigmoid scores and are cut at thresholds (the per-label ones tuned on validation and
     stored in ``config.emo_pillars``, by default); single-label models give softmax scores and predict the
     highest-scoring label. The input format and ``max_length`` are read from the config as well. LoRA adapter
-    folders load too (merged on load). Nothing runs custom code unless ``trust_remote_code=True``. An ONNX export
+    folders load too (merged on load). Nothing runs custom code unless the caller opts in with ``trust_remote_code``. An ONNX export
     (``emo-pillars export``) runs with onnxruntime through ``backend="onnx"``, with the same methods.
 
     Args:
