@@ -283,6 +283,41 @@ def _cmd_finetune(args: argparse.Namespace) -> int:
 
 
 # --------------------------------------------------------------------------------------------------------------------
+# evaluate
+# --------------------------------------------------------------------------------------------------------------------
+@command("evaluate", help="Score a trained model on a task's data with the task's metric (no training).")
+def _args_evaluate(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--task", required=True, help="goemotions, isear, iemocap, emocontext or emopillars.")
+    p.add_argument("--data", required=True, help="The task's files (folder or file) or a Hub id.")
+    p.add_argument("--model", required=True, metavar="DIR_OR_REPO", help="A trained model (folder or Hub id).")
+    p.add_argument("--split", default="test", help="The split to score, or 'all' (default: test).")
+    p.add_argument("--threshold", default="global", help="Multi-label: global (the model's), per_label or a number.")
+    p.add_argument("--batch-size", type=int, default=64, help="Inputs per forward pass (64).")
+    p.add_argument("--output", default=None, metavar="FILE", help="Write the figures as JSON here.")
+    p.add_argument("--trust-remote-code", action="store_true", help="Allow custom model code from the folder.")
+
+
+@_args_evaluate.run
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from .tasks import TASK_CLASSES
+    from .tasks.evaluate import evaluate_main
+
+    if args.task not in TASK_CLASSES:
+        raise ConfigError(f"--task must be one of {sorted(TASK_CLASSES)}, got {args.task!r}")
+    evaluate_main(
+        args.task,
+        args.data,
+        args.model,
+        split=args.split,
+        output=args.output,
+        threshold=args.threshold,
+        batch_size=args.batch_size,
+        trust_remote_code=args.trust_remote_code,
+    )
+    return 0
+
+
+# --------------------------------------------------------------------------------------------------------------------
 # app
 # --------------------------------------------------------------------------------------------------------------------
 @command("app", help="Open the app in a browser: try a model, and judge generated data (human evaluation).")

@@ -11,6 +11,13 @@ input format, maximum length), the tokenizer files, ``model.onnx`` and, with ``q
 with the torch model on a fixed set of check sentences: the largest absolute score difference, and the share of
 inputs whose thresholded labels are identical.
 
+INT8 alone moves scores by a few hundredths (0.09-0.12 at worst on a GoEmotions MiniLM), and with 28 labels and
+tuned thresholds near 0.25, one input in twenty then changes at least one label. So the INT8 path rechecks by
+default: an input with a score within :data:`RECHECK_MARGIN` of a threshold (or, single-label, a top-two gap under
+twice that) is scored again by ``model.onnx``. On GoEmotions test comments about a fifth of the inputs are
+rechecked; see ``benchmarks/inference.py`` for the speed and agreement this buys, and pass
+``recheck_margin=0`` for INT8 alone.
+
 Examples:
     >>> from emo_pillars.export import export_onnx
     >>> result = export_onnx("my-model", "my-model-onnx", quantize="int8")  # doctest: +SKIP
@@ -34,10 +41,15 @@ import numpy as np
 from ._io import atomic_write_json, current_umask, replace_directory
 from .errors import ConfigError, InputError
 
-__all__ = ["ExportResult", "OnnxModel", "export_onnx", "ONNX_FILE", "ONNX_INT8_FILE", "CHECK_SENTENCES"]
+__all__ = [
+    "ExportResult", "OnnxModel", "export_onnx", "ONNX_FILE", "ONNX_INT8_FILE", "CHECK_SENTENCES", "RECHECK_MARGIN",
+    "scores_from_logits",
+]  # fmt: skip
 
 ONNX_FILE = "model.onnx"
 ONNX_INT8_FILE = "model_quantized.onnx"
+#: Score distance from a threshold under which the INT8 path rescored an input in fp32 (see the module docstring).
+RECHECK_MARGIN = 0.03
 REPORT_FILE = "onnx_export.json"
 #: Written by this project: everyday sentences across the emotion range, used to measure export agreement.
 CHECK_SENTENCES: tuple[str, ...] = (
@@ -92,7 +104,8 @@ class ExportResult:
     agreement: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
-def _scores(logits: np.ndarray, multi_label: bool) -> np.ndarray:
+def scores_from_logits(logits: np.ndarray, multi_label: bool) -> np.ndarray:
+    """Sigmoid (multi-label) or softmax scores from logits, in float64."""
     logits = np.asarray(logits, dtype=np.float64)
     if multi_label:
         return 1.0 / (1.0 + np.exp(-logits))
@@ -173,7 +186,7 @@ def _export_fp32(model: Any, tokenizer: Any, path: Path, opset: int) -> None:
 def _agreement(
     reference: np.ndarray, logits: np.ndarray, multi_label: bool, thresholds: np.ndarray
 ) -> dict[str, float]:
-    ref, got = _scores(reference, multi_label), _scores(logits, multi_label)
+    ref, got = scores_from_logits(reference, multi_label), scores_from_logits(logits, multi_label)
     same = (_labels(ref, multi_label, thresholds) == _labels(got, multi_label, thresholds)).all(axis=1)
     return {
         "max_abs_diff": float(np.abs(ref - got).max()),

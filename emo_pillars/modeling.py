@@ -139,6 +139,10 @@ class EmoPillarsClassifier:
             self.input_format, self.settings.get("max_length"), self.tokenizer, self.model.config
         )
         self.thresholds  # noqa: B018  (stored thresholds are checked at load, not at the first predict)
+        #: ONNX INT8 only: the fp32 model that rescores inputs near a threshold, the margin, and how many it took.
+        self.recheck_model: Any = None
+        self.recheck_margin: float = 0.0
+        self.recheck_counts: dict[str, int] = {"inputs": 0, "rechecked": 0}
 
     # ----- loading -------------------------------------------------------------------------------------------
     @classmethod
@@ -169,8 +173,12 @@ class EmoPillarsClassifier:
             file_name: The ONNX file of the export (``backend="onnx"``; default ``model.onnx``).
             precision: ``"fp32"`` (``model.onnx``) or ``"int8"`` (``model_quantized.onnx``); another way to pick
                 ``file_name``.
-            **model_kwargs: Passed to ``AutoModelForSequenceClassification.from_pretrained`` (torch), or
-                ``threads`` (onnxruntime's intra-op threads, onnx).
+            **model_kwargs: Passed to ``AutoModelForSequenceClassification.from_pretrained`` (torch); for onnx,
+                ``threads`` (onnxruntime's intra-op threads) and ``recheck_margin``: with ``precision="int8"``,
+                inputs with a score within this margin of a threshold (single-label: a top-two gap under twice
+                the margin) are scored again by the fp32 ``model.onnx``, so that INT8 keeps the fp32 labels
+                (default :data:`~emo_pillars.export.RECHECK_MARGIN` when the export has ``model.onnx``; 0 turns
+                it off).
 
         Raises:
             InputError: A missing or corrupt config, tokenizer or weights file; pickle-only weights; a local-looking
@@ -221,7 +229,7 @@ class EmoPillarsClassifier:
         hub: dict[str, Any],
         options: dict[str, Any],
     ) -> EmoPillarsClassifier:
-        from .export import ONNX_FILE, ONNX_INT8_FILE, OnnxModel
+        from .export import ONNX_FILE, ONNX_INT8_FILE, RECHECK_MARGIN, OnnxModel
 
         files = {"fp32": ONNX_FILE, "int8": ONNX_INT8_FILE}
         if precision is not None and precision not in files:
@@ -230,10 +238,17 @@ class EmoPillarsClassifier:
             raise ConfigError(f"precision={precision!r} is {files[precision]}, but file_name is {file_name!r}")
         if device not in (None, "cpu"):
             raise ConfigError(f"the onnx backend runs on CPU (onnxruntime); got device={device!r}")
-        unknown = sorted(set(options) - {"threads"})
+        unknown = sorted(set(options) - {"threads", "recheck_margin"})
         if unknown:
-            raise ConfigError(f"the onnx backend takes no model options {unknown} (only threads)")
+            raise ConfigError(f"the onnx backend takes no model options {unknown} (only threads, recheck_margin)")
         name = file_name or files[precision or "fp32"]
+        margin = options.get("recheck_margin")
+        if margin is not None and (
+            isinstance(margin, bool) or not isinstance(margin, (int, float)) or not 0.0 <= float(margin) <= 0.5
+        ):
+            raise ConfigError(f"recheck_margin must be a number in [0, 0.5], got {margin!r}")
+        if margin and name != ONNX_INT8_FILE:
+            raise ConfigError("recheck_margin applies to the INT8 file (precision='int8')")
         folder = source
         if not Path(source).is_dir():  # a Hub id: the export's small files and the one ONNX file
             from huggingface_hub import snapshot_download
@@ -243,7 +258,8 @@ class EmoPillarsClassifier:
             try:
                 folder = snapshot_download(
                     source,
-                    allow_patterns=["*.json", "*.txt", "*.model", name],
+                    allow_patterns=["*.json", "*.txt", "*.model", name]
+                    + ([ONNX_FILE] if name == ONNX_INT8_FILE and margin != 0 else []),
                     **hub,
                     **check_hub_model(source, **hub),
                 )
@@ -255,6 +271,9 @@ class EmoPillarsClassifier:
         tokenizer = load_tokenizer(folder, trust_remote_code=trust_remote_code)
         classifier = cls(model, tokenizer, device="cpu")
         classifier.source_dir = Path(folder)
+        if name == ONNX_INT8_FILE and margin != 0 and (Path(folder) / ONNX_FILE).is_file():
+            classifier.recheck_model = OnnxModel(folder, ONNX_FILE, threads=options.get("threads"))
+            classifier.recheck_margin = RECHECK_MARGIN if margin is None else float(margin)
         return classifier
 
     # ----- settings stored in the config ----------------------------------------------------------------------
@@ -362,11 +381,18 @@ class EmoPillarsClassifier:
     def _scores(self, encoding: Any) -> np.ndarray:
         """Sigmoid or softmax scores, in the model's output order, for one tokenised batch (either backend)."""
         if self.backend == "onnx":
-            logits = np.asarray(self.model.logits(self.tokenizer.pad(encoding, return_tensors="np")), np.float64)
-            if self.multi_label:
-                return 1.0 / (1.0 + np.exp(-logits))
-            shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
-            return shifted / shifted.sum(axis=1, keepdims=True)
+            from .export import scores_from_logits
+
+            batch = self.tokenizer.pad(encoding, return_tensors="np")
+            scores = scores_from_logits(self.model.logits(batch), self.multi_label)
+            if self.recheck_model is not None:
+                near = self._near_decision(scores)
+                self.recheck_counts["inputs"] += len(scores)
+                self.recheck_counts["rechecked"] += int(near.sum())
+                if near.any():
+                    subset = {name: np.asarray(value)[near] for name, value in batch.items()}
+                    scores[near] = scores_from_logits(self.recheck_model.logits(subset), self.multi_label)
+            return scores
         import torch
 
         batch = self.tokenizer.pad(encoding, return_tensors="pt").to(self.device)
@@ -374,6 +400,18 @@ class EmoPillarsClassifier:
             logits = self.model(**batch).logits.float()
         scores = torch.sigmoid(logits) if self.multi_label else torch.softmax(logits, dim=-1)
         return scores.cpu().numpy()
+
+    def _near_decision(self, scores: np.ndarray) -> np.ndarray:
+        """Rows (model output order) whose default decision an error of :attr:`recheck_margin` could flip: a score
+        that close to its threshold (:attr:`thresholds`, what :meth:`predict` cuts at), or (single-label) a top-two
+        gap under twice the margin."""
+        margin = self.recheck_margin
+        if not self.multi_label:
+            top = np.sort(scores, axis=1)[:, -2:]
+            return (top[:, 1] - top[:, 0]) < 2 * margin
+        cuts = np.empty(scores.shape[1])
+        cuts[self._order] = self.thresholds
+        return (np.abs(scores - cuts) < margin).any(axis=1)
 
     def __call__(
         self,

@@ -42,8 +42,13 @@ def build_parser(task: str, description: str, default_data: Path | None) -> argp
     parser.add_argument("--model", default=None, help="encoder to fine-tune (default: the packaged all-MiniLM-L6-v2)")
     parser.add_argument("--output", type=Path, default=Path("runs") / task, help="output folder")
     parser.add_argument("--quick", action="store_true", help="a few dozen steps (a synthetic sample if no data)")
-    parser.add_argument("--head", choices=["emo28", "task"], default="emo28", help="28-class or task-sized head")
-    parser.add_argument("--epochs", type=float, default=None, help="default: the task protocol's")
+    parser.add_argument(
+        "--head",
+        choices=["emo28", "task"],
+        default=None,
+        help="28-class or task-sized head (default: the task recipe's)",
+    )
+    parser.add_argument("--epochs", type=float, default=None, help="default: the task recipe's")
     parser.add_argument("--learning-rate", type=float, default=None, help="default: the trainer's")
     parser.add_argument("--max-length", type=int, default=None, help="truncation length in tokens")
     parser.add_argument("--lora", action="store_true", help="train LoRA adapters, merged on save")

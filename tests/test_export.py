@@ -154,3 +154,42 @@ def test_classifier_onnx_backend_matches_torch(tiny_classifier, tmp_path):
         EmoPillarsClassifier.from_pretrained(tmp_path / "onnx", backend="onnx", precision="int4")
     with pytest.raises(InputError, match="no ONNX model here"):
         EmoPillarsClassifier.from_pretrained(tiny_classifier, backend="onnx")
+
+
+def test_int8_recheck_rescores_near_threshold_inputs_in_fp32(tiny_classifier, tmp_path):
+    """The INT8 path's fp32 recheck: every input near a threshold gets the fp32 score, so the labels match fp32."""
+    from emo_pillars import EmoPillarsClassifier
+    from emo_pillars.errors import ConfigError
+    from emo_pillars.export import RECHECK_MARGIN
+
+    export_onnx(tiny_classifier, tmp_path / "onnx", quantize="int8")
+    texts = ["so happy for you", "this is awful", "hm.", "thanks, really", "why would you do that?"] * 4
+    fp32 = EmoPillarsClassifier.from_pretrained(tmp_path / "onnx", backend="onnx").predict_proba(texts)
+    alone = EmoPillarsClassifier.from_pretrained(tmp_path / "onnx", backend="onnx", precision="int8", recheck_margin=0)
+    assert alone.recheck_model is None
+    pure = alone.predict_proba(texts)
+    assert np.abs(pure - fp32).max() > 1e-6  # INT8 alone moves the scores
+
+    default = EmoPillarsClassifier.from_pretrained(tmp_path / "onnx", backend="onnx", precision="int8")
+    assert default.recheck_margin == RECHECK_MARGIN and default.recheck_model is not None
+    # A random tiny head scores everything near 0.5, its threshold: the widest margin rechecks every input.
+    everything = EmoPillarsClassifier.from_pretrained(
+        tmp_path / "onnx", backend="onnx", precision="int8", recheck_margin=0.5
+    )
+    np.testing.assert_allclose(everything.predict_proba(texts), fp32, atol=1e-6)
+    assert everything.recheck_counts == {"inputs": len(texts), "rechecked": len(texts)}
+    assert everything.predict(texts) == EmoPillarsClassifier.from_pretrained(
+        tmp_path / "onnx", backend="onnx"
+    ).predict(texts)
+    # Inputs far from every threshold keep their INT8 scores.
+    narrow = EmoPillarsClassifier.from_pretrained(
+        tmp_path / "onnx", backend="onnx", precision="int8", recheck_margin=1e-9
+    )
+    np.testing.assert_allclose(narrow.predict_proba(texts), pure, atol=1e-9)
+    for bad in (-0.1, 0.7, "0.1", True):
+        with pytest.raises(ConfigError, match="recheck_margin"):
+            EmoPillarsClassifier.from_pretrained(
+                tmp_path / "onnx", backend="onnx", precision="int8", recheck_margin=bad
+            )
+    with pytest.raises(ConfigError, match="INT8"):
+        EmoPillarsClassifier.from_pretrained(tmp_path / "onnx", backend="onnx", recheck_margin=0.1)

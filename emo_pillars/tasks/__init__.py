@@ -11,14 +11,21 @@ iemocap        4-way (happy+excited, sad, angry,       contextual          sessi
                neutral) or 6-way                       (preceding turns)   dialogues), session 5 test; weighted-F1
 emocontext     others happy sad angry                  contextual          train/dev/test; micro-F1 over happy,
                                                        (turns 1-2)         sad and angry
+emopillars     the 28 classes, multi-label             context-less        release train/dev/test, or a grouped
+               (Mistral-7B's labels)                                       70/10/20 split of a CSV sample; dev-tuned
+                                                                           threshold; macro-F1 on test
 =============  ======================================  ==================  ==========================================
+
+Every task carries its recipe defaults (:class:`~emo_pillars.tasks.recipes.TaskRecipe`), chosen on validation
+data carved from its training data. ``emo-pillars evaluate`` (:func:`~emo_pillars.tasks.evaluate.evaluate_main`)
+scores a trained model on any task without training.
 
 Importing this package is cheap: ``datasets`` and scikit-learn are imported when data is loaded or scored.
 
 Examples:
     >>> from emo_pillars.tasks import TASKS, get_task
     >>> sorted(TASKS)
-    ['emocontext', 'goemotions', 'iemocap', 'isear']
+    ['emocontext', 'emopillars', 'goemotions', 'iemocap', 'isear']
     >>> get_task("iemocap", ways=6).num_labels
     6
 """
@@ -30,6 +37,7 @@ from typing import Any
 from ..errors import ConfigError
 from .base import Task, aggregate_metrics, format_mean_std, multi_label_metrics, single_label_metrics
 from .emocontext import EmoContextTask, emocontext_micro_f1
+from .emopillars import EmoPillarsTask
 from .goemotions import GoEmotionsTask
 from .iemocap import IemocapTask
 from .isear import IsearTask, clean_isear_text
@@ -41,6 +49,7 @@ __all__ = [
     "IsearTask",
     "IemocapTask",
     "EmoContextTask",
+    "EmoPillarsTask",
     "TASKS",
     "TASK_CLASSES",
     "get_task",
@@ -59,6 +68,7 @@ TASK_CLASSES: dict[str, type[Task]] = {
     "isear": IsearTask,
     "iemocap": IemocapTask,
     "emocontext": EmoContextTask,
+    "emopillars": EmoPillarsTask,
 }
 
 #: Task name -> the task with its default options (IEMOCAP: 4-way, 3 turns of context).

@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import InputError
 from ..inputs import InputFormat, check_input_format
 from ..taxonomy import EMOTIONS, label2id
+from .recipes import TaskRecipe
 
 if TYPE_CHECKING:  # pragma: no cover
     import datasets
@@ -300,6 +301,9 @@ class Task:
         splits: The splits :meth:`load` returns.
         description: What the benchmark's data is, in a sentence or two (model cards open with it).
         limitations: What a model fine-tuned on this benchmark cannot be trusted for (model cards list them).
+        split_name: How the data's splits came about, in words (``eval_results.json`` and the card say it).
+        recipe: The training defaults ``finetune`` starts from, and how they were chosen
+            (:class:`~emo_pillars.tasks.recipes.TaskRecipe`); every value can be overridden.
 
     Examples:
         >>> from emo_pillars.tasks import get_task
@@ -319,6 +323,8 @@ class Task:
     splits: tuple[str, ...] = ("train", "validation", "test")
     description: str = field(default="", repr=False)
     limitations: tuple[str, ...] = field(default=(), repr=False)
+    split_name: str = "official train/validation/test splits"
+    recipe: TaskRecipe = field(default_factory=TaskRecipe, repr=False)
 
     def __post_init__(self) -> None:
         self.label_names = tuple(self.label_names)

@@ -3,8 +3,8 @@
 or YAML file for any of them (``--args_file``).
 
 Examples:
-    >>> FinetuneCommandArguments(task="isear", data="isear.csv", model="base").head
-    'emo28'
+    >>> FinetuneCommandArguments(task="isear", data="isear.csv", model="base").head is None  # the task's recipe
+    True
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ class FinetuneCommandArguments:
         task: The benchmark: goemotions, isear, iemocap or emocontext.
         data: The benchmark's official files, or a Hub id.
         model: The encoder to fine-tune: Hub id or folder.
-        head: ``emo28`` (the 28-class head, task labels mapped into it) or ``task`` (a task-sized head).
+        head: ``emo28`` (the 28-class head, task labels mapped into it) or ``task`` (a task-sized head); default:
+            the task's recipe.
         folds: Cross-validation folds (ISEAR only; default 5).
         ways: IEMOCAP label scheme (4 or 6).
         resume: Continue an interrupted run (finished folds are kept).
@@ -40,9 +41,12 @@ class FinetuneCommandArguments:
         default=None, metadata={"help": "The benchmark's official files or a Hub id."}
     )
     model: str | None = dataclasses.field(default=None, metadata={"help": "Encoder to fine-tune: Hub id or folder."})
-    head: str = dataclasses.field(
-        default="emo28",
-        metadata={"help": "emo28 (keep the 28-class head, map the task's labels into it) or task (task-sized head)."},
+    head: str | None = dataclasses.field(
+        default=None,
+        metadata={
+            "help": "emo28 (keep the 28-class head, map the task's labels into it) or task (task-sized head); "
+            "default: the task's recipe."
+        },
     )
     folds: int | None = dataclasses.field(
         default=None, metadata={"help": "Cross-validation folds (ISEAR only; default 5)."}
@@ -78,7 +82,7 @@ def run_finetune(args: argparse.Namespace) -> int:
             raise ConfigError(f"--{name} is required (on the command line or in --args_file)")
     if command.task not in TASK_CLASSES:
         raise ConfigError(f"--task must be one of {sorted(TASK_CLASSES)}, got {command.task!r}")
-    if command.head not in HEADS:
+    if command.head is not None and command.head not in HEADS:
         raise ConfigError(f"--head must be one of {HEADS}, got {command.head!r}")
     if command.ways is not None and command.task != "iemocap":
         raise ConfigError(f"--ways applies to iemocap, not {command.task}")

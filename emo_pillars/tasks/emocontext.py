@@ -14,6 +14,9 @@ Official metric: micro-averaged F1 over ``happy``, ``sad`` and ``angry`` only: m
 over the three emotion classes (``others`` predictions and gold are left out of both), as in the organisers'
 starter-kit scorer.
 
+Recipe defaults (what ``finetune`` starts from; every value can be overridden): not chosen on data (EmoContext is
+licensed and absent here): the trainer's defaults with max length 128; see :data:`EMOCONTEXT_RECIPE`.
+
 Examples:
     >>> task = EmoContextTask()
     >>> m = task.compute_metrics(["happy", "sad", "others", "angry"], ["happy", "others", "sad", "angry"])
@@ -30,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import InputError
 from ..taxonomy import EMOCONTEXT_TO_EMOTIONS
 from .base import Task, _as_indices, read_text, single_label_metrics, split_lines
+from .recipes import TaskRecipe
 
 if TYPE_CHECKING:  # pragma: no cover
     import datasets
@@ -124,6 +128,19 @@ def emocontext_micro_f1(
     return {"micro_f1": f1, "micro_precision": precision, "micro_recall": recall}
 
 
+#: The emocontext recipe defaults and how they were chosen (see :mod:`emo_pillars.tasks.recipes`).
+EMOCONTEXT_RECIPE = TaskRecipe(
+    head="emo28",
+    max_length=128,
+    threshold_policy="argmax",
+    chosen_by=(
+        "not chosen on data: EmoContext is licensed and absent here, so the trainer's small-encoder defaults stand "
+        "(lr 2e-4, head lr 2e-3, 2 epochs, batch 32); max_length 128 holds the three short turns, and the two "
+        "context turns are cut first when longer."
+    ),
+)
+
+
 @dataclass
 class EmoContextTask(Task):
     """EmoContext: four single-label classes over three-turn chats, official train/dev/test.
@@ -163,6 +180,8 @@ class EmoContextTask(Task):
         ),
         repr=False,
     )
+
+    recipe: TaskRecipe = field(default_factory=lambda: EMOCONTEXT_RECIPE, repr=False)
 
     def _load_local(self, path: Path, context_separator: str = " | ") -> datasets.DatasetDict:
         """Read the official files from a folder; ``context_separator`` joins turns 1 and 2."""

@@ -40,13 +40,10 @@ from .._io import atomic_write_json, atomic_write_text
 from ..errors import ConfigError
 from .base import Task, format_mean_std
 
-__all__ = ["finetune_main", "HEADS", "PROTOCOL_EPOCHS", "to_training_rows", "protocol_section"]
+__all__ = ["finetune_main", "HEADS", "to_training_rows", "protocol_section", "recipe_options"]
 
 #: The heads :func:`finetune_main` can train.
 HEADS = ("emo28", "task")
-
-#: Epochs the paper's protocols use (Shvets 2025, section 6); other tasks use the trainer's default.
-PROTOCOL_EPOCHS: dict[str, float] = {"goemotions": 3, "isear": 8}
 
 #: Tasks evaluated by cross-validation (no official split).
 CV_TASKS = ("isear",)
@@ -131,6 +128,38 @@ def _train_and_predict(
     return metrics, trainer
 
 
+#: The recipe values the card lists.
+RECIPE_FIELDS = (
+    "head", "max_length", "learning_rate", "head_learning_rate", "num_train_epochs", "per_device_train_batch_size",
+    "pos_weight", "threshold_policy",
+)  # fmt: skip
+
+
+def recipe_options(task: Task, given: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The task's recipe under what the user gave: ``(options, record)``.
+
+    Args:
+        task: The task, whose :attr:`~emo_pillars.tasks.base.Task.recipe` supplies the defaults.
+        given: Options the user set (``head`` and training arguments); they win over the recipe.
+
+    Returns:
+        The merged options, and the record written to ``eval_results.json`` and the card: the recipe's values,
+        how they were chosen, and which of them the user overrode.
+
+    Examples:
+        >>> from emo_pillars.tasks import get_task
+        >>> options, record = recipe_options(get_task("isear"), {"learning_rate": 5e-5})
+        >>> options["head"], options["learning_rate"], record["overridden"]
+        ('task', 5e-05, ['learning_rate'])
+    """
+    recipe = task.recipe
+    defaults = {"head": recipe.head, **recipe.training_options()}
+    options = {**defaults, **given}
+    overridden = sorted(name for name in defaults if name in given and given[name] != defaults[name])
+    record = {**recipe.to_dict(), "overridden": overridden}
+    return options, record
+
+
 def protocol_section(results: dict[str, Any]) -> str:
     """The ``## Evaluation protocol`` Markdown section of the model card, from ``eval_results.json``'s content."""
     lines = ["## Evaluation protocol", ""]
@@ -160,6 +189,14 @@ def protocol_section(results: dict[str, Any]) -> str:
         lines.append(f"- threshold (tuned on validation): {results['threshold']:.2f}")
     if results.get("folds"):
         lines.append(f"- the saved weights are those of fold {results['folds']} of {results['folds']}")
+    recipe = results.get("recipe")
+    if recipe:
+        values = ", ".join(f"{name} {recipe[name]}" for name in RECIPE_FIELDS if recipe.get(name) is not None)
+        lines += ["", f"**Recipe** (the {results['task']} defaults): {values}."]
+        if recipe.get("chosen_by"):
+            lines.append(f"How they were chosen: {recipe['chosen_by']}")
+        if recipe.get("overridden"):
+            lines.append(f"Overridden in this run: {', '.join(recipe['overridden'])}.")
     lines += ["", "| label | F1 |", "|---|---|"]
     lines += [f"| {label} | {f1:.4f} |" for label, f1 in results["per_class_f1"].items()]
     return "\n".join(lines) + "\n"
@@ -170,7 +207,7 @@ def finetune_main(
     data: str | os.PathLike,
     model: str | os.PathLike,
     output: str | os.PathLike,
-    head: str = "emo28",
+    head: str | None = None,
     epochs: float | None = None,
     folds: int | None = None,
     lora: bool = False,
@@ -193,8 +230,9 @@ def finetune_main(
         data: The benchmark's official files (folder or file), or a Hub id where the task has one.
         model: The base encoder, or an emo-pillars model to fine-tune further (Hub id or folder).
         output: Where the model, its card and ``eval_results.json`` go.
-        head: ``"emo28"`` (28-class head on ``emo28_labels``) or ``"task"`` (one output per task label).
-        epochs: Training epochs (default: the protocol's, :data:`PROTOCOL_EPOCHS`, else the trainer's).
+        head: ``"emo28"`` (28-class head on ``emo28_labels``) or ``"task"`` (one output per task label); default:
+            the task's recipe.
+        epochs: Training epochs (default: the task's recipe, else the trainer's).
         folds: Cross-validation folds for tasks without an official split (ISEAR; default 5). Refused for others.
         lora: Train LoRA adapters and merge them into the saved model.
         push_to_hub: A Hub repository id to upload the output folder to.
@@ -204,7 +242,8 @@ def finetune_main(
         task_options: Options for :func:`~emo_pillars.tasks.get_task` (e.g. ``{"ways": 6}`` for IEMOCAP).
         resume: Continue an interrupted run: finished folds are kept, the rest resume from their checkpoints.
         trust_remote_code: Allow custom code in the model folder.
-        **training_kwargs: Further :class:`~emo_pillars.training.EmoPillarsTrainingArguments` fields.
+        **training_kwargs: Further :class:`~emo_pillars.training.EmoPillarsTrainingArguments` fields; they win over
+            the task's recipe (:attr:`Task.recipe`, see :mod:`emo_pillars.tasks.recipes`).
 
     Returns:
         The content of ``eval_results.json``: ``task``, ``metric``, ``value`` (mean over folds under CV), ``std``
@@ -220,26 +259,31 @@ def finetune_main(
 
     stream = stream or sys.stdout
     model = os.fspath(model)  # a folder given as a Path is stored in eval_results.json and the card as text
-    if head not in HEADS:
+    if head is not None and head not in HEADS:
         raise ConfigError(f"head must be one of {HEADS}, got {head!r}")
     task_obj = task if isinstance(task, Task) else get_task(task, **(task_options or {}))
+    given = dict(training_kwargs)
+    if head is not None:
+        given["head"] = head
+    if epochs is not None:
+        given["num_train_epochs"] = epochs
+    merged, recipe_record = recipe_options(task_obj, given)
+    head = merged.pop("head")
+    if head not in HEADS:
+        raise ConfigError(f"head must be one of {HEADS}, got {head!r}")
     cross_validate = task_obj.name in CV_TASKS
     if folds is not None and not cross_validate:
         raise ConfigError(f"the {task_obj.name} protocol uses its official splits; folds applies to {CV_TASKS}")
     k = (folds if folds is not None else 5) if cross_validate else None
     if k is not None and k < 2:
         raise ConfigError(f"folds must be at least 2, got {k}")
-    if epochs is None:
-        epochs = PROTOCOL_EPOCHS.get(task_obj.name)
 
     output = Path(output)
     work = output.with_name(f".{output.name}.work")  # checkpoints and finished folds of this run
     options: dict[str, Any] = {"output_dir": os.fspath(work), "input_format": task_obj.input_format, "seed": seed}
-    if epochs is not None:
-        options["num_train_epochs"] = epochs
     if max_steps is not None:
         options["max_steps"] = max_steps
-    options.update(training_kwargs)
+    options.update(merged)
     if lora:
         options.update(lora=True, merge_lora=True)
     if head == "task" and not task_obj.multi_label:
@@ -313,7 +357,7 @@ def finetune_main(
             raise ConfigError(f"the {task_obj.name} data has no {missing} split(s) (splits: {list(loaded)})")
         metrics, trainer = _train_and_predict(task_obj, head, model, dict(loaded), options, card(), **run)
         threshold = metrics.get("threshold") if task_obj.multi_label else None
-        protocol_run = "official train/validation/test splits, scored on test"
+        protocol_run = f"{task_obj.split_name}, scored on test"
         if threshold is not None:
             protocol_run += f" at the global threshold tuned on validation ({threshold:.2f})"
         results.update(
@@ -335,6 +379,7 @@ def finetune_main(
         model=model,
         lora=lora,
         synthetic_sample=synthetic,
+        recipe=recipe_record,
     )
     if synthetic:
         results["note"] = (

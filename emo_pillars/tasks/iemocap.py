@@ -24,6 +24,9 @@ angry, excited and frustrated. Other codes (``sur``, ``fea``, ``dis``, ``oth``, 
 Protocol: sessions 1-4 for training, with a validation set of whole dialogues carved out deterministically for a
 seed (:attr:`IemocapTask.validation_fraction`), session 5 for testing; weighted-F1 and accuracy.
 
+Recipe defaults (what ``finetune`` starts from; every value can be overridden): not chosen on data (IEMOCAP is
+licensed and absent here): the trainer's defaults with max length 128; see :data:`IEMOCAP_RECIPE`.
+
 Examples:
     >>> IemocapTask(ways=4).label_names, IemocapTask(ways=6).label_names[-2:]
     (('happy', 'sad', 'angry', 'neutral'), ('excited', 'frustrated'))
@@ -41,6 +44,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import ConfigError, InputError
 from ..taxonomy import IEMOCAP_TO_EMOTIONS, label2id
 from .base import Task, read_text, single_label_metrics, split_lines
+from .recipes import TaskRecipe
 
 if TYPE_CHECKING:  # pragma: no cover
     import datasets
@@ -178,6 +182,19 @@ def read_iemocap_dialogues(root: str | Path) -> list[dict[str, Any]]:
     return dialogues
 
 
+#: The iemocap recipe defaults and how they were chosen (see :mod:`emo_pillars.tasks.recipes`).
+IEMOCAP_RECIPE = TaskRecipe(
+    head="emo28",
+    max_length=128,
+    threshold_policy="argmax",
+    chosen_by=(
+        "not chosen on data: IEMOCAP is licensed and absent here, so the trainer's small-encoder defaults stand "
+        "(lr 2e-4, head lr 2e-3, 2 epochs, batch 32); max_length 128 holds the utterance and its preceding turns "
+        "in the fixtures, and the context is cut first when longer."
+    ),
+)
+
+
 @dataclass
 class IemocapTask(Task):
     """IEMOCAP, 4-way or 6-way, each utterance read with its preceding turns.
@@ -278,6 +295,8 @@ class IemocapTask(Task):
             return set()
         n = min(len(ids) - 1, max(1, math.ceil(len(ids) * self.validation_fraction)))
         return set(random.Random(self.seed).sample(ids, n))
+
+    recipe: TaskRecipe = field(default_factory=lambda: IEMOCAP_RECIPE, repr=False)
 
     def _load_local(self, path: Path) -> datasets.DatasetDict:
         """Read the release layout under ``path`` into ``train``/``validation``/``test`` (those that have rows)."""

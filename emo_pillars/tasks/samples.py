@@ -11,7 +11,7 @@ Examples:
     >>> import tempfile
     >>> from emo_pillars.tasks import get_task
     >>> folder = write_sample_files("emocontext", tempfile.mkdtemp())
-    >>> sorted(p.name for p in folder.iterdir())
+    >>> sorted(p.name for p in folder.iterdir() if not p.name.startswith("."))  # and a hidden sample marker
     ['dev.txt', 'test.txt', 'train.txt']
     >>> data = get_task("emocontext").load(folder)  # doctest: +SKIP
 """
@@ -185,11 +185,29 @@ def _iemocap(root: Path, sizes: dict[str, int], rng: random.Random) -> None:
             _write(base / "EmoEvaluation" / f"{dialogue}.txt", evaluation)
 
 
+def _emopillars(root: Path, sizes: dict[str, int], rng: random.Random) -> None:
+    """The sample's CSV layout (``text`` + 28 binary columns, CRLF); the loader draws the grouped split."""
+    import csv
+    import io
+
+    classes = ("joy", "sadness", "anger", "fear", "neutral", "disgust")
+    n = sum(sizes.values())
+    labels = _labels(classes, n, rng)
+    handle = io.StringIO()
+    writer = csv.writer(handle, lineterminator="\r\n")
+    writer.writerow(["text", *(str(i) for i in range(len(EMOTIONS)))])
+    for i, (label, text) in enumerate(zip(labels, _sentences(labels, rng))):
+        ids = {EMOTIONS.index(label)} | ({EMOTIONS.index("excitement")} if label == "joy" and i % 3 == 0 else set())
+        writer.writerow([text, *("1" if k in ids else "0" for k in range(len(EMOTIONS)))])
+    (root / "context_less_sample.csv").write_bytes(handle.getvalue().encode("utf-8"))
+
+
 _WRITERS: dict[str, Callable[[Path, dict[str, int], random.Random], None]] = {
     "goemotions": _goemotions,
     "isear": _isear,
     "emocontext": _emocontext,
     "iemocap": _iemocap,
+    "emopillars": _emopillars,
 }
 
 
@@ -197,7 +215,8 @@ def write_sample_files(task: str, folder: str | os.PathLike, size: int = 96, see
     """Write synthetic files in ``task``'s official layout under ``folder`` and return the path to load.
 
     Args:
-        task: ``"goemotions"``, ``"isear"``, ``"iemocap"`` or ``"emocontext"``.
+        task: ``"goemotions"``, ``"isear"``, ``"iemocap"``, ``"emocontext"`` or ``"emopillars"`` (the sample's
+            CSV layout).
         folder: Where the files go (created if missing).
         size: Rows in the training split; validation and test get a quarter each (at least 8).
         seed: Seed for the choice of sentences.

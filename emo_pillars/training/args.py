@@ -43,7 +43,8 @@ PAPER_DEFAULTS: dict[str, dict[str, Any]] = {
 #: The defaults of :class:`EmoPillarsTrainingArguments`, for small encoders. Measured with all-MiniLM-L6-v2 (trained
 #: for mean-pooled embeddings, so its [CLS] pooler head learns slowly under a plain recipe) on GoEmotions, context-less,
 #: 43,410 training comments, max length 64, thresholds tuned on dev; test macro-F1 at 0.5 / global / per-label
-#: thresholds: 0.473 / 0.521 (0.23) / 0.532 after 2 epochs, 0.438 / 0.497 (0.27) / 0.517 after 1. A plain Trainer run
+#: thresholds: 0.473 / 0.521 (0.23) / 0.532 after 2 epochs, 0.438 / 0.497 (0.27) / 0.517 after 1 (a later run with
+#: seeded head and data order, seed 42: 0.473 / 0.508 (0.27) / 0.529 after 2 epochs). A plain Trainer run
 #: (one learning rate of 1e-4, no warmup, 2 epochs) reaches 0.055 / 0.174 / 0.245. What earns the difference: a 10x faster head and pooler
 #: (``head_learning_rate``), the classifier bias started at the label priors (no early phase spent pushing every
 #: logit down), warmup then linear decay at 2e-4, and tuned thresholds. Frozen word embeddings halve the CPU step time;

@@ -24,7 +24,7 @@ from emo_pillars.taxonomy import EMOTIONS
 
 
 def test_registry() -> None:
-    assert sorted(TASKS) == ["emocontext", "goemotions", "iemocap", "isear"]
+    assert sorted(TASKS) == ["emocontext", "emopillars", "goemotions", "iemocap", "isear"]
     assert get_task("go-emotions") is TASKS["goemotions"] and get_task("ISEAR") is TASKS["isear"]
     assert get_task("iemocap", ways=6).label_names == ("happy", "sad", "neutral", "angry", "excited", "frustrated")
     with pytest.raises(ConfigError, match="unknown task"):

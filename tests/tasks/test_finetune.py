@@ -46,7 +46,7 @@ def test_goemotions_emo28(goemotions_dir: Path, tiny_bert: str, tmp_path: Path) 
     out = tmp_path / "out"
     result = finetune_main("goemotions", goemotions_dir, tiny_bert, out, stream=io.StringIO(), **QUICK)
     saved = _check(out, result, "goemotions", "emo28")
-    assert saved["epochs"] == 3.0  # the protocol's epochs
+    assert saved["epochs"] == get_task("goemotions").recipe.num_train_epochs  # the task's recipe
     assert saved["folds"] is None and set(saved["split_sizes"]) == {"train", "validation", "test"}
     assert 0.0 < saved["threshold"] < 1.0
     assert "tuned on validation" in saved["protocol_run"]
@@ -56,10 +56,10 @@ def test_isear_cross_validation(isear_file: Path, tiny_bert: str, tmp_path: Path
     out = tmp_path / "out"
     stream = io.StringIO()
     result = finetune_main("isear", isear_file, tiny_bert, out, folds=2, stream=stream, **QUICK)
-    saved = _check(out, result, "isear", "emo28")
+    saved = _check(out, result, "isear", "task")  # ISEAR's recipe: the 7-label head
     assert saved["folds"] == 2 and len(saved["fold_values"]) == 2 and saved["std"] >= 0.0
     assert "2-fold cross-validation" in saved["protocol_run"] and " +- " in saved["value_text"]
-    assert saved["epochs"] == 8.0
+    assert saved["epochs"] == get_task("isear").recipe.num_train_epochs
     assert saved["split_sizes"]["total"] == len(get_task("isear").load(isear_file)["train"])
     assert "fold 2/2" in stream.getvalue()
 
@@ -215,3 +215,42 @@ def test_finetune_validates_before_loading(emocontext_dir: Path, tmp_path: Path)
         assert main([*base, *extra]) == 2
     assert main([*base[:-2]]) == 2  # no --output
     assert main(base) == 2  # the model folder does not exist: one line, after the numbers passed
+
+
+def test_the_task_recipe_applies_under_user_options_and_is_recorded(isear_file: Path, tiny_bert: str, tmp_path):
+    """finetune starts from the task's recipe; what the user gives wins, and the card says both."""
+    recipe = get_task("isear").recipe
+    out = tmp_path / "out"
+    options = {**QUICK, "learning_rate": 3e-5}
+    options.pop("max_length")  # the recipe's max_length applies
+    result = finetune_main("isear", isear_file, tiny_bert, out, folds=2, stream=io.StringIO(), **options)
+    assert result["head"] == recipe.head == "task"
+    assert result["recipe"]["max_length"] == recipe.max_length
+    assert result["recipe"]["overridden"] == ["learning_rate", "per_device_train_batch_size"]
+    assert result["recipe"]["chosen_by"] and "PENDING" not in result["recipe"]["chosen_by"]
+    config = json.loads((out / "config.json").read_text())
+    assert config["emo_pillars"]["max_length"] == recipe.max_length
+    assert len(config["id2label"]) == 7
+    args = json.loads((out / "training_args.json").read_text())
+    assert args["learning_rate"] == 3e-5 and args["num_train_epochs"] == recipe.num_train_epochs
+    card = (out / "README.md").read_text()
+    assert "**Recipe**" in card and recipe.chosen_by[:40] in card
+    assert "Overridden in this run: learning_rate, per_device_train_batch_size." in card
+
+    # The head given by the user wins too.
+    emo28 = finetune_main("isear", isear_file, tiny_bert, tmp_path / "emo28", head="emo28", folds=2,
+                          stream=io.StringIO(), **QUICK)  # fmt: skip
+    assert emo28["head"] == "emo28" and "head" in emo28["recipe"]["overridden"]
+
+
+def test_emopillars_in_domain_run_on_a_sample(tiny_bert: str, tmp_path: Path) -> None:
+    """The teacher's data as a task: grouped split, dev-tuned threshold, macro-F1 against the teacher's labels."""
+    from emo_pillars.tasks import write_sample_files
+
+    data = write_sample_files("emopillars", tmp_path / "sample", size=64)
+    out = tmp_path / "out"
+    result = finetune_main("emopillars", data, tiny_bert, out, stream=io.StringIO(), **QUICK)
+    saved = _check(out, result, "emopillars", "emo28")
+    assert saved["synthetic_sample"] is True and 0.0 < saved["threshold"] < 1.0
+    assert "near-identical" in saved["protocol"] and set(saved["split_sizes"]) == {"train", "validation", "test"}
+    assert "grouped by near-identical texts" in saved["protocol_run"]

@@ -1,0 +1,154 @@
+"""The work behind ``emo-pillars evaluate``: score a trained model on a task's split with the task's metric.
+
+Nothing is trained. The model keeps its own thresholds (tuned on its own validation data), so a GoEmotions model
+scored on the Emo Pillars data gives the cross-domain figure: how far a student trained on Reddit agrees with
+Mistral-7B on story characters. A 28-class model is scored on any task (its scores mapped into the task's labels
+by :meth:`~emo_pillars.tasks.base.Task.scores_from_emo28`); a task-head model on its own task.
+
+Examples:
+    >>> evaluate_main("emopillars", "../shared/data/emopillars", "goemotions-minilm", split="all")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+from pathlib import Path
+from typing import Any, TextIO
+
+from ..errors import ConfigError
+from .base import Task
+
+__all__ = ["evaluate_main", "THRESHOLD_POLICIES"]
+
+#: How multi-label scores are cut: the model's tuned global threshold, its per-label thresholds, or a number.
+THRESHOLD_POLICIES = ("global", "per_label")
+
+
+def _check_threshold(threshold: str | float) -> str | float:
+    if isinstance(threshold, str) and threshold in THRESHOLD_POLICIES:
+        return threshold
+    try:
+        value = float(threshold)
+    except (TypeError, ValueError):
+        raise ConfigError(
+            f"threshold must be 'global', 'per_label' or a number in [0, 1], got {threshold!r}"
+        ) from None
+    if not math.isfinite(value) or not 0.0 <= value <= 1.0:
+        raise ConfigError(f"threshold must be in [0, 1], got {threshold!r}")
+    return value
+
+
+def evaluate_main(
+    task: str | Task,
+    data: str | os.PathLike,
+    model: str | os.PathLike,
+    split: str = "test",
+    output: str | os.PathLike | None = None,
+    threshold: str | float = "global",
+    batch_size: int = 64,
+    trust_remote_code: bool = False,
+    stream: TextIO | None = None,
+) -> dict[str, Any]:
+    """Score ``model`` on ``split`` of the task's data; write the figures to ``output`` (JSON) when given.
+
+    Args:
+        task: A task name or :class:`~emo_pillars.tasks.base.Task`.
+        data: The task's files (or Hub id).
+        model: A trained model folder or Hub id (28 classes, or the task's own labels).
+        split: A split of the loaded data, or ``"all"`` for every split together.
+        output: A JSON file for the results (written atomically).
+        threshold: Multi-label tasks: ``"global"`` (the model's tuned global threshold), ``"per_label"`` or a
+            number. Single-label tasks take the highest score.
+        batch_size: Inputs per forward pass.
+        trust_remote_code: Allow custom code in the model folder.
+        stream: Where the summary goes (default: stdout).
+
+    Returns:
+        ``{"task", "metric", "value", "value_text", "protocol_run", "split", "examples", "model", "threshold",
+        "per_class_f1", "metrics"}``.
+
+    Raises:
+        ConfigError: An unknown split, a bad threshold or batch size, or a model whose labels are neither the 28
+            classes nor the task's.
+    """
+    import datasets
+    import numpy as np
+
+    from .._io import atomic_write_json
+    from ..loading import check_model_folder
+    from ..modeling import EmoPillarsClassifier
+    from ..taxonomy import EMOTIONS
+    from . import get_task
+
+    stream = stream or sys.stdout
+    task_obj = task if isinstance(task, Task) else get_task(task)
+    threshold = _check_threshold(threshold)
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ConfigError(f"batch_size must be a positive integer, got {batch_size!r}")
+    model = os.fspath(model)
+    check_model_folder(model, trust_remote_code)
+    loaded = task_obj.load(data)
+    if split == "all":
+        rows = datasets.concatenate_datasets([loaded[name] for name in loaded])
+    elif split in loaded:
+        rows = loaded[split]
+    else:
+        raise ConfigError(f"split must be one of {[*loaded, 'all']}, got {split!r}")
+
+    classifier = EmoPillarsClassifier.from_pretrained(model, trust_remote_code=trust_remote_code)
+    labels = tuple(classifier.labels)
+    if labels != tuple(EMOTIONS) and labels != tuple(task_obj.label_names):
+        raise ConfigError(
+            f"the model's labels ({', '.join(labels[:4])}...) are neither the 28 classes nor the {task_obj.name} labels"
+        )
+    contextual = classifier.input_format == "contextual" and rows["context"][0] is not None
+    probs = classifier.predict_proba(
+        list(rows["text"]),
+        contexts=list(rows["context"]) if contextual else None,
+        characters=list(rows["character"]) if contextual else None,
+        batch_size=batch_size,
+        show_progress_bar=True,
+    )
+    mapped = labels == tuple(EMOTIONS) and tuple(task_obj.label_names) != tuple(EMOTIONS)
+    gold = rows[task_obj.label_column]
+    if task_obj.multi_label:
+        if threshold == "global":
+            cut = np.full(probs.shape[1], classifier.global_threshold)
+        elif threshold == "per_label":
+            cut = classifier.thresholds
+        else:
+            cut = np.full(probs.shape[1], float(threshold))
+        decided = probs >= cut
+        if mapped:
+            decided = task_obj.scores_from_emo28(decided.astype(np.float64)) >= 0.5
+        metrics = task_obj.compute_metrics(gold, decided.astype(np.int64))
+        used = threshold if isinstance(threshold, float) else f"{threshold} ({classifier.global_threshold:.2f})"
+        protocol_run = f"{split} split, the model's {used} threshold, no training on this data"
+    else:
+        scores = task_obj.scores_from_emo28(probs) if mapped else probs
+        metrics = task_obj.compute_metrics(gold, scores.argmax(axis=1).tolist())
+        protocol_run = f"{split} split, highest score, no training on this data"
+    value = metrics[task_obj.metric_name]
+    results = {
+        "task": task_obj.name,
+        "metric": task_obj.metric_name,
+        "value": value,
+        "value_text": f"{value:.4f}",
+        "protocol_run": protocol_run,
+        "protocol": task_obj.protocol,
+        "split": split,
+        "examples": len(rows),
+        "model": model,
+        "threshold": threshold if task_obj.multi_label else None,
+        "per_class_f1": {name: metrics[f"f1_{name}"] for name in task_obj.label_names},
+        "metrics": metrics,
+    }
+    if output is not None:
+        atomic_write_json(Path(output), results)
+    print(f"{task_obj.name}: {task_obj.metric_name} = {results['value_text']} ({protocol_run})", file=stream)
+    for name in ("micro_f1", "accuracy"):
+        if name in metrics and name != task_obj.metric_name:
+            print(f"  {name} = {metrics[name]:.4f}", file=stream)
+    return results
