@@ -28,6 +28,7 @@ imports it lazily.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import copy
 import gc
@@ -107,6 +108,14 @@ def check_device(device: str) -> None:
 def _common_prefix_length(rows: Sequence[Sequence[int]]) -> int:
     """Length of the longest common prefix of token lists."""
     return len(os.path.commonprefix([list(r) for r in rows])) if rows else 0
+
+
+def _release_process_group(state: Any) -> None:
+    """Destroy the default process group of a multi-process run if it is still there (idempotent)."""
+    import torch
+
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        state.destroy_process_group()
 
 
 @dataclass
@@ -440,6 +449,9 @@ class TransformersBackend(LLMBackend):
                 if cfg.device_map is not None:
                     raise ConfigError("device_map cannot be used in a multi-process launch (one model per process)")
                 self._state = state
+                # A gloo/NCCL group still alive when the interpreter exits can abort the process from its
+                # threads ("terminate called without an active exception"): release it at exit, once.
+                atexit.register(_release_process_group, state)
                 self.is_main_process = state.is_main_process
                 return state.device
         if cfg.device != "auto":
@@ -448,6 +460,10 @@ class TransformersBackend(LLMBackend):
         return accelerator if accelerator is not None else torch.device("cpu")
 
     def close(self) -> None:
+        if self._state is not None:
+            self._state.wait_for_everyone()  # no process leaves the group while another still uses it
+            _release_process_group(self._state)
+            self._state = None
         self._prefix_store.clear()
         self.model = None
         self.tokenizer = None
