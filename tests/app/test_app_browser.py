@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 from conftest import FIXTURES, free_port
+from processes import stop_process
 
 pytest.importorskip("gradio")
 
@@ -67,12 +68,7 @@ def app_server(tmp_path_factory, tiny_emotions_model):
     try:
         yield f"http://127.0.0.1:{port}/", process, annotations
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process)
 
 
 @pytest.fixture(scope="module")

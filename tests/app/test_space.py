@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from conftest import free_port
+from processes import stop_process
 
 pytest.importorskip("gradio")
 
@@ -37,12 +38,7 @@ def test_app_py_serves_and_says_in_one_line_that_the_hub_is_offline(tmp_path):
                 time.sleep(0.3)
         assert config is not None, "app.py did not serve within 60 s"
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process)
     error = next(c for c in config["components"] if c.get("props", {}).get("elem_id") == "model-error")
     assert error["props"]["value"] == (
         "**No model loaded:** model 'alex-shvets/roberta-large-emopillars-contextless' is not a local folder, "
