@@ -179,8 +179,8 @@ class EmoPillarsClassifier:
                 ``file_name``.
             **model_kwargs: Passed to ``AutoModelForSequenceClassification.from_pretrained`` (torch); for onnx,
                 ``threads`` (onnxruntime's intra-op threads) and ``recheck_margin``: with ``precision="int8"``,
-                inputs with a score within this margin of a threshold (single-label: a top-two gap under twice
-                the margin) are scored again by the fp32 ``model.onnx``, so that INT8 keeps the fp32 labels
+                inputs with a logit within this margin of a threshold's logit (single-label: a top-two logit gap
+                under twice the margin) are scored again by the fp32 ``model.onnx``, so that INT8 keeps the fp32 labels
                 (default :data:`~emo_pillars.export.RECHECK_MARGIN` when the export has ``model.onnx``; 0 turns
                 it off).
 
@@ -248,9 +248,9 @@ class EmoPillarsClassifier:
         name = file_name or files[precision or "fp32"]
         margin = options.get("recheck_margin")
         if margin is not None and (
-            isinstance(margin, bool) or not isinstance(margin, (int, float)) or not 0.0 <= float(margin) <= 0.5
+            isinstance(margin, bool) or not isinstance(margin, (int, float)) or not 0.0 <= float(margin) < math.inf
         ):
-            raise ConfigError(f"recheck_margin must be a number in [0, 0.5], got {margin!r}")
+            raise ConfigError(f"recheck_margin must be a finite number of logits, at least 0, got {margin!r}")
         if margin and name != ONNX_INT8_FILE:
             raise ConfigError("recheck_margin applies to the INT8 file (precision='int8')")
         folder = source
@@ -384,31 +384,33 @@ class EmoPillarsClassifier:
                 # Longest first, so batches hold inputs of similar length and pad little (and the largest batch,
                 # the one that could run out of memory, comes first); scores go back to input order.
                 by_length = np.argsort([-len(ids) for ids in encoding["input_ids"]], kind="stable")
+                recheck: list[int] = []  # INT8 rows near a decision, rescored in fp32 in full batches below
                 for start in range(0, len(by_length), batch_size):
                     rows = by_length[start : start + batch_size]
-                    batch = {name: [values[i] for i in rows] for name, values in encoding.items()}
-                    scores = self._scores(batch)[:, self._order]
+                    scores = self._scores({name: [values[i] for i in rows] for name, values in encoding.items()})
+                    if self.recheck_model is not None:
+                        near = self._near_decision(scores)
+                        self.recheck_counts["inputs"] += len(rows)
+                        self.recheck_counts["rechecked"] += int(near.sum())
+                        recheck.extend(rows[near])
                     if probs is None:
                         probs = np.empty((len(text), scores.shape[1]), dtype=scores.dtype)
-                    probs[first + rows] = scores
+                    probs[first + rows] = scores[:, self._order]
                     bar.update()
+                for start in range(0, len(recheck), batch_size):
+                    rows = np.asarray(recheck[start : start + batch_size])
+                    batch = {name: [values[i] for i in rows] for name, values in encoding.items()}
+                    probs[first + rows] = self._scores(batch, model=self.recheck_model)[:, self._order]
         return rollup_proba(probs, level)[1] if level != "emotions" else probs
 
-    def _scores(self, encoding: Any) -> np.ndarray:
-        """Sigmoid or softmax scores, in the model's output order, for one tokenised batch (either backend)."""
+    def _scores(self, encoding: Any, model: Any = None) -> np.ndarray:
+        """Sigmoid or softmax scores, in the model's output order, for one tokenised batch (either backend; for
+        ONNX, ``model`` picks the session: the INT8 recheck passes the fp32 one)."""
         if self.backend == "onnx":
             from .export import scores_from_logits
 
             batch = self.tokenizer.pad(encoding, return_tensors="np")
-            scores = scores_from_logits(self.model.logits(batch), self.multi_label)
-            if self.recheck_model is not None:
-                near = self._near_decision(scores)
-                self.recheck_counts["inputs"] += len(scores)
-                self.recheck_counts["rechecked"] += int(near.sum())
-                if near.any():
-                    subset = {name: np.asarray(value)[near] for name, value in batch.items()}
-                    scores[near] = scores_from_logits(self.recheck_model.logits(subset), self.multi_label)
-            return scores
+            return scores_from_logits((model or self.model).logits(batch), self.multi_label)
         import torch
 
         batch = self.tokenizer.pad(encoding, return_tensors="pt").to(self.device)
@@ -418,16 +420,19 @@ class EmoPillarsClassifier:
         return scores.cpu().numpy()
 
     def _near_decision(self, scores: np.ndarray) -> np.ndarray:
-        """Rows (model output order) whose default decision an error of :attr:`recheck_margin` could flip: a score
-        that close to its threshold (:attr:`thresholds`, what :meth:`predict` cuts at), or (single-label) a top-two
-        gap under twice the margin."""
+        """Rows (model output order) whose default decision an INT8 error of :attr:`recheck_margin` logits could flip:
+        a logit that close to its threshold's (:attr:`thresholds`, what :meth:`predict` cuts at), or (single-label) a
+        top-two logit gap under twice the margin. The margin is in logits because INT8 moves logits by about the
+        same amount whatever the score; a margin in probability would recheck most inputs of a label whose threshold
+        is low (0.03 around a threshold of 0.06 spans 1.2 logits) and too few near 0.5."""
         margin = self.recheck_margin
+        p = np.clip(scores.astype(np.float64), 1e-12, 1 - 1e-12)
         if not self.multi_label:
-            top = np.sort(scores, axis=1)[:, -2:]
-            return (top[:, 1] - top[:, 0]) < 2 * margin
+            top = np.sort(p, axis=1)[:, -2:]
+            return np.log(top[:, 1] / top[:, 0]) < 2 * margin
         cuts = np.empty(scores.shape[1])
-        cuts[self._order] = self.thresholds
-        return (np.abs(scores - cuts) < margin).any(axis=1)
+        cuts[self._order] = np.clip(self.thresholds, 1e-12, 1 - 1e-12)
+        return (np.abs(np.log(p / (1 - p)) - np.log(cuts / (1 - cuts))) < margin).any(axis=1)
 
     def __call__(
         self,

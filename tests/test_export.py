@@ -173,9 +173,9 @@ def test_int8_recheck_rescores_near_threshold_inputs_in_fp32(tiny_classifier, tm
 
     default = EmoPillarsClassifier.from_pretrained(tmp_path / "onnx", backend="onnx", precision="int8")
     assert default.recheck_margin == RECHECK_MARGIN and default.recheck_model is not None
-    # A random tiny head scores everything near 0.5, its threshold: the widest margin rechecks every input.
+    # A margin of 50 logits covers every score: every input is rechecked.
     everything = EmoPillarsClassifier.from_pretrained(
-        tmp_path / "onnx", backend="onnx", precision="int8", recheck_margin=0.5
+        tmp_path / "onnx", backend="onnx", precision="int8", recheck_margin=50
     )
     np.testing.assert_allclose(everything.predict_proba(texts), fp32, atol=1e-6)
     assert everything.recheck_counts == {"inputs": len(texts), "rechecked": len(texts)}
@@ -187,7 +187,16 @@ def test_int8_recheck_rescores_near_threshold_inputs_in_fp32(tiny_classifier, tm
         tmp_path / "onnx", backend="onnx", precision="int8", recheck_margin=1e-9
     )
     np.testing.assert_allclose(narrow.predict_proba(texts), pure, atol=1e-9)
-    for bad in (-0.1, 0.7, "0.1", True):
+    # The margin is in logits: an input is rechecked where some INT8 logit lies within it of its threshold's logit.
+    logits_of = lambda p: np.log(p / (1 - p))  # noqa: E731
+    margin = float(np.median(np.abs(logits_of(pure) - logits_of(alone.thresholds)).min(axis=1)))
+    by_logit = EmoPillarsClassifier.from_pretrained(
+        tmp_path / "onnx", backend="onnx", precision="int8", recheck_margin=margin
+    )
+    by_logit.predict_proba(texts)
+    expected = int((np.abs(logits_of(pure) - logits_of(alone.thresholds)) < margin).any(axis=1).sum())
+    assert 0 < by_logit.recheck_counts["rechecked"] == expected < len(texts)
+    for bad in (-0.1, float("nan"), float("inf"), "0.1", True):
         with pytest.raises(ConfigError, match="recheck_margin"):
             EmoPillarsClassifier.from_pretrained(
                 tmp_path / "onnx", backend="onnx", precision="int8", recheck_margin=bad

@@ -79,8 +79,10 @@ class EmoPillarsTrainingArguments(TrainingArguments):
         head_learning_rate: Learning rate of the classification head and pooler; ``None`` uses ``learning_rate``.
         targets: ``"labels"`` (0/1 from the ``labels`` column, as in the paper) or ``"emotion_scores"`` (the
             teacher's soft scores as BCE targets).
-        pos_weight: Per-class positive weights in BCE: ``"none"``, ``"sqrt"`` (sqrt(neg/pos)) or ``"linear"``
-            (neg/pos), counted on the training split and capped at ``pos_weight_max``.
+        pos_weight: Per-class positive weights in BCE: ``"none"``, ``"sqrt"`` (sqrt(neg/pos)), ``"linear"``
+            (neg/pos) or ``"rare"`` (sqrt of neg/pos over the median label's, at least 1: only labels rarer than
+            the median are weighted up, so frequent labels keep calibrated scores), counted on the training split
+            and capped at ``pos_weight_max``.
         pos_weight_max: Cap on the positive weights.
         init_head_bias: Start the classifier bias at the log-odds of each label's frequency in training.
         freeze_embeddings: Keep the word-embedding matrix frozen.
@@ -123,9 +125,12 @@ class EmoPillarsTrainingArguments(TrainingArguments):
         default="labels",
         metadata={"help": "BCE targets: 0/1 'labels' (the paper) or the teacher's soft 'emotion_scores'."},
     )
-    pos_weight: Literal["none", "sqrt", "linear"] = field(
+    pos_weight: Literal["none", "sqrt", "linear", "rare"] = field(
         default=SMALL_ENCODER_DEFAULTS["pos_weight"],
-        metadata={"help": "Per-class positive weights in BCE: 'none', 'sqrt' (sqrt(neg/pos)) or 'linear' (neg/pos)."},
+        metadata={
+            "help": "Per-class positive weights in BCE: 'none', 'sqrt' (sqrt(neg/pos)), 'linear' (neg/pos) or 'rare' "
+            "(sqrt of neg/pos over the median label's: only labels rarer than the median are weighted up)."
+        },
     )
     pos_weight_max: float = field(default=30.0, metadata={"help": "Cap on the per-class positive weights."})
     init_head_bias: bool = field(
@@ -199,8 +204,8 @@ class EmoPillarsTrainingArguments(TrainingArguments):
             raise ConfigError(f"input_format must be one of {INPUT_FORMATS}, got {self.input_format!r}")
         if self.targets not in ("labels", "emotion_scores"):
             raise ConfigError(f"targets must be 'labels' or 'emotion_scores', got {self.targets!r}")
-        if self.pos_weight not in ("none", "sqrt", "linear"):
-            raise ConfigError(f"pos_weight must be 'none', 'sqrt' or 'linear', got {self.pos_weight!r}")
+        if self.pos_weight not in ("none", "sqrt", "linear", "rare"):
+            raise ConfigError(f"pos_weight must be 'none', 'sqrt', 'linear' or 'rare', got {self.pos_weight!r}")
         self.max_length = resolve_max_length(self.input_format, self.max_length)
         self._check_numbers()
         if self.head_learning_rate is not None and self.head_learning_rate <= 0:

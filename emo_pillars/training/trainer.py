@@ -425,7 +425,10 @@ class EmoPillarsTrainer(Trainer):
         positives = label_matrix.sum(axis=0)
         negatives = len(label_matrix) - positives
         ratio = negatives / np.maximum(positives, 1.0)
-        weight = np.sqrt(ratio) if args.pos_weight == "sqrt" else ratio
+        if args.pos_weight == "rare":
+            weight = np.sqrt(ratio / np.median(ratio))
+        else:
+            weight = np.sqrt(ratio) if args.pos_weight == "sqrt" else ratio
         return torch.as_tensor(np.clip(weight, 1.0, args.pos_weight_max), dtype=torch.float32)
 
     @staticmethod
