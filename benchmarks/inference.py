@@ -6,7 +6,7 @@ The paths, in one process, on the same texts in the same order:
 2. :class:`~emo_pillars.EmoPillarsClassifier` on torch;
 3. the ONNX export (fp32): ``EmoPillarsClassifier.from_pretrained(export, backend="onnx")``, run by onnxruntime;
 4. the INT8 export (``--quantize int8``): the same with ``precision="int8"`` and ``recheck_margin=0`` (INT8 alone);
-5. INT8 with its default fp32 recheck: inputs with a score within ``RECHECK_MARGIN`` of a threshold are scored again
+5. INT8 with its default fp32 recheck: inputs with a logit within ``RECHECK_MARGIN`` of a threshold's are scored again
    by ``model.onnx`` (see :mod:`emo_pillars.export`).
 
 Each path runs ``--repeats`` times, alternating with the others, and its fastest run counts. Reported: texts per

@@ -135,6 +135,18 @@ def test_head_learning_rate_pos_weight_bias_and_soft_targets(tiny_bert, tmp_path
     assert trainer.state.global_step == 2
 
 
+def test_rare_pos_weight_lifts_only_labels_rarer_than_the_median():
+    labels = np.zeros((100, 4))
+    labels[:50, 0] = 1  # neg/pos 1
+    labels[:20, 1] = 1  # 4
+    labels[:10, 2] = 1  # 9
+    labels[:2, 3] = 1  # 49
+    args = EmoPillarsTrainingArguments(output_dir="unused", pos_weight="rare", use_cpu=True)
+    weights = EmoPillarsTrainer._compute_pos_weight(labels, args).numpy()
+    median = np.median([1, 4, 9, 49])  # 6.5
+    np.testing.assert_allclose(weights, [1.0, 1.0, np.sqrt(9 / median), np.sqrt(49 / median)], rtol=1e-6)
+
+
 def test_no_head_learning_rate_uses_one_learning_rate(tiny_bert, tmp_path, context_less_data):
     args = make_args(tmp_path / "out", head_learning_rate=None, freeze_embeddings=False, init_head_bias=False)
     trainer = EmoPillarsTrainer(model=str(tiny_bert), args=args, train_dataset=context_less_data)
