@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 __all__ = [
+    "LOCK_FILE",
+    "OutputLock",
     "atomic_write_text",
     "atomic_write_bytes",
     "atomic_write_jsonl",
@@ -111,3 +114,64 @@ def _exchange(first: Path, second: Path) -> bool:
     at_fdcwd, rename_exchange = -100, 2
     result = renameat2(at_fdcwd, os.fsencode(first), at_fdcwd, os.fsencode(second), rename_exchange)
     return result == 0
+
+
+#: The lock file :class:`OutputLock` keeps in a folder.
+LOCK_FILE = ".lock"
+
+
+class OutputLock:
+    """An exclusive lock on an output folder (``<folder>/.lock``), so two processes never write one folder.
+
+    The lock is an ``fcntl.flock`` on the file, which the system releases when the process ends, however it ends
+    (``kill -9`` included), so a crashed run never leaves a stale lock. The file names the holder (pid, host).
+
+    Args:
+        folder: The output folder (created if missing).
+        hint: What the refusal tells the user to do.
+
+    Examples:
+        >>> import tempfile
+        >>> with OutputLock(tempfile.mkdtemp()):
+        ...     pass
+    """
+
+    def __init__(self, folder: str | os.PathLike, hint: str = "wait for it to finish or choose another --output"):
+        self.folder = Path(folder)
+        self.hint = hint
+        self.path = self.folder / LOCK_FILE
+        self._handle = None
+
+    def acquire(self) -> OutputLock:
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - not POSIX: no lock
+            return self
+        self.folder.mkdir(parents=True, exist_ok=True)
+        handle = self.path.open("a+", encoding="utf-8")
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            handle.close()
+            from .errors import ConfigError
+
+            raise ConfigError(f"{self.folder} is being written by {holder} (lock {self.path}): {self.hint}") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()} on host {socket.gethostname()}\n")
+        handle.flush()
+        self._handle = handle
+        return self
+
+    def release(self) -> None:
+        if self._handle is not None:
+            self._handle.close()  # closing releases the flock
+            self._handle = None
+
+    def __enter__(self) -> OutputLock:
+        return self.acquire()
+
+    def __exit__(self, *exc) -> None:
+        self.release()

@@ -23,7 +23,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import socket
 import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -33,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
-from .._io import atomic_write_json
+from .._io import OutputLock, atomic_write_json
 from ..errors import ConfigError
 from .backends.base import ChatPrompt, Completion, LLMBackend
 from .cache import ReplyCache, call_key
@@ -61,7 +60,6 @@ CONTEXTUAL_FILE = f"{CONTEXTUAL}.jsonl"
 OUTPUT_FILES = (CONTEXT_LESS_FILE, CONTEXTUAL_FILE)
 RUN_FILE = "run.json"
 CACHE_DIR = "cache"
-LOCK_FILE = ".lock"
 
 
 @dataclass
@@ -281,62 +279,6 @@ def check_output_dir(path: str | os.PathLike) -> Path:
         if parent.exists():
             break
     return path
-
-
-class OutputLock:
-    """An exclusive lock on an output folder (``<folder>/.lock``), so two processes never write one folder.
-
-    The lock is an ``fcntl.flock`` on the file, which the system releases when the process ends, however it ends
-    (``kill -9`` included), so a crashed run never leaves a stale lock. The file names the holder (pid, host).
-
-    Args:
-        folder: The output folder (created if missing).
-
-    Examples:
-        >>> import tempfile
-        >>> with OutputLock(tempfile.mkdtemp()):
-        ...     pass
-    """
-
-    def __init__(self, folder: str | os.PathLike):
-        self.folder = Path(folder)
-        self.path = self.folder / LOCK_FILE
-        self._handle = None
-
-    def acquire(self) -> OutputLock:
-        try:
-            import fcntl
-        except ImportError:  # pragma: no cover - not POSIX: no lock
-            return self
-        self.folder.mkdir(parents=True, exist_ok=True)
-        handle = self.path.open("a+", encoding="utf-8")
-        try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            handle.seek(0)
-            holder = handle.read().strip() or "another process"
-            handle.close()
-            raise ConfigError(
-                f"output folder {self.folder} is being written by {holder} (lock {self.path}): "
-                "wait for it to finish or choose another --output"
-            ) from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"pid {os.getpid()} on host {socket.gethostname()}\n")
-        handle.flush()
-        self._handle = handle
-        return self
-
-    def release(self) -> None:
-        if self._handle is not None:
-            self._handle.close()  # closing releases the flock
-            self._handle = None
-
-    def __enter__(self) -> OutputLock:
-        return self.acquire()
-
-    def __exit__(self, *exc) -> None:
-        self.release()
 
 
 def _launch_rank() -> int:

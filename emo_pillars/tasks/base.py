@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import InputError
+from ..errors import ConfigError, InputError
 from ..inputs import InputFormat, check_input_format
 from ..taxonomy import EMOTIONS, label2id
 from .recipes import TaskRecipe
@@ -270,11 +270,21 @@ def stratified_fold_indices(labels: Sequence[int], k: int = 5, seed: int = 42) -
 
     Returns:
         ``k`` pairs ``(train_indices, test_indices)``; every example is in exactly one test fold.
+
+    Raises:
+        ConfigError: No label has ``k`` examples, so no fold could hold one of each (scikit-learn's ``ValueError``,
+            said in one line).
     """
     import numpy as np
     from sklearn.model_selection import StratifiedKFold
 
     y = np.asarray(labels)
+    counts = np.unique(y, return_counts=True)[1] if len(y) else np.zeros(1, dtype=np.int64)
+    if counts.max() < k:
+        raise ConfigError(
+            f"{k} stratified folds need at least {k} examples of a label; the data has at most {counts.max()} "
+            f"of each ({len(y)} examples): use fewer folds"
+        )
     splitter = StratifiedKFold(n_splits=k, shuffle=True, random_state=seed)
     return [(tr.tolist(), te.tolist()) for tr, te in splitter.split(np.zeros(len(y)), y)]
 

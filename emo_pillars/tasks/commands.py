@@ -28,6 +28,8 @@ class FinetuneCommandArguments:
         head: ``emo28`` (the 28-class head, task labels mapped into it) or ``task`` (a task-sized head); default:
             the task's recipe.
         folds: Cross-validation folds (ISEAR only; default 5).
+        fold: Train and record only this fold (1 to folds - 1), so folds can run in parallel; a final run with
+            ``--resume`` trains the last fold and writes the model.
         ways: IEMOCAP label scheme (4 or 6).
         resume: Continue an interrupted run (finished folds are kept).
         trust_remote_code: Allow custom code in the model folder.
@@ -50,6 +52,13 @@ class FinetuneCommandArguments:
     )
     folds: int | None = dataclasses.field(
         default=None, metadata={"help": "Cross-validation folds (ISEAR only; default 5)."}
+    )
+    fold: int | None = dataclasses.field(
+        default=None,
+        metadata={
+            "help": "Train and record only this fold (1 to folds - 1), e.g. one per process; then run again with "
+            "--resume to train the last fold and write the model."
+        },
     )
     ways: int | None = dataclasses.field(default=None, metadata={"help": "IEMOCAP label scheme: 4 (default) or 6."})
     resume: bool = dataclasses.field(
@@ -111,6 +120,7 @@ def run_finetune(args: argparse.Namespace) -> int:
         head=command.head,
         epochs=epochs,
         folds=command.folds,
+        fold=command.fold,
         lora=lora,
         push_to_hub=repo_id if push else None,
         max_steps=max_steps,

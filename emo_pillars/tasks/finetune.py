@@ -20,12 +20,17 @@ Two heads:
 
 Protocols: ISEAR has no official split, so it is evaluated with stratified k-fold cross-validation (``folds``,
 default 5) and reported as mean +- std over folds (:meth:`Task.aggregate`); the saved weights are those of the
-last fold. Each finished fold's metrics are written to ``<output>/folds/fold-<i>.json``, so ``resume=True`` starts
-at the first unfinished fold (and inside it, at its last checkpoint). The other tasks use their official
-train / validation / test splits.
+last fold. Each finished fold's metrics are written to the run's work folder (``.<output>.work/folds/fold-<i>.json``),
+so ``resume=True`` starts at the first unfinished fold (and inside it, at its last checkpoint). ``fold=i`` trains
+and records fold ``i`` only, so folds 1 to k-1 can run in parallel processes (one per core or GPU); a final run with
+``resume=True`` trains the last fold, whose weights are saved, and aggregates. Each fold is locked while it trains,
+and the work folder records the run's options (``run.json``): a resume or a fold run with other options is refused
+rather than mixed into the same figure. The other tasks use their official train / validation / test splits.
 
 Examples:
     >>> finetune_main("isear", "isear.csv", "roberta-base", "out", folds=5)  # doctest: +SKIP
+    >>> # folds in parallel: fold=1 ... fold=4 in four processes, then
+    >>> finetune_main("isear", "isear.csv", "roberta-base", "out", folds=5, resume=True)  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -36,7 +41,7 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
-from .._io import atomic_write_json, atomic_write_text
+from .._io import OutputLock, atomic_write_json, atomic_write_text
 from ..errors import ConfigError
 from .base import Task, format_mean_std
 
@@ -128,6 +133,43 @@ def _train_and_predict(
     return metrics, trainer
 
 
+#: The file in a run's work folder that records the run's options (see :func:`_check_run_record`).
+RUN_RECORD = "run.json"
+#: Training options that change no figure (logging, saving, the Hub), left out of the record; so is any token.
+NEUTRAL_OPTIONS = ("logging_", "save_", "hub_", "dataloader_", "disable_tqdm", "report_to", "push_to_hub",
+                   "per_device_eval_batch_size")  # fmt: skip
+
+
+def _check_run_record(work: Path, run: dict[str, Any]) -> None:
+    """Write ``run`` to the work folder, or refuse when the folder holds the work of a run with other options.
+
+    A resumed run, and a ``fold`` run beside others, reuses the folds and checkpoints already in the work folder;
+    mixing folds trained with other options (another learning rate, seed or model) into one mean would be a figure
+    of no recipe, so the options must match the ones recorded there.
+    """
+    options = {
+        name: value for name, value in run["options"].items()
+        if not name.startswith(NEUTRAL_OPTIONS) and "token" not in name
+    }  # fmt: skip
+    run = json.loads(json.dumps({**run, "options": options}, default=str))
+    path = work / RUN_RECORD
+    if path.is_file():
+        recorded = json.loads(path.read_text(encoding="utf-8"))
+        names = sorted(set(recorded) | set(run))
+        options = sorted(
+            name for name in set(recorded.get("options", {})) | set(run["options"])
+            if recorded.get("options", {}).get(name) != run["options"].get(name)
+        )  # fmt: skip
+        differ = [name for name in names if name != "options" and recorded.get(name) != run.get(name)] + options
+        if differ:
+            raise ConfigError(
+                f"{work} holds the work of a run with other options ({', '.join(differ)} differ): give the same "
+                "options to resume it, or run without resume to start over"
+            )
+        return
+    atomic_write_json(path, run)
+
+
 #: The recipe values the card lists.
 RECIPE_FIELDS = (
     "head", "max_length", "learning_rate", "head_learning_rate", "num_train_epochs", "per_device_train_batch_size",
@@ -210,6 +252,7 @@ def finetune_main(
     head: str | None = None,
     epochs: float | None = None,
     folds: int | None = None,
+    fold: int | None = None,
     lora: bool = False,
     push_to_hub: str | None = None,
     max_steps: int | None = None,
@@ -234,6 +277,8 @@ def finetune_main(
             the task's recipe.
         epochs: Training epochs (default: the task's recipe, else the trainer's).
         folds: Cross-validation folds for tasks without an official split (ISEAR; default 5). Refused for others.
+        fold: Train and record only this fold (1 to ``folds`` - 1) in the run's work folder, and save no model; a
+            later run with ``resume=True`` uses the record. Folds can so run in parallel processes.
         lora: Train LoRA adapters and merge them into the saved model.
         push_to_hub: A Hub repository id to upload the output folder to.
         max_steps: Stop each training run after this many steps (quick checks).
@@ -277,6 +322,14 @@ def finetune_main(
     k = (folds if folds is not None else 5) if cross_validate else None
     if k is not None and k < 2:
         raise ConfigError(f"folds must be at least 2, got {k}")
+    if fold is not None:
+        if not cross_validate:
+            raise ConfigError(f"the {task_obj.name} protocol uses its official splits; fold applies to {CV_TASKS}")
+        if isinstance(fold, bool) or not isinstance(fold, int) or not 1 <= fold < k:
+            raise ConfigError(
+                f"fold must be 1 to {k - 1}, got {fold!r}: the last fold is trained by the final run (resume=True), "
+                "whose weights are saved"
+            )
 
     output = Path(output)
     work = output.with_name(f".{output.name}.work")  # checkpoints and finished folds of this run
@@ -290,10 +343,15 @@ def finetune_main(
         options.setdefault("pos_weight", "none")
     EmoPillarsTrainingArguments(**options)  # every number is checked before the data and the model load
     check_model_folder(model, trust_remote_code)
-    if work.exists() and not resume:
+    keep = resume or fold is not None
+    if work.exists() and not keep:
         import shutil
 
         shutil.rmtree(work)
+    where = {name: os.path.abspath(path) if os.path.exists(path) else os.fspath(path) for name, path in
+             (("data", data), ("model", model))}  # fmt: skip
+    _check_run_record(work, {"task": task_obj.name, **where, "head": head, "folds": k, "seed": seed,
+                             "options": options})  # fmt: skip
     loaded = task_obj.load(data)
 
     dataset_id = os.fspath(data) if not os.path.exists(data) else None
@@ -320,21 +378,43 @@ def finetune_main(
         fold_sets = task_obj.folds(loaded, k=k, seed=seed)
         fold_metrics = []
         trainer = None
-        for i, fold in enumerate(fold_sets, start=1):
+        for i, part in enumerate(fold_sets, start=1):
+            if fold is not None and i != fold:
+                continue
             record = work / "folds" / f"fold-{i}.json"
-            if i < k and resume and record.is_file():
+            if i < k and keep and record.is_file():
                 metrics = json.loads(record.read_text(encoding="utf-8"))
                 print(f"fold {i}/{k}: {task_obj.metric_name} {metrics[task_obj.metric_name]:.4f} (finished before)",
                       file=stream)  # fmt: skip
                 fold_metrics.append(metrics)
                 continue
-            fold_options = {**options, "output_dir": os.fspath(work / f"fold-{i}")}
-            metrics, trainer = _train_and_predict(
-                task_obj, head, model, {"train": fold["train"], "test": fold["test"]}, fold_options, card(), **run
-            )
-            atomic_write_json(record, metrics)
+            fold_dir = work / f"fold-{i}"
+            hint = "another process is training this fold; wait for it to finish, then run again with resume"
+            with OutputLock(fold_dir, hint=hint):
+                if i < k and record.is_file():  # another process finished it while this one waited for the lock
+                    metrics = json.loads(record.read_text(encoding="utf-8"))
+                else:
+                    fold_options = {**options, "output_dir": os.fspath(fold_dir)}
+                    metrics, trainer = _train_and_predict(
+                        task_obj, head, model, {"train": part["train"], "test": part["test"]}, fold_options, card(),
+                        **run,
+                    )  # fmt: skip
+                    atomic_write_json(record, metrics)
             fold_metrics.append(metrics)
             print(f"fold {i}/{k}: {task_obj.metric_name} {metrics[task_obj.metric_name]:.4f}", file=stream)
+        if fold is not None:
+            print(f"fold {fold}/{k} recorded in {work}: run again with resume (the same options) to train fold {k} "
+                  f"and write {output}", file=stream)  # fmt: skip
+            metrics = fold_metrics[0]
+            return {
+                "task": task_obj.name,
+                "metric": task_obj.metric_name,
+                "fold": fold,
+                "folds": k,
+                "value": metrics[task_obj.metric_name],
+                "metrics": metrics,
+                "work": os.fspath(work),
+            }
         aggregate = task_obj.aggregate(fold_metrics)
         headline = aggregate[task_obj.metric_name]
         results.update(

@@ -206,6 +206,74 @@ def test_cross_validation_resumes_at_the_first_unfinished_fold(isear_file: Path,
     assert (out / "eval_results.json").is_file() and not (tmp_path / ".out.work").exists()
 
 
+def test_folds_run_in_parallel_processes_then_one_resume_finishes(isear_file: Path, tiny_bert: str, tmp_path: Path):
+    """``--fold 1`` and ``--fold 2`` in two processes at once, then ``--resume`` trains fold 3 and aggregates."""
+    import subprocess
+
+    from benchmark_files import ISEAR_HEADER, ISEAR_ROWS, isear_line
+
+    rows = [isear_line(subject + 2 * copy, code, text) for copy in range(2) for subject, code, text, _ in ISEAR_ROWS]
+    isear_file.write_text("\n".join([ISEAR_HEADER, *rows]), encoding="utf-8")  # 4 texts a label: 3 folds hold one
+    out = tmp_path / "out"
+    argv = ["finetune", "--task", "isear", "--data", str(isear_file), "--model", tiny_bert, "--output", str(out)]
+    argv += ["--folds", "3", "--max-steps", "2", "--batch-size", "4", "--max-length", "32", "--use_cpu"]
+    runs = [
+        subprocess.Popen([sys.executable, "-m", "emo_pillars", *argv, "--fold", str(i)], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+        for i in (1, 2)
+    ]  # fmt: skip
+    for i, run in enumerate(runs, start=1):
+        stdout, stderr = run.communicate(timeout=300)
+        assert run.returncode == 0, stderr[-3000:]
+        assert f"fold {i}/3 recorded in" in stdout
+    work = tmp_path / ".out.work"
+    records = [json.loads((work / "folds" / f"fold-{i}.json").read_text()) for i in (1, 2)]
+    assert not out.exists() and not (work / "folds" / "fold-3.json").exists()  # a fold run saves no model
+
+    stream = io.StringIO()
+    result = finetune_main("isear", isear_file, tiny_bert, out, folds=3, stream=stream, resume=True, **QUICK)
+    assert stream.getvalue().count("(finished before)") == 2 and "fold 3/3" in stream.getvalue()
+    assert result["fold_values"][:2] == [r["macro_f1"] for r in records] and len(result["fold_values"]) == 3
+    assert (out / "eval_results.json").is_file() and not work.exists()
+
+
+def test_a_resume_or_fold_run_with_other_options_is_refused(isear_file: Path, tiny_bert: str, tmp_path: Path):
+    out = tmp_path / "out"
+    first = finetune_main("isear", isear_file, tiny_bert, out, folds=2, fold=1, stream=io.StringIO(), **QUICK)
+    assert first["fold"] == 1 and 0.0 <= first["value"] <= 1.0
+    for changed in ({"learning_rate": 1e-3}, {"seed": 7}, {"max_length": 16}):
+        with pytest.raises(ConfigError, match=f"{next(iter(changed))} differ"):
+            finetune_main("isear", isear_file, tiny_bert, out, folds=2, resume=True, **{**QUICK, **changed})
+    with pytest.raises(ConfigError, match="folds differ"):
+        finetune_main("isear", isear_file, tiny_bert, out, folds=3, fold=1, resume=True, **QUICK)
+    # options that change no figure do not count, and no token is ever written to the record
+    again = finetune_main(
+        "isear", isear_file, tiny_bert, out, folds=2, fold=1, stream=io.StringIO(), logging_steps=7,
+        hub_token="hf_secret", **QUICK,
+    )  # fmt: skip
+    assert again["value"] == first["value"]
+    assert "hf_secret" not in (tmp_path / ".out.work" / "run.json").read_text()
+
+
+def test_a_fold_being_trained_elsewhere_is_refused_and_fold_is_checked(isear_file: Path, tmp_path: Path):
+    from emo_pillars._io import OutputLock
+    from emo_pillars.cli import main
+
+    tiny = str(build_tiny_bert(tmp_path / "tiny"))
+    out = tmp_path / "out"
+    held = OutputLock(tmp_path / ".out.work" / "fold-1").acquire()  # flock: another open file, another holder
+    with pytest.raises(ConfigError, match="another process is training this fold"):
+        finetune_main("isear", isear_file, tiny, out, folds=2, fold=1, stream=io.StringIO(), **QUICK)
+    held.release()
+    for bad in (0, 3, True, "1"):
+        with pytest.raises(ConfigError, match="fold must be 1 to 2"):
+            finetune_main("isear", isear_file, tiny, out, folds=3, fold=bad, **QUICK)
+    with pytest.raises(ConfigError, match="3 stratified folds need at least 3 examples of a label"):
+        finetune_main("isear", isear_file, tiny, out, folds=3, stream=io.StringIO(), **QUICK)  # 2 texts a label
+    argv = ["finetune", "--task", "goemotions", "--data", str(tmp_path), "--model", tiny, "--output", str(out)]
+    assert main([*argv, "--fold", "1"]) == 2  # official splits: no folds
+
+
 def test_finetune_validates_before_loading(emocontext_dir: Path, tmp_path: Path) -> None:
     from emo_pillars.cli import main
 
