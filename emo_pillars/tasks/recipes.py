@@ -58,6 +58,8 @@ class TaskRecipe:
         num_train_epochs: Training epochs.
         per_device_train_batch_size: Training batch size.
         pos_weight: Per-class positive weights in BCE (multi-label tasks).
+        layer_lr_decay: Layer-wise learning-rate decay of the encoder.
+        label_smoothing_factor: Label smoothing of the training targets.
         threshold_policy: How multi-label predictions are cut: ``"global"`` (one threshold tuned on validation)
             or ``"argmax"`` (single-label tasks).
         chosen_by: How the values were chosen, in words (written into the card the recipe trains).
@@ -74,6 +76,8 @@ class TaskRecipe:
     num_train_epochs: float | None = None
     per_device_train_batch_size: int | None = None
     pos_weight: str | None = None
+    layer_lr_decay: float | None = None
+    label_smoothing_factor: float | None = None
     threshold_policy: str = "global"
     chosen_by: str = field(default="", compare=False)
 
@@ -81,7 +85,7 @@ class TaskRecipe:
         """The values that are training arguments, without the ``None`` ones."""
         names = (
             "max_length", "learning_rate", "head_learning_rate", "num_train_epochs", "per_device_train_batch_size",
-            "pos_weight",
+            "pos_weight", "layer_lr_decay", "label_smoothing_factor",
         )  # fmt: skip
         return {name: getattr(self, name) for name in names if getattr(self, name) is not None}
 

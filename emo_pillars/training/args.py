@@ -85,6 +85,11 @@ class EmoPillarsTrainingArguments(TrainingArguments):
             and capped at ``pos_weight_max``.
         pos_weight_max: Cap on the positive weights.
         init_head_bias: Start the classifier bias at the log-odds of each label's frequency in training.
+        layer_lr_decay: Layer-wise learning-rate decay in ``(0, 1]``: the top encoder layer learns at
+            ``learning_rate * decay``, each layer below at ``decay`` times the one above, the embeddings below the
+            first layer; the head keeps ``head_learning_rate``. ``1`` (default) gives the encoder one rate.
+        label_smoothing_factor: (transformers' option) Softmax targets become ``(1 - e)`` on the gold class plus
+            ``e / num_labels`` everywhere; multi-label 0/1 targets move to ``e / 2`` and ``1 - e / 2``.
         freeze_embeddings: Keep the word-embedding matrix frozen.
         tune_thresholds: After training, sweep global and per-label thresholds on the evaluation split and store
             them in the model config.
@@ -149,6 +154,13 @@ class EmoPillarsTrainingArguments(TrainingArguments):
         default=True,
         metadata={"help": "Contextual input: give an encoder with one token type (RoBERTa) two token types."},
     )
+    layer_lr_decay: float = field(
+        default=1.0,
+        metadata={
+            "help": "Layer-wise learning-rate decay: encoder layer i of L learns at learning_rate * decay ** (L - i), "
+            "the embeddings at decay ** (L + 1); 1 keeps one rate."
+        },
+    )
     lora: bool = field(default=False, metadata={"help": "Train LoRA adapters (peft) instead of all encoder weights."})
     lora_r: int = field(default=8, metadata={"help": "LoRA rank."})
     lora_alpha: int = field(default=16, metadata={"help": "LoRA alpha (scaling)."})
@@ -208,6 +220,10 @@ class EmoPillarsTrainingArguments(TrainingArguments):
             raise ConfigError(f"pos_weight must be 'none', 'sqrt', 'linear' or 'rare', got {self.pos_weight!r}")
         self.max_length = resolve_max_length(self.input_format, self.max_length)
         self._check_numbers()
+        if not 0.0 < float(self.layer_lr_decay) <= 1.0:
+            raise ConfigError(f"layer_lr_decay must be in (0, 1], got {self.layer_lr_decay}")
+        if not 0.0 <= float(self.label_smoothing_factor) < 1.0:
+            raise ConfigError(f"label_smoothing_factor must be in [0, 1), got {self.label_smoothing_factor}")
         if self.head_learning_rate is not None and self.head_learning_rate <= 0:
             raise ConfigError(f"head_learning_rate must be positive, got {self.head_learning_rate}")
         if self.lora and self.lora_r <= 0:
@@ -253,7 +269,7 @@ class EmoPillarsTrainingArguments(TrainingArguments):
     def emo_pillars_options(self) -> dict[str, Any]:
         """Our own fields only, as a dict (for the model card and the saved config)."""
         names = (
-            "input_format", "max_length", "head_learning_rate", "targets", "pos_weight", "pos_weight_max",
+            "input_format", "max_length", "head_learning_rate", "layer_lr_decay", "targets", "pos_weight", "pos_weight_max",
             "init_head_bias", "freeze_embeddings", "tune_thresholds", "lora", "lora_r", "lora_alpha", "lora_dropout",
             "lora_target_modules", "merge_lora",
         )  # fmt: skip

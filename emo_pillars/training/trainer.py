@@ -6,9 +6,11 @@ import json
 import logging
 import math
 import os
+import re
 import shutil
 import tempfile
 import time
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -45,6 +47,8 @@ CONFIG_KEY = "emo_pillars"
 
 #: Parameter-name fragments of classification heads and poolers (BERT, RoBERTa, DistilBERT, DeBERTa, ...).
 HEAD_MODULE_NAMES = ("classifier", "pooler", "pre_classifier", "score")
+#: The encoder-layer index in a parameter name (``...encoder.layer.3.attention...``), for ``layer_lr_decay``.
+_LAYER_INDEX = re.compile(r"\.layers?\.(\d+)\.")
 
 #: The training arguments are saved as JSON (``Trainer`` writes a pickle, ``training_args.bin``).
 TRAINING_ARGS_JSON = "training_args.json"
@@ -299,15 +303,17 @@ class EmoPillarsTrainer(Trainer):
         callbacks.append(ModelCardCallback(self.card_data))
         kwargs.setdefault("data_collator", DataCollatorWithPadding(processing_class))
         kwargs.setdefault("compute_metrics", self._compute_metrics)
-        super().__init__(
-            model=model,
-            args=args,
-            train_dataset=train_dataset,
-            eval_dataset=eval_dataset,
-            processing_class=processing_class,
-            callbacks=callbacks,
-            **kwargs,
-        )
+        with warnings.catch_warnings():  # compute_loss smooths multi-label targets itself; transformers says it won't
+            warnings.filterwarnings("ignore", message="Label smoothing is not compatible with multi-label")
+            super().__init__(
+                model=model,
+                args=args,
+                train_dataset=train_dataset,
+                eval_dataset=eval_dataset,
+                processing_class=processing_class,
+                callbacks=callbacks,
+                **kwargs,
+            )
         self.threshold_result: ThresholdResult | None = None
 
     # ----- setup -----------------------------------------------------------------------------------------------
@@ -487,25 +493,44 @@ class EmoPillarsTrainer(Trainer):
         batch = self.args.train_batch_size * self.args.gradient_accumulation_steps
         return _EpochSeededSampler(train_dataset, seed, batch, strategy == "group_by_length", input_name)
 
+    def parameter_learning_rate(self, name: str, num_layers: int) -> float:
+        """The learning rate of parameter ``name``: the head's, or the encoder's scaled by its layer's decay.
+
+        Layers are found by the ``layer.<i>.`` (BERT, RoBERTa) or ``layers.<i>.`` part of the name; parameters
+        below the first layer (embeddings) get one more step of decay, any other encoder parameter the top rate.
+        """
+        if any(part in name.split(".") for part in HEAD_MODULE_NAMES):
+            return (
+                self.args.head_learning_rate if self.args.head_learning_rate is not None else self.args.learning_rate
+            )
+        decay = float(self.args.layer_lr_decay)
+        if decay == 1.0 or num_layers <= 0:
+            return self.args.learning_rate
+        match = _LAYER_INDEX.search(name)
+        if match is not None:
+            depth = num_layers - int(match.group(1))  # 1 for the top layer
+        elif "embeddings" in name.split("."):
+            depth = num_layers + 1
+        else:
+            depth = 1
+        return self.args.learning_rate * decay**depth
+
     def create_optimizer(self, model=None):
         head_lr = self.args.head_learning_rate
-        if self.optimizer is not None or head_lr is None or head_lr == self.args.learning_rate:
+        one_rate = head_lr is None or head_lr == self.args.learning_rate
+        if self.optimizer is not None or (one_rate and float(self.args.layer_lr_decay) == 1.0):
             return super().create_optimizer(model)
         opt_model = self.model if model is None else model
         decay = set(self.get_decay_parameter_names(opt_model))
-        groups: dict[tuple[bool, bool], list[torch.nn.Parameter]] = {}
+        num_layers = int(getattr(opt_model.config, "num_hidden_layers", 0) or 0)
+        groups: dict[tuple[float, bool], list[torch.nn.Parameter]] = {}
         for name, param in opt_model.named_parameters():
             if not param.requires_grad:
                 continue
-            is_head = any(part in name.split(".") for part in HEAD_MODULE_NAMES)
-            groups.setdefault((is_head, name in decay), []).append(param)
+            groups.setdefault((self.parameter_learning_rate(name, num_layers), name in decay), []).append(param)
         param_groups = [
-            {
-                "params": params,
-                "weight_decay": self.args.weight_decay if with_decay else 0.0,
-                "lr": head_lr if is_head else self.args.learning_rate,
-            }
-            for (is_head, with_decay), params in groups.items()
+            {"params": params, "weight_decay": self.args.weight_decay if with_decay else 0.0, "lr": lr}
+            for (lr, with_decay), params in groups.items()
         ]
         optimizer_cls, optimizer_kwargs = self.get_optimizer_cls_and_kwargs(self.args, opt_model)
         optimizer_kwargs.pop("lr", None)
@@ -518,13 +543,17 @@ class EmoPillarsTrainer(Trainer):
         logits = outputs["logits"] if isinstance(outputs, Mapping) else outputs[0]
         if labels is None:
             raise InputError("a training batch has no labels", field="labels")
+        smoothing = float(self.args.label_smoothing_factor)  # transformers' option, applied to our losses
         if self.label_space.multi_label:
             pos_weight = self._pos_weight.to(logits.device) if self._pos_weight is not None else None
-            loss = torch.nn.functional.binary_cross_entropy_with_logits(
-                logits.float(), labels.to(logits.device, torch.float32), pos_weight=pos_weight
-            )
+            targets = labels.to(logits.device, torch.float32)
+            if smoothing:
+                targets = targets * (1.0 - smoothing) + smoothing / 2.0
+            loss = torch.nn.functional.binary_cross_entropy_with_logits(logits.float(), targets, pos_weight=pos_weight)
         else:
-            loss = torch.nn.functional.cross_entropy(logits.float(), labels.to(logits.device, torch.long))
+            loss = torch.nn.functional.cross_entropy(
+                logits.float(), labels.to(logits.device, torch.long), label_smoothing=smoothing
+            )
         return (loss, outputs) if return_outputs else loss
 
     # ----- scores ----------------------------------------------------------------------------------------------

@@ -336,3 +336,59 @@ def test_a_contextual_utterance_longer_than_max_length_trains_and_predicts(tiny_
     probs = classifier.predict_proba([long_utterance], contexts=[train[0]["context"]], characters=["Ann"])
     expected, _ = trainer.predict_proba(train.select([0]))
     np.testing.assert_allclose(probs, expected, atol=1e-5)
+
+
+def test_layer_lr_decay_gives_each_encoder_layer_its_own_rate(tiny_bert, tmp_path, context_less_data):
+    args = make_args(tmp_path / "out", layer_lr_decay=0.5, freeze_embeddings=False)  # lr 2e-4, head 2e-3
+    trainer = EmoPillarsTrainer(model=str(tiny_bert), args=args, train_dataset=context_less_data)
+    rate = {id(p): group["lr"] for group in trainer.create_optimizer().param_groups for p in group["params"]}
+    named = dict(trainer.model.named_parameters())
+    expected = {  # the tiny BERT has 2 layers: the top one at lr * 0.5, the next at lr * 0.25, embeddings * 0.125
+        "bert.encoder.layer.1.attention.self.query.weight": 1e-4,
+        "bert.encoder.layer.0.output.dense.bias": 5e-5,
+        "bert.embeddings.word_embeddings.weight": 2.5e-5,
+        "bert.embeddings.LayerNorm.weight": 2.5e-5,
+        "bert.pooler.dense.weight": 2e-3,
+        "classifier.bias": 2e-3,
+    }
+    assert {name: pytest.approx(rate[id(named[name])]) for name in expected} == expected
+    assert len(rate) == sum(p.requires_grad for p in named.values())  # every trained parameter has a group
+    for bad in (0.0, 1.5):
+        with pytest.raises(ConfigError, match="layer_lr_decay"):
+            make_args(tmp_path / "bad", layer_lr_decay=bad)
+
+
+@pytest.mark.parametrize("multi_label", [True, False])
+def test_label_smoothing_factor_reaches_the_loss(tiny_bert, tmp_path, context_less_data, multi_label):
+    """transformers' ``label_smoothing_factor`` applies to the trainer's own BCE and cross-entropy."""
+    import datasets
+
+    data = context_less_data["train"]
+    if not multi_label:
+        data = datasets.Dataset.from_dict(
+            {"utterance": data["utterance"], "labels": [row[0] % 3 for row in data["labels"]]},
+            features=datasets.Features(
+                {"utterance": datasets.Value("string"), "labels": datasets.ClassLabel(names=["a", "b", "c"])}
+            ),
+        )
+    import warnings
+
+    args = make_args(tmp_path / "out", label_smoothing_factor=0.2, init_head_bias=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "disabling label smoothing" from transformers: it is applied
+        trainer = EmoPillarsTrainer(model=str(tiny_bert), args=args, train_dataset=data)
+    trainer.model.eval()
+    batch = next(iter(trainer.get_train_dataloader()))
+    labels = batch["labels"]
+    with torch.no_grad():
+        loss = trainer.compute_loss(trainer.model, dict(batch))
+        logits = trainer.model(**{k: v for k, v in batch.items() if k != "labels"}).logits.float()
+    if multi_label:
+        expected = torch.nn.functional.binary_cross_entropy_with_logits(logits, labels.float() * 0.8 + 0.1)
+    else:
+        classes = logits.shape[1]
+        target = torch.full_like(logits, 0.2 / classes).scatter_(1, labels[:, None], 0.8 + 0.2 / classes)
+        expected = -(target * logits.log_softmax(dim=1)).sum(dim=1).mean()
+    assert loss.item() == pytest.approx(expected.item(), rel=1e-5)
+    with pytest.raises(ConfigError, match="label_smoothing_factor"):
+        make_args(tmp_path / "bad", label_smoothing_factor=1.0)
