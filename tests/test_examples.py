@@ -78,3 +78,45 @@ def test_notebook_runs_as_a_script(tiny_bert: str, tmp_path: Path) -> None:
     results = json.loads((tmp_path / "out" / "eval_results.json").read_text())
     assert results["task"] == "goemotions" and results["max_steps"] == 40
     assert all(cell.get("outputs", []) == [] for cell in notebook["cells"] if cell["cell_type"] == "code")
+
+
+def _load_example(name: str):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, EXAMPLES / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_threshold_policies_shrink_between_global_and_per_label() -> None:
+    import numpy as np
+
+    policies = _load_example("threshold_policies")
+    rng = np.random.default_rng(0)
+    labels = (rng.random((400, 4)) < [0.5, 0.2, 0.05, 0.0]).astype(int)
+    probs = np.clip(labels * rng.uniform(0.1, 0.9, (400, 4)) + rng.uniform(0, 0.5, (400, 4)), 0, 1)
+    shared = policies.tune(labels, probs, ("global", 0))
+    own = policies.tune(labels, probs, ("per_label", 0))
+    assert len(set(shared)) == 1 and len(set(own[:3])) > 1
+    assert np.allclose(policies.tune(labels, probs, ("blend", 0.0)), shared)
+    assert np.allclose(policies.tune(labels, probs, ("blend", 1.0)), own)
+    # A label without positives keeps the shared cut; one with too few positives too.
+    assert own[3] == shared[3]
+    few = policies.tune(labels, probs, ("min_positives", 50))
+    assert few[2] == shared[2] and few[0] == own[0]
+
+
+def test_threshold_policies_example_writes_its_study(tiny_bert: str, tmp_path: Path) -> None:
+    data = write_sample_files("goemotions", tmp_path / "data")
+    model = tmp_path / "model"
+    _run([str(EXAMPLES / "finetune_goemotions.py"), "--quick", "--model", tiny_bert, "--output", str(model),
+          "--data", str(data)], cwd=tmp_path)  # fmt: skip
+    output = tmp_path / "policies.json"
+    run = _run([str(EXAMPLES / "threshold_policies.py"), "--model", str(model), "--data", str(data), "--output",
+                str(output), "--repeats", "2"], cwd=tmp_path)  # fmt: skip
+    study = json.loads(output.read_text())
+    assert set(study["policies"]) >= {"global", "per_label", "blend=0.5", "min_positives=10", "smoothed=3"}
+    best = max(value["dev_split_half_mean"] for value in study["policies"].values())
+    assert study["policies"][study["chosen_by_dev"]]["dev_split_half_mean"] == best
+    assert "chosen by dev" in run.stdout
