@@ -27,7 +27,7 @@ import numpy as np
 from emo_pillars import EmoPillarsClassifier
 from emo_pillars._io import atomic_write_text
 from emo_pillars.tasks import get_task
-from emo_pillars.training.thresholds import THRESHOLD_GRID, sweep_thresholds
+from emo_pillars.training.thresholds import THRESHOLD_GRID, best_on_grid, sweep_thresholds
 
 POLICIES: list[tuple[str, float]] = (
     [("global", 0.0), ("per_label", 0.0)]
@@ -38,9 +38,8 @@ POLICIES: list[tuple[str, float]] = (
 
 
 def best_cut(curve: np.ndarray) -> float:
-    """The grid value with the highest F1; ties go to the one nearest 0.5."""
-    closeness = -np.abs(THRESHOLD_GRID - 0.5)
-    return float(THRESHOLD_GRID[int(np.lexsort((closeness, curve))[-1])])
+    """The grid value with the highest F1 (ties: nearest 0.5, as the library tunes)."""
+    return float(THRESHOLD_GRID[best_on_grid(curve)])
 
 
 def tune(labels: np.ndarray, probs: np.ndarray, policy: tuple[str, float]) -> np.ndarray:

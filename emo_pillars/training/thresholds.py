@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["THRESHOLD_GRID", "ThresholdResult", "sweep_thresholds", "tune_thresholds"]
+__all__ = ["THRESHOLD_GRID", "ThresholdResult", "best_on_grid", "sweep_thresholds", "tune_thresholds"]
 
 #: The thresholds tried: 0.05, 0.06, ..., 0.95.
 THRESHOLD_GRID: np.ndarray = np.round(np.arange(0.05, 0.95 + 1e-9, 0.01), 2)
@@ -92,6 +92,17 @@ def sweep_thresholds(labels: Any, probs: Any, grid: Sequence[float] | None = Non
     return np.stack([f1_score(y, (p >= t).astype(np.int64), average=None, zero_division=0) for t in grid])
 
 
+def best_on_grid(curve: Any, grid: Sequence[float] | None = None) -> int:
+    """Index of the best value of ``curve`` over ``grid``; ties go to the threshold nearest 0.5.
+
+    Examples:
+        >>> best_on_grid([0.2, 0.4, 0.4, 0.1], [0.3, 0.45, 0.6, 0.7])
+        1
+    """
+    grid = THRESHOLD_GRID if grid is None else np.asarray(grid, dtype=np.float64)
+    return int(np.lexsort((-np.abs(grid - 0.5), np.asarray(curve)))[-1])
+
+
 def tune_thresholds(labels: Any, probs: Any, grid: Sequence[float] | None = None) -> ThresholdResult:
     """Find the global and per-label thresholds that maximise macro-F1.
 
@@ -110,17 +121,14 @@ def tune_thresholds(labels: Any, probs: Any, grid: Sequence[float] | None = None
     grid = THRESHOLD_GRID if grid is None else np.asarray(grid, dtype=np.float64)
     curves = sweep_thresholds(y, p, grid)  # (T, L)
     macro = curves.mean(axis=1)
-    # Among maxima, prefer the threshold nearest 0.5.
-    closeness = -np.abs(grid - 0.5)
-    best_global = int(np.lexsort((closeness, macro))[-1])
+    best_global = best_on_grid(macro, grid)
     global_threshold = float(grid[best_global])
     per_label = []
     for j in range(y.shape[1]):
         if y[:, j].sum() == 0:
             per_label.append(global_threshold)
             continue
-        best = int(np.lexsort((closeness, curves[:, j]))[-1])
-        per_label.append(float(grid[best]))
+        per_label.append(float(grid[best_on_grid(curves[:, j], grid)]))
     per_label_arr = np.asarray(per_label)
     from sklearn.metrics import f1_score
 
