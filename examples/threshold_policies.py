@@ -20,12 +20,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 
 import numpy as np
 
 from emo_pillars import EmoPillarsClassifier
 from emo_pillars._io import atomic_write_text
+from emo_pillars.errors import EmoPillarsError
 from emo_pillars.tasks import get_task
 from emo_pillars.training.thresholds import THRESHOLD_GRID, best_on_grid, sweep_thresholds
 
@@ -136,4 +138,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except EmoPillarsError as err:  # one line, as the emo-pillars commands report bad input
+        sys.exit(f"threshold_policies.py: error: {err}")

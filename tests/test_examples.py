@@ -120,3 +120,14 @@ def test_threshold_policies_example_writes_its_study(tiny_bert: str, tmp_path: P
     best = max(value["dev_split_half_mean"] for value in study["policies"].values())
     assert study["policies"][study["chosen_by_dev"]]["dev_split_half_mean"] == best
     assert "chosen by dev" in run.stdout
+
+
+def test_threshold_policies_example_reports_bad_input_in_one_line(tmp_path: Path) -> None:
+    run = subprocess.run(
+        [sys.executable, str(EXAMPLES / "threshold_policies.py"), "--model", str(tmp_path / "no-model"), "--data",
+         str(tmp_path / "no-data"), "--output", str(tmp_path / "out.json")],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert run.returncode != 0 and "Traceback" not in run.stderr
+    assert run.stderr.strip().count("\n") == 0 and "no-data" in run.stderr
+    assert not (tmp_path / "out.json").exists()
