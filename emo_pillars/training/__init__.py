@@ -4,6 +4,7 @@ Importing this package imports torch and transformers; ``import emo_pillars`` do
 """
 
 from .args import PAPER_DEFAULTS, SMALL_ENCODER_DEFAULTS, EmoPillarsTrainingArguments
+from .averaging import WeightAveragingCallback
 from .model_card import EmoPillarsModelCardData, ModelCardCallback, load_model_card_template
 from .thresholds import THRESHOLD_GRID, ThresholdResult, tune_thresholds
 from .trainer import EmoPillarsTrainer, last_checkpoint, load_training_dataset, save_final_model
@@ -13,6 +14,7 @@ __all__ = [
     "EmoPillarsTrainer",
     "EmoPillarsModelCardData",
     "ModelCardCallback",
+    "WeightAveragingCallback",
     "load_model_card_template",
     "load_training_dataset",
     "last_checkpoint",

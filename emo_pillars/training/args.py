@@ -91,6 +91,9 @@ class EmoPillarsTrainingArguments(TrainingArguments):
         label_smoothing_factor: (transformers' option) Softmax targets become ``(1 - e)`` on the gold class plus
             ``e / num_labels`` everywhere; multi-label 0/1 targets move to ``e / 2`` and ``1 - e / 2``.
         freeze_embeddings: Keep the word-embedding matrix frozen.
+        weight_averaging: Average the weights over the last fraction of the optimizer steps (uniform stochastic
+            weight averaging, :mod:`emo_pillars.training.averaging`) and keep that mean as the model; ``0``
+            (default) keeps the last step's weights.
         tune_thresholds: After training, sweep global and per-label thresholds on the evaluation split and store
             them in the model config.
         resize_token_types: For contextual input, give a single-token-type encoder (RoBERTa) two token types.
@@ -161,6 +164,13 @@ class EmoPillarsTrainingArguments(TrainingArguments):
             "the embeddings at decay ** (L + 1); 1 keeps one rate."
         },
     )
+    weight_averaging: float = field(
+        default=0.0,
+        metadata={
+            "help": "Keep the uniform mean of the weights over the last fraction of the optimizer steps (0 to 1; 0: "
+            "the last step's weights)."
+        },
+    )
     lora: bool = field(default=False, metadata={"help": "Train LoRA adapters (peft) instead of all encoder weights."})
     lora_r: int = field(default=8, metadata={"help": "LoRA rank."})
     lora_alpha: int = field(default=16, metadata={"help": "LoRA alpha (scaling)."})
@@ -222,6 +232,12 @@ class EmoPillarsTrainingArguments(TrainingArguments):
         self._check_numbers()
         if not 0.0 < float(self.layer_lr_decay) <= 1.0:
             raise ConfigError(f"layer_lr_decay must be in (0, 1], got {self.layer_lr_decay}")
+        if isinstance(self.weight_averaging, bool) or not 0.0 <= float(self.weight_averaging) <= 1.0:
+            raise ConfigError(f"weight_averaging must be in [0, 1] (0 turns it off), got {self.weight_averaging}")
+        if self.weight_averaging and self.load_best_model_at_end:
+            raise ConfigError(
+                "weight_averaging keeps the mean of the last steps; load_best_model_at_end would replace it"
+            )
         if not 0.0 <= float(self.label_smoothing_factor) < 1.0:
             raise ConfigError(f"label_smoothing_factor must be in [0, 1), got {self.label_smoothing_factor}")
         if self.head_learning_rate is not None and self.head_learning_rate <= 0:
@@ -269,7 +285,7 @@ class EmoPillarsTrainingArguments(TrainingArguments):
     def emo_pillars_options(self) -> dict[str, Any]:
         """Our own fields only, as a dict (for the model card and the saved config)."""
         names = (
-            "input_format", "max_length", "head_learning_rate", "layer_lr_decay", "targets", "pos_weight", "pos_weight_max",
+            "input_format", "max_length", "head_learning_rate", "layer_lr_decay", "weight_averaging", "targets", "pos_weight", "pos_weight_max",
             "init_head_bias", "freeze_embeddings", "tune_thresholds", "lora", "lora_r", "lora_alpha", "lora_dropout",
             "lora_target_modules", "merge_lora",
         )  # fmt: skip

@@ -27,6 +27,7 @@ from ..label_space import LabelSpace
 from ..loading import load_model, load_tokenizer
 from ..model_card import EmoPillarsModelCardData, resolve_base_model, with_present_label_macro, write_model_card
 from .args import EmoPillarsTrainingArguments
+from .averaging import WeightAveragingCallback
 from .model_card import ModelCardCallback
 from .thresholds import THRESHOLD_GRID, ThresholdResult, tune_thresholds
 
@@ -300,6 +301,9 @@ class EmoPillarsTrainer(Trainer):
             model = self._wrap_lora(model, args)
 
         callbacks = list(callbacks or [])
+        self._averaging = WeightAveragingCallback(args.weight_averaging) if args.weight_averaging else None
+        if self._averaging is not None:
+            callbacks.append(self._averaging)
         callbacks.append(ModelCardCallback(self.card_data))
         kwargs.setdefault("data_collator", DataCollatorWithPadding(processing_class))
         kwargs.setdefault("compute_metrics", self._compute_metrics)
@@ -596,6 +600,8 @@ class EmoPillarsTrainer(Trainer):
     def train(self, *args: Any, **kwargs: Any):
         """Train (``transformers.Trainer.train``), then tune thresholds on the evaluation split if asked."""
         start = time.perf_counter()
+        if self._averaging is not None:
+            self._averaging.reset()  # a resume restores the mean from its checkpoint
         output = super().train(*args, **kwargs)
         if self.card_data.train_runtime is None:
             self.card_data.train_runtime = time.perf_counter() - start
@@ -715,6 +721,16 @@ class EmoPillarsTrainer(Trainer):
         self.model = merged
         self.model_wrapped = merged
         return merged
+
+    def _save_optimizer_and_scheduler(self, output_dir: str) -> None:
+        super()._save_optimizer_and_scheduler(output_dir)
+        if self._averaging is not None and self.args.should_save:  # before trainer_state.json marks it complete
+            self._averaging.save(output_dir)
+
+    def _load_optimizer_and_scheduler(self, checkpoint: str | None) -> None:
+        super()._load_optimizer_and_scheduler(checkpoint)
+        if self._averaging is not None and checkpoint is not None:
+            self._averaging.load(checkpoint, self.model)
 
     def _save(self, output_dir: str | None = None, state_dict: dict | None = None) -> None:
         output_dir = output_dir if output_dir is not None else self.args.output_dir

@@ -279,7 +279,9 @@ def test_finetune_validates_before_loading(emocontext_dir: Path, tmp_path: Path)
 
     base = ["finetune", "--task", "emocontext", "--data", str(emocontext_dir), "--model", str(tmp_path / "none")]
     base += ["--output", str(tmp_path / "o")]
-    for extra in (["--epochs", "0"], ["--learning_rate", "0"], ["--batch-size", "-2"], ["--max_steps", "-3"]):
+    bad = (["--epochs", "0"], ["--learning_rate", "0"], ["--batch-size", "-2"], ["--max_steps", "-3"],
+           ["--weight_averaging", "1.5"])  # fmt: skip
+    for extra in bad:
         assert main([*base, *extra]) == 2
     assert main([*base[:-2]]) == 2  # no --output
     assert main(base) == 2  # the model folder does not exist: one line, after the numbers passed
