@@ -11,6 +11,7 @@ from transformers import TrainerCallback
 
 from ..model_card import (
     CARD_HYPERPARAMETERS,
+    CARD_HYPERPARAMETERS_OFF,
     LOSS_PLOT,
     THRESHOLD_PLOT,
     EmoPillarsModelCardData,
@@ -46,6 +47,9 @@ class ModelCardCallback(TrainerCallback):
     def on_train_begin(self, args, state, control, model=None, **kwargs):
         values = args.to_dict()
         shown = {k: values[k] for k in CARD_HYPERPARAMETERS if k in values}
+        shown = {
+            k: v for k, v in shown.items() if k not in CARD_HYPERPARAMETERS_OFF or v != CARD_HYPERPARAMETERS_OFF[k]
+        }
         if not shown.get("lora"):
             shown = {k: v for k, v in shown.items() if not k.startswith("lora_") and k != "merge_lora"}
         if shown.get("max_steps", -1) <= 0:

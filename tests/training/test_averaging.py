@@ -54,6 +54,10 @@ def test_the_model_is_the_mean_of_the_last_half_of_the_steps(tiny_bert, context_
     # Off (the default), the model is the last step's weights.
     plain = trained(tiny_bert, context_less_data, tmp_path / "plain", [record := RecordWeights()])
     assert all(torch.equal(value, record.steps[6][name]) for name, value in weights(plain).items())
+    # The card says so (and says nothing of it when it is off).
+    trainer.save_model()
+    assert "| weight_averaging | 0.5 |" in (tmp_path / "avg" / "README.md").read_text(encoding="utf-8")
+    assert "weight_averaging" not in plain.card_data.hyperparameters
     # Each checkpoint holds the running mean, written before trainer_state.json.
     assert (tmp_path / "avg" / "checkpoint-4" / WEIGHT_AVERAGE_FILE).is_file()
     saved = load_file(str(tmp_path / "avg" / "checkpoint-4" / WEIGHT_AVERAGE_FILE))
