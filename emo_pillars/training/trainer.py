@@ -183,6 +183,7 @@ class EmoPillarsTrainer(Trainer):
       cross-entropy for single-label tasks;
     * the head and pooler can learn faster than the encoder (``head_learning_rate``), the classifier bias can start
       at the label priors, the word embeddings can stay frozen;
+    * optional weight averaging over the last steps (``weight_averaging``, :mod:`emo_pillars.training.averaging`);
     * after :meth:`train`, global and per-label thresholds are tuned on the evaluation split (multi-label) and
       stored in the model config; :meth:`evaluate_thresholds` reports a split;
     * optional LoRA (peft), with merging into a plain checkpoint;
