@@ -56,7 +56,8 @@ class WeightAveragingCallback(TrainerCallback):
 
     def _ensure(self, model: torch.nn.Module) -> torch.optim.swa_utils.AveragedModel:
         if self.averaged is None:
-            self.averaged = torch.optim.swa_utils.AveragedModel(model)
+            swa_utils = torch.optim.swa_utils  # the fused (foreach) update: one kernel per dtype and device
+            self.averaged = swa_utils.AveragedModel(model, multi_avg_fn=swa_utils.get_swa_multi_avg_fn())
         return self.averaged
 
     def on_train_begin(self, args, state, control, model=None, **kwargs):
