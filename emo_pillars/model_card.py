@@ -78,11 +78,13 @@ CARD_HYPERPARAMETERS = (
     "learning_rate", "head_learning_rate", "num_train_epochs", "max_steps", "per_device_train_batch_size",
     "gradient_accumulation_steps", "warmup_steps", "lr_scheduler_type", "weight_decay", "optim", "max_length",
     "input_format", "targets", "pos_weight", "init_head_bias", "freeze_embeddings", "layer_lr_decay",
-    "label_smoothing_factor", "weight_averaging", "lora", "lora_r", "lora_alpha", "lora_target_modules", "merge_lora",
+    "label_smoothing_factor", "weight_averaging", "rdrop_alpha", "lora", "lora_r", "lora_alpha", "lora_target_modules", "merge_lora",
     "seed",
 )  # fmt: skip
 #: Hyperparameters left out of the card at these values (the option is off).
-CARD_HYPERPARAMETERS_OFF = {"layer_lr_decay": 1.0, "label_smoothing_factor": 0.0, "weight_averaging": 0.0}
+CARD_HYPERPARAMETERS_OFF = {
+    "layer_lr_decay": 1.0, "label_smoothing_factor": 0.0, "weight_averaging": 0.0, "rdrop_alpha": 0.0,
+}  # fmt: skip
 
 
 def load_model_card_template() -> str:

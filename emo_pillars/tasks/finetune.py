@@ -173,7 +173,7 @@ def _check_run_record(work: Path, run: dict[str, Any]) -> None:
 #: The recipe values the card lists.
 RECIPE_FIELDS = (
     "head", "max_length", "learning_rate", "head_learning_rate", "num_train_epochs", "per_device_train_batch_size",
-    "pos_weight", "layer_lr_decay", "label_smoothing_factor", "weight_averaging", "threshold_policy",
+    "pos_weight", "layer_lr_decay", "label_smoothing_factor", "weight_averaging", "rdrop_alpha", "threshold_policy",
 )  # fmt: skip
 
 

@@ -61,6 +61,7 @@ class TaskRecipe:
         layer_lr_decay: Layer-wise learning-rate decay of the encoder.
         label_smoothing_factor: Label smoothing of the training targets.
         weight_averaging: Share of the last optimizer steps whose weights are averaged into the model.
+        rdrop_alpha: Weight of the R-Drop consistency term (two dropout passes per batch).
         threshold_policy: How multi-label predictions are cut: ``"global"`` (one threshold tuned on validation)
             or ``"argmax"`` (single-label tasks).
         chosen_by: How the values were chosen, in words (written into the card the recipe trains).
@@ -80,6 +81,7 @@ class TaskRecipe:
     layer_lr_decay: float | None = None
     label_smoothing_factor: float | None = None
     weight_averaging: float | None = None
+    rdrop_alpha: float | None = None
     threshold_policy: str = "global"
     chosen_by: str = field(default="", compare=False)
 
@@ -87,7 +89,7 @@ class TaskRecipe:
         """The values that are training arguments, without the ``None`` ones."""
         names = (
             "max_length", "learning_rate", "head_learning_rate", "num_train_epochs", "per_device_train_batch_size",
-            "pos_weight", "layer_lr_decay", "label_smoothing_factor", "weight_averaging",
+            "pos_weight", "layer_lr_decay", "label_smoothing_factor", "weight_averaging", "rdrop_alpha",
         )  # fmt: skip
         return {name: getattr(self, name) for name in names if getattr(self, name) is not None}
 

@@ -94,6 +94,11 @@ class EmoPillarsTrainingArguments(TrainingArguments):
         weight_averaging: Average the weights over the last fraction of the optimizer steps (uniform stochastic
             weight averaging, :mod:`emo_pillars.training.averaging`) and keep that mean as the model; ``0``
             (default) keeps the last step's weights.
+        rdrop_alpha: R-Drop (Liang et al., 2021): every training batch is run twice, each copy under its own dropout
+            masks, and ``rdrop_alpha / 2`` times the symmetric KL divergence between the two predictions (softmax, or
+            per-label Bernoulli for multi-label models) is added to the mean supervised loss of the two copies,
+            which is the paper's objective divided by two. ``0`` (default) turns it off; a step then costs the same
+            as before, while ``rdrop_alpha > 0`` doubles it.
         tune_thresholds: After training, sweep global and per-label thresholds on the evaluation split and store
             them in the model config.
         resize_token_types: For contextual input, give a single-token-type encoder (RoBERTa) two token types.
@@ -171,6 +176,13 @@ class EmoPillarsTrainingArguments(TrainingArguments):
             "the last step's weights)."
         },
     )
+    rdrop_alpha: float = field(
+        default=0.0,
+        metadata={
+            "help": "R-Drop: each training batch runs twice under independent dropout, and alpha weighs the symmetric "
+            "KL divergence between the two predictions against the supervised loss (0: off; doubles the step cost)."
+        },
+    )
     lora: bool = field(default=False, metadata={"help": "Train LoRA adapters (peft) instead of all encoder weights."})
     lora_r: int = field(default=8, metadata={"help": "LoRA rank."})
     lora_alpha: int = field(default=16, metadata={"help": "LoRA alpha (scaling)."})
@@ -238,6 +250,10 @@ class EmoPillarsTrainingArguments(TrainingArguments):
             raise ConfigError(
                 "weight_averaging keeps the mean of the last steps; load_best_model_at_end would replace it"
             )
+        if isinstance(self.rdrop_alpha, bool) or not math.isfinite(float(self.rdrop_alpha)) or self.rdrop_alpha < 0:
+            raise ConfigError(
+                f"rdrop_alpha must be a finite number at least 0 (0 turns it off), got {self.rdrop_alpha}"
+            )
         if not 0.0 <= float(self.label_smoothing_factor) < 1.0:
             raise ConfigError(f"label_smoothing_factor must be in [0, 1), got {self.label_smoothing_factor}")
         if self.head_learning_rate is not None and self.head_learning_rate <= 0:
@@ -285,7 +301,7 @@ class EmoPillarsTrainingArguments(TrainingArguments):
     def emo_pillars_options(self) -> dict[str, Any]:
         """Our own fields only, as a dict (for the model card and the saved config)."""
         names = (
-            "input_format", "max_length", "head_learning_rate", "layer_lr_decay", "weight_averaging", "targets", "pos_weight", "pos_weight_max",
+            "input_format", "max_length", "head_learning_rate", "layer_lr_decay", "weight_averaging", "rdrop_alpha", "targets", "pos_weight", "pos_weight_max",
             "init_head_bias", "freeze_embeddings", "tune_thresholds", "lora", "lora_r", "lora_alpha", "lora_dropout",
             "lora_target_modules", "merge_lora",
         )  # fmt: skip

@@ -104,6 +104,32 @@ def last_checkpoint(output_dir: str | os.PathLike) -> str | None:
     return str(max(found)[1]) if found else None
 
 
+def symmetric_kl(first: torch.Tensor, second: torch.Tensor, multi_label: bool = False) -> torch.Tensor:
+    """The mean of ``KL(p1 || p2)`` and ``KL(p2 || p1)`` between two predictions from logits, averaged over the batch.
+
+    Single-label: the softmax distributions, KL summed over classes. Multi-label: each label a Bernoulli
+    distribution, KL averaged over labels (as binary cross-entropy averages them). This is R-Drop's consistency
+    term (``rdrop_alpha``).
+
+    Examples:
+        >>> logits = torch.tensor([[2.0, 0.0, -1.0]])
+        >>> float(symmetric_kl(logits, logits))
+        0.0
+        >>> round(float(symmetric_kl(torch.tensor([[0.0, 0.0]]), torch.tensor([[0.0, 2.0]]))), 4)
+        0.3808
+    """
+    if multi_label:
+        log_p, log_q = torch.nn.functional.logsigmoid(first), torch.nn.functional.logsigmoid(second)
+        log_1p, log_1q = torch.nn.functional.logsigmoid(-first), torch.nn.functional.logsigmoid(-second)
+        p, q = log_p.exp(), log_q.exp()
+        # KL(p||q) + KL(q||p) for Bernoullis: (p - q) * (log p - log q) + ((1-p) - (1-q)) * (log(1-p) - log(1-q))
+        both = (p - q) * (log_p - log_q) + (q - p) * (log_1p - log_1q)
+        return both.mean() / 2.0
+    log_p, log_q = torch.log_softmax(first, dim=-1), torch.log_softmax(second, dim=-1)
+    both = (log_p.exp() - log_q.exp()) * (log_p - log_q)  # KL(p||q) + KL(q||p), term by term
+    return both.sum(dim=-1).mean() / 2.0
+
+
 def _label_ids(values: Any, space: LabelSpace, multi_label: bool) -> list[Any]:
     """One row's labels as class ids: a list for multi-label rows, one id for single-label ones."""
     index = {name.strip().lower(): i for i, name in enumerate(space.names)}
@@ -184,6 +210,8 @@ class EmoPillarsTrainer(Trainer):
     * the head and pooler can learn faster than the encoder (``head_learning_rate``), the classifier bias can start
       at the label priors, the word embeddings can stay frozen;
     * optional weight averaging over the last steps (``weight_averaging``, :mod:`emo_pillars.training.averaging`);
+    * optional R-Drop (``rdrop_alpha``): each training batch runs twice under its own dropout masks, and the
+      symmetric KL between the two predictions (:func:`symmetric_kl`) is added to the loss;
     * after :meth:`train`, global and per-label thresholds are tuned on the evaluation split (multi-label) and
       stored in the model config; :meth:`evaluate_thresholds` reports a split;
     * optional LoRA (peft), with merging into a plain checkpoint;
@@ -544,12 +572,19 @@ class EmoPillarsTrainer(Trainer):
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         labels = inputs.pop("labels", None)
-        outputs = model(**inputs)
-        logits = outputs["logits"] if isinstance(outputs, Mapping) else outputs[0]
         if labels is None:
             raise InputError("a training batch has no labels", field="labels")
+        alpha = float(self.args.rdrop_alpha) if model.training else 0.0
+        if alpha:  # R-Drop: the batch twice in one forward pass, so each copy draws its own dropout masks
+            inputs = {
+                key: torch.cat([value, value]) if torch.is_tensor(value) else value for key, value in inputs.items()
+            }
+            labels = torch.cat([labels, labels])
+        outputs = model(**inputs)
+        logits = outputs["logits"] if isinstance(outputs, Mapping) else outputs[0]
         smoothing = float(self.args.label_smoothing_factor)  # transformers' option, applied to our losses
-        if self.label_space.multi_label:
+        multi_label = self.label_space.multi_label
+        if multi_label:
             pos_weight = self._pos_weight.to(logits.device) if self._pos_weight is not None else None
             targets = labels.to(logits.device, torch.float32)
             if smoothing:
@@ -559,6 +594,8 @@ class EmoPillarsTrainer(Trainer):
             loss = torch.nn.functional.cross_entropy(
                 logits.float(), labels.to(logits.device, torch.long), label_smoothing=smoothing
             )
+        if alpha:
+            loss = loss + alpha / 2.0 * symmetric_kl(*logits.float().chunk(2), multi_label=multi_label)
         return (loss, outputs) if return_outputs else loss
 
     # ----- scores ----------------------------------------------------------------------------------------------
