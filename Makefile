@@ -5,11 +5,11 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 # The CPU build of torch; set TORCH_SPEC="torch" (or a CUDA wheel) on a GPU machine.
 TORCH_SPEC ?= torch==2.13.0
-EXTRAS ?= dev,gguf,server,serving,app,onnx
+EXTRAS ?= dev,docs,gguf,server,serving,app,onnx
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: install demo test quality style wheel bench clean
+.PHONY: install demo test quality style docs wheel bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,7 @@ demo: install
 quality: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 style: install
 	$(BIN)/ruff check --fix .
@@ -35,6 +36,10 @@ style: install
 
 test: quality
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The documentation site (mkdocs-material + mkdocstrings) in strict mode: a broken link or reference fails it.
+docs: install
+	$(BIN)/mkdocs build --strict --site-dir site
 
 wheel: install
 	$(BIN)/pip wheel --no-deps -w dist .
@@ -46,4 +51,4 @@ bench: install
 	$(BIN)/python benchmarks/training.py
 
 clean:
-	rm -rf build dist *.egg-info .pytest_cache .ruff_cache
+	rm -rf build dist site *.egg-info .pytest_cache .ruff_cache

@@ -198,7 +198,7 @@ def main() -> int:
     cmd = [
         sys.executable,
         "-m",
-        "emo_pillars.data.commands",
+        "emo_pillars.commands.dataset",
         "build-dataset",
         "--generated",
         str(generated),

@@ -58,10 +58,10 @@ import torch
 from emo_pillars.generation import GenerationConfig
 from emo_pillars.generation.backends import ChatPrompt, DecodingConfig, TransformersBackend, grammar
 from emo_pillars.generation.constraints import characters_constraint, labels_constraint, utterances_constraint
-from emo_pillars.generation.narratives import load_narratives
 from emo_pillars.generation.parsing import parse_emotion_scores, parse_utterances
 from emo_pillars.generation.pipeline import default_model
 from emo_pillars.generation.stages import SCORE_CONTINUATIONS, SCORE_PREFILL, STAGE_CLASSES
+from emo_pillars.narratives import load_narratives
 from emo_pillars.taxonomy import EMOTIONS, NEUTRAL
 
 RESULTS = Path(__file__).resolve().parent / "results"

@@ -7,7 +7,7 @@ The paths, in one process, on the same texts in the same order:
 3. the ONNX export (fp32): ``EmoPillarsClassifier.from_pretrained(export, backend="onnx")``, run by onnxruntime;
 4. the INT8 export (``--quantize int8``): the same with ``precision="int8"`` and ``recheck_margin=0`` (INT8 alone);
 5. INT8 with its default fp32 recheck: inputs with a logit within ``RECHECK_MARGIN`` of a threshold's are scored again
-   by ``model.onnx`` (see :mod:`emo_pillars.export`).
+   by ``model.onnx`` (see :mod:`emo_pillars.exporters.onnx`).
 
 Each path runs ``--repeats`` times, alternating with the others, and its fastest run counts. Reported: texts per
 second, the ratio to the pipeline, and agreement with the torch classifier: the largest absolute score difference,
@@ -38,7 +38,7 @@ GOEMOTIONS_TEST = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 
 
 def load_texts(n: int, goemotions_test: Path) -> tuple[list[str], str]:
-    from emo_pillars.export import CHECK_SENTENCES
+    from emo_pillars.exporters.onnx import CHECK_SENTENCES
 
     if goemotions_test.is_file():
         lines = goemotions_test.read_text(encoding="utf-8").splitlines()
@@ -62,7 +62,7 @@ def main() -> None:
     from transformers import pipeline
 
     from emo_pillars import EmoPillarsClassifier
-    from emo_pillars.export import export_onnx
+    from emo_pillars.exporters.onnx import export_onnx
 
     torch.set_num_threads(args.threads)
     texts, source = load_texts(args.texts, args.goemotions_test)

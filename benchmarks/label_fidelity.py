@@ -60,7 +60,7 @@ def load_sample(path: Path, limit: int) -> list[dict]:
 
 def _f1(gold: list[set[str]], pred: list[set[str]]) -> tuple[float, float]:
     """Micro-F1, and macro-F1 over the classes that occur in the gold labels or the predictions."""
-    from emo_pillars.metrics import f1_scores
+    from emo_pillars.modeling.metrics import f1_scores
 
     def hot(rows: list[set[str]]) -> list[list[int]]:
         return [[int(e in r) for e in EMOTIONS] for r in rows]

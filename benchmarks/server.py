@@ -31,9 +31,9 @@ from pathlib import Path
 import httpx
 
 from emo_pillars.generation.backends import DecodingConfig, OpenAICompatibleBackend
-from emo_pillars.generation.narratives import load_narratives
 from emo_pillars.generation.pipeline import default_model
 from emo_pillars.generation.stages import STAGE_CLASSES
+from emo_pillars.narratives import load_narratives
 
 RESULTS = Path(__file__).resolve().parent / "results"
 CONCURRENCY = (1, 4, 16)

@@ -101,7 +101,7 @@ def main() -> None:
         f"{ratios['averaged']:.3f}); R-Drop {best['rdrop']:.3f} s/step (ratio {ratios['rdrop']:.3f})"
     )
     if args.output:
-        from emo_pillars._io import atomic_write_text
+        from emo_pillars.utils.io import atomic_write_text
 
         atomic_write_text(args.output, json.dumps(record, indent=1) + "\n")
 

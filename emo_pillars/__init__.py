@@ -23,15 +23,15 @@ __version__ = "0.1.0.dev0"
 _LAZY: dict[str, str] = {
     "EmoPillarsGenerator": ".generation.pipeline",
     "GenerationConfig": ".generation.config",
-    "load_narratives": ".generation.narratives",
+    "load_narratives": ".narratives",
     "load_emo_pillars": ".data.load",
     # The dataset commands, resolved through emo_pillars.data (its own lazy table names their modules).
     "build_repository": ".data",
     "push_repository": ".data",
-    "EmoPillarsClassifier": ".modeling",
+    "EmoPillarsClassifier": ".modeling.classifier",
     "EmoPillarsTrainer": ".training.trainer",
     "EmoPillarsTrainingArguments": ".training.args",
-    "EmoPillarsModelCardData": ".model_card",
+    "EmoPillarsModelCardData": ".modeling.card",
 }
 
 __all__ = [

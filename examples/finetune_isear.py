@@ -14,7 +14,7 @@ Measured with the packaged all-MiniLM-L6-v2 on a 2-core CPU: see the README's re
 
 from __future__ import annotations
 
-from _recipe import SHARED_DATA, run_recipe
+from _recipe import run_recipe
 
 
 def add_arguments(parser):
@@ -23,4 +23,4 @@ def add_arguments(parser):
 
 
 if __name__ == "__main__":
-    run_recipe("isear", __doc__, default_data=SHARED_DATA / "isear" / "isear.csv", add_arguments=add_arguments)
+    run_recipe("isear", __doc__, add_arguments=add_arguments)

@@ -12,7 +12,8 @@ pytest.importorskip("onnxruntime")
 from tiny_models import build_tiny_bert  # noqa: E402
 
 from emo_pillars.errors import InputError  # noqa: E402
-from emo_pillars.export import ONNX_FILE, ONNX_INT8_FILE, OnnxModel, export_onnx  # noqa: E402
+from emo_pillars.exporters.onnx import export_onnx  # noqa: E402
+from emo_pillars.modeling.onnx import ONNX_FILE, ONNX_INT8_FILE, OnnxModel  # noqa: E402
 from emo_pillars.taxonomy import EMOTIONS  # noqa: E402
 
 
@@ -89,7 +90,7 @@ def test_killed_export_leaves_no_output_and_a_rerun_completes(tiny_classifier, t
     import time
 
     out = tmp_path / "onnx"
-    code = f"from emo_pillars.export import export_onnx; export_onnx({str(tiny_classifier)!r}, {str(out)!r})"
+    code = f"from emo_pillars.exporters.onnx import export_onnx; export_onnx({str(tiny_classifier)!r}, {str(out)!r})"
     proc = subprocess.Popen([sys.executable, "-c", code])
     deadline = time.monotonic() + 120
     while not list(tmp_path.glob(".onnx.*.tmp")) and time.monotonic() < deadline and proc.poll() is None:
@@ -111,7 +112,7 @@ def test_damaged_onnx_file_is_one_line(tiny_classifier, tmp_path):
 
 
 def test_cli_export_prints_agreement_and_refuses_a_file_output(tiny_classifier, tmp_path, capsys):
-    from emo_pillars.cli import main
+    from emo_pillars.commands.cli import main
 
     assert (
         main(["export", "--model", str(tiny_classifier), "--output", str(tmp_path / "x"), "--quantize", "int8"]) == 0
@@ -161,7 +162,7 @@ def test_int8_recheck_rescores_near_threshold_inputs_in_fp32(tiny_classifier, tm
     """The INT8 path's fp32 recheck: every input near a threshold gets the fp32 score, so the labels match fp32."""
     from emo_pillars import EmoPillarsClassifier
     from emo_pillars.errors import ConfigError
-    from emo_pillars.export import RECHECK_MARGIN
+    from emo_pillars.modeling.onnx import RECHECK_MARGIN
 
     export_onnx(tiny_classifier, tmp_path / "onnx", quantize="int8")
     texts = ["so happy for you", "this is awful", "hm.", "thanks, really", "why would you do that?"] * 4

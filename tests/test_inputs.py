@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from emo_pillars.errors import ConfigError, InputError
-from emo_pillars.inputs import (
+from emo_pillars.modeling.inputs import (
     DEFAULT_MAX_LENGTH,
     ensure_token_types,
     format_inputs,

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from emo_pillars._io import atomic_write_json, atomic_write_jsonl, atomic_write_text
+from emo_pillars.utils.io import atomic_write_json, atomic_write_jsonl, atomic_write_text
 
 
 @pytest.mark.parametrize(("umask", "mode"), [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from emo_pillars.errors import ConfigError
-from emo_pillars.label_space import LabelSpace
+from emo_pillars.modeling.label_space import LabelSpace
 from emo_pillars.taxonomy import EMOTIONS
 
 

@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from tiny_models import build_tiny_bert  # noqa: E402
 
 from emo_pillars.errors import ConfigError, InputError  # noqa: E402
-from emo_pillars.loading import check_model_folder, load_model, load_tokenizer  # noqa: E402
+from emo_pillars.modeling.loading import check_model_folder, load_model, load_tokenizer  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -111,7 +111,7 @@ def test_corrupt_files_are_one_line_naming_the_file(base, tmp_path, name):
 
 
 def test_predict_refuses_a_folder_without_config(base, tmp_path, capsys):
-    from emo_pillars.cli import main
+    from emo_pillars.commands.cli import main
 
     folder = Path(shutil.copytree(base, tmp_path / "no-config"))
     (folder / "config.json").unlink()
@@ -123,7 +123,7 @@ def test_predict_refuses_a_folder_without_config(base, tmp_path, capsys):
 @pytest.mark.parametrize("name", ["./no-such-model", "/no/such/model", "~/no-such-model-here", "a/b/c"])
 def test_local_looking_missing_path_fails_at_once(name, tmp_path):
     from emo_pillars import EmoPillarsClassifier
-    from emo_pillars.loading import looks_local
+    from emo_pillars.modeling.loading import looks_local
 
     assert looks_local(name)
     # An unreachable endpoint proves no Hub lookup happens: it would fail with another message.
@@ -143,14 +143,14 @@ def _one_line_run(args: list[str], env: dict[str, str], timeout: float) -> tuple
     import time
 
     start = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "emo_pillars.cli", *args], capture_output=True, text=True,
+    proc = subprocess.run([sys.executable, "-m", "emo_pillars.commands.cli", *args], capture_output=True, text=True,
                           env={**os.environ, **env}, timeout=timeout, cwd=REPO_ROOT)  # fmt: skip
     return proc, time.perf_counter() - start
 
 
 def test_hub_offline_is_honoured_without_retries(tmp_path):
     from emo_pillars.errors import HubError
-    from emo_pillars.loading import check_hub_model
+    from emo_pillars.modeling.loading import check_hub_model
 
     env = {"HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf")}
     proc, seconds = _one_line_run(["predict", "--model", "nobody/no-such-model", "I did it!"], env, 60)

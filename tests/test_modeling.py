@@ -64,7 +64,7 @@ def test_predict_proba_shape_and_batches(classifier):
 
 
 def test_batches_are_length_sorted_and_scores_come_back_in_input_order(classifier, monkeypatch):
-    import emo_pillars.modeling as modeling
+    import emo_pillars.modeling.classifier as modeling
 
     monkeypatch.setattr(modeling, "SORT_BLOCK_BATCHES", 2)  # several blocks: each sorted on its own
     texts = [("so happy " * (1 + (7 * i) % 11)).strip() for i in range(23)]
@@ -140,8 +140,8 @@ def test_set_thresholds_and_save_round_trip(classifier, tmp_path):
 
 
 def test_commands_print_tables(trained_dir, tmp_path, capsys):
-    from emo_pillars.predict import predict_main
-    from emo_pillars.training.commands import train_main
+    from emo_pillars.commands.predict import predict_main
+    from emo_pillars.commands.train import train_main
 
     predictions = predict_main(str(trained_dir), UTTERANCES, threshold=0.0, top_k=2)
     out = capsys.readouterr().out

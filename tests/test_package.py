@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import emo_pillars
-from emo_pillars.cli import main
+from emo_pillars.commands.cli import main
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -52,7 +52,7 @@ def test_cli_version_and_help(capsys):
 
 def test_cli_reports_our_errors_in_one_line_without_traceback(tmp_path):
     proc = subprocess.run(
-        [sys.executable, "-m", "emo_pillars.cli", "generate", "--narratives", str(tmp_path / "nope.txt"),
+        [sys.executable, "-m", "emo_pillars.commands.cli", "generate", "--narratives", str(tmp_path / "nope.txt"),
          "--output", str(tmp_path / "out")],
         capture_output=True, text=True,
     )  # fmt: skip
@@ -77,12 +77,13 @@ def test_wheel_ships_prompts_corpus_and_templates(tmp_path):
     for stage in ("characters", "utterances", "utterances_assigned", "labels", "context", "context_cleaning",
                   "rewriting"):  # fmt: skip
         assert f"emo_pillars/generation/prompts/{stage}.txt" in names
-    assert "emo_pillars/generation/corpus/demo_plots.jsonl" in names
+    assert "emo_pillars/corpus/demo_plots.jsonl" in names
     assert "emo_pillars/data/templates/dataset_card.md" in names
     assert "emo_pillars/model_cards/emo_pillars_model_card.md" in names
-    assert "emo_pillars/training/metrics/multilabel_f1/multilabel_f1.py" in names
-    assert "emo_pillars/export.py" in names
-    assert not any(n.startswith("tests/") for n in names)
+    assert "emo_pillars/exporters/onnx.py" in names and "emo_pillars/modeling/onnx.py" in names
+    # The package is for users: no tests, research harness, probes, candidate grids or results in the wheel.
+    assert not any(n.startswith(("tests/", "research/", "examples/", "benchmarks/")) for n in names)
+    assert not any("recipe_search" in n or "probes" in n or "candidates" in n for n in names)
 
     # What the README tells users until a release is on PyPI: pip install dist/*.whl. Install it alone into a
     # folder and import it from elsewhere, so nothing of the checkout can stand in for the wheel's files.
@@ -93,7 +94,7 @@ def test_wheel_ships_prompts_corpus_and_templates(tmp_path):
     )  # fmt: skip
     code = (
         "import emo_pillars, sys; from emo_pillars.generation.stages import load_template; "
-        "from emo_pillars.cli import main; print(emo_pillars.__file__); print(len(load_template('labels')) > 0); "
+        "from emo_pillars.commands.cli import main; print(emo_pillars.__file__); print(len(load_template('labels')) > 0); "
         "sys.exit(main(['taxonomy', 'furious']))"
     )
     proc = subprocess.run(

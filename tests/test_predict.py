@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from emo_pillars.cli import main
+from emo_pillars.commands.cli import main
 
 
 @pytest.mark.parametrize(

@@ -49,7 +49,7 @@ def load_classifier(model: str | os.PathLike, *, timeout: float | None = None) -
     from .sources import resolve_source
 
     folder = resolve_source(model, "model", timeout=timeout)
-    from ..modeling import EmoPillarsClassifier
+    from ..modeling.classifier import EmoPillarsClassifier
 
     try:
         return EmoPillarsClassifier.from_pretrained(folder)

@@ -6,7 +6,7 @@ labels judged right (label precision) and Cohen's kappa between two annotators.
 
 Each annotator's judgements live in ``{folder}/{annotator}.jsonl``, one object per annotated example
 (:class:`Annotation`). Every save rewrites the file through a temporary sibling that is fsynced and renamed
-(:func:`emo_pillars._io.atomic_write_jsonl`), so a crash at any moment leaves the previous file or the new one, never
+(:func:`emo_pillars.utils.io.atomic_write_jsonl`), so a crash at any moment leaves the previous file or the new one, never
 half a line. The files are plain JSONL so two annotators can work on two machines and their files be compared.
 
 Examples:
@@ -35,8 +35,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from .._io import atomic_write_jsonl
 from ..errors import InputError
+from ..utils.io import atomic_write_jsonl
 
 __all__ = [
     "Annotation",

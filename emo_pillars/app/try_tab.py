@@ -97,7 +97,7 @@ def analyse(classifier: Any, utterance: str, context: str | None = None, charact
         predicted = classifier.predict([utterance], contexts=contexts, characters=characters)[0]
     result = TryResult(scores=scores, predicted=dict(predicted))
     if is_emotions_model(classifier):
-        from ..modeling import rollup_proba
+        from ..modeling.classifier import rollup_proba
 
         for level in ("ekman", "sentiment"):
             groups, values = rollup_proba(probs, level)

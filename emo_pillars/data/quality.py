@@ -34,15 +34,46 @@ from __future__ import annotations
 import random
 import re
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from ..taxonomy import EMOTIONS, NEUTRAL, NUM_EMOTIONS
 
+
+class Predictor(Protocol):
+    """What the reference-agreement figure needs of a classifier (an ``EmoPillarsClassifier`` is one)."""
+
+    def predict(
+        self, utterances: Sequence[str], contexts: Sequence[str] | None = None, characters: Sequence[str] | None = None
+    ) -> list[Any]: ...
+
+
+@dataclass(frozen=True)
+class ReferenceModel:
+    """A reference classifier for the card's agreement figure, loaded only once the data has been validated.
+
+    The data layer does not import the classifier; the caller says how to load it.
+
+    Args:
+        name: The classifier's folder or Hub id, as the card names it.
+        load: Returns the classifier (something with ``predict(utterances, contexts, characters)``).
+
+    Examples:
+        >>> from functools import partial
+        >>> from emo_pillars import EmoPillarsClassifier
+        >>> ReferenceModel("runs/emo", partial(EmoPillarsClassifier.from_pretrained, "runs/emo"))  # doctest: +SKIP
+    """
+
+    name: str
+    load: Callable[[], Predictor]
+
+
 __all__ = [
     "QualityReport",
+    "ReferenceModel",
+    "Predictor",
     "measure",
     "label_counts",
     "distinct_n",
@@ -240,13 +271,11 @@ def _similarity(report: QualityReport, texts: list[str], keys: list[str], neutra
             report.cosine[name] = round(float(sims[mask].mean()), 4) if mask.any() else None
 
 
-def _reference_agreement(model_path: str, table: Any, config: str, rows: list[int]) -> dict[str, Any]:
+def _reference_agreement(reference: ReferenceModel, table: Any, config: str, rows: list[int]) -> dict[str, Any]:
     import numpy as np
     from sklearn.metrics import f1_score
 
-    from ..modeling import EmoPillarsClassifier
-
-    classifier = EmoPillarsClassifier.from_pretrained(model_path)
+    classifier = reference.load()
     sample = table.take(rows)
     utterances = sample["utterance"].to_pylist()
     contexts = sample["context"].to_pylist() if config == "contextual" else None
@@ -260,7 +289,7 @@ def _reference_agreement(model_path: str, table: Any, config: str, rows: list[in
     for i, labels in enumerate(sample["labels"].to_pylist()):
         y_true[i, labels] = 1
     return {
-        "model": str(model_path),
+        "model": reference.name,
         "rows": len(rows),
         "micro_f1": round(float(f1_score(y_true, y_pred, average="micro", zero_division=0)), 4),
         "macro_f1": round(float(f1_score(y_true, y_pred, average="macro", zero_division=0)), 4),
@@ -275,7 +304,7 @@ def measure(
     seed: int = 42,
     similarity: bool = True,
     synopses: Mapping[str, str] | None = None,
-    reference_model: str | None = None,
+    reference_model: ReferenceModel | None = None,
     encoder: str | None = None,
 ) -> QualityReport:
     """Measure one config's Arrow table (all splits together).
@@ -287,7 +316,7 @@ def measure(
         seed: Seed of the samples.
         similarity: Compute the embedding figures (they need ``sentence-transformers`` and the packaged MiniLM).
         synopses: Plot id -> synopsis text, for the synopsis-copy rate (``None``: not measured).
-        reference_model: A trained classifier (folder or Hub id) to measure agreement with the labels.
+        reference_model: A trained classifier to measure agreement with the labels.
         encoder: Sentence-transformers model folder (default: the packaged MiniLM, :func:`minilm_path`).
     """
     import numpy as np

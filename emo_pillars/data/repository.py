@@ -48,8 +48,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .._io import current_umask
 from ..errors import ConfigError, InputError
+from ..utils.io import current_umask
 from .card import (
     BUNDLED_LICENCE,
     LABEL_CHART,
@@ -61,7 +61,7 @@ from .card import (
     write_label_chart,
 )
 from .features import CONFIG_NAMES, SPLITS
-from .quality import QualityReport, measure, write_length_chart
+from .quality import QualityReport, ReferenceModel, measure, write_length_chart
 from .sources import SourceReport, detect_layout
 from .tables import ConfigTables, read_source
 
@@ -140,9 +140,9 @@ def describe_corpus(
     """Which stories the teacher read (for the licence), and their texts by plot id when they are known.
 
     The bundled demo corpus is recognised by its plot ids; ``narratives`` names the corpus of any other run (a file
-    whose name mentions WikiPlots, or anything :func:`~emo_pillars.generation.narratives.load_narratives` reads).
+    whose name mentions WikiPlots, or anything :func:`~emo_pillars.narratives.load_narratives` reads).
     """
-    from ..generation.narratives import demo_corpus, load_narratives
+    from ..narratives import demo_corpus, load_narratives
 
     if layout == "published":
         corpus = Corpus(
@@ -415,7 +415,7 @@ def build_repository(
     similarity: bool = True,
     sample_size: int = 2000,
     narratives: str | os.PathLike | None = None,
-    reference_model: str | None = None,
+    reference_model: ReferenceModel | None = None,
     max_shard_bytes: int = 500 * 1024 * 1024,
     repo_id: str | None = None,
     pretty_name: str = "Emo Pillars",
@@ -437,7 +437,8 @@ def build_repository(
         sample_size: Most utterances per config embedded (and scored by ``reference_model``); must be positive.
         narratives: The corpus the generator read, to name it in the card (licence) and measure synopsis copying
             (the bundled demo corpus is recognised without it).
-        reference_model: A trained classifier (folder or Hub id) whose agreement with the labels the card reports.
+        reference_model: A trained classifier whose agreement with the labels the card reports, loaded after the
+            data has been read and validated (:class:`~emo_pillars.data.quality.ReferenceModel`).
         max_shard_bytes: Largest (in-memory Arrow) size of one Parquet shard.
         repo_id: The Hub id the card's loading snippet shows (default: the folder path).
         pretty_name: Title of the card.
@@ -465,9 +466,6 @@ def build_repository(
             run_info = json.loads(run_json.read_text(encoding="utf-8"))
         except json.JSONDecodeError as err:
             raise InputError(f"not valid JSON ({err})", path=run_json) from None
-    ref = None if reference_model is None else Path(reference_model)
-    if ref is not None and (ref.exists() and not (ref / "config.json").is_file() or str(ref).count("/") == 0):
-        raise InputError("is not a trained classifier (a folder with config.json, or a Hub id)", path=ref)
 
     # 1. Read and validate everything before anything is written.
     tables: dict[str, ConfigTables] = read_source(

@@ -22,7 +22,6 @@ Examples:
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
@@ -41,7 +40,6 @@ __all__ = [
     "SourceReport",
     "detect_layout",
     "source_files",
-    "source_fingerprint",
     "iter_rows",
     "parse_generated_row",
     "parse_published_row",
@@ -174,17 +172,6 @@ def source_files(path: str | os.PathLike, config: str, layout: Layout | None = N
             raise InputError(f"no {{train,dev,test}}.jsonl in {folder.name}/ of the published layout", path=root)
         return files
     raise InputError("a built dataset repository is loaded with datasets.load_dataset, not read row by row", path=root)
-
-
-def source_fingerprint(path: str | os.PathLike, config: str, layout: Layout | None = None) -> str:
-    """A sha256 over the names and bytes of a config's input files: it changes whenever the input does."""
-    digest = hashlib.sha256(config.encode())
-    for split, file in source_files(path, config, layout):
-        digest.update(f"\0{split}\0{file.name}\0".encode())
-        with open(file, "rb") as handle:
-            for block in iter(lambda h=handle: h.read(1 << 22), b""):
-                digest.update(block)
-    return digest.hexdigest()
 
 
 # --------------------------------------------------------------------------------------------------------------------

@@ -8,8 +8,8 @@ Examples:
 
 from __future__ import annotations
 
+from ..narratives import Narrative, demo_corpus, load_narratives
 from .config import CONTEXTUAL_STAGES, STAGES, GenerationConfig, StageConfig
-from .narratives import Narrative, demo_corpus, load_narratives
 from .pipeline import EmoPillarsGenerator, GenerationResult, resolve_backend
 from .stages import Drop, Keep, Step, default_steps
 

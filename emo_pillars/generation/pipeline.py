@@ -32,12 +32,12 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
-from .._io import OutputLock, atomic_write_json
 from ..errors import ConfigError
+from ..narratives import load_narratives
+from ..utils.io import OutputLock, atomic_write_json
 from .backends.base import ChatPrompt, Completion, LLMBackend
 from .cache import ReplyCache, call_key
 from .config import GenerationConfig
-from .narratives import load_narratives
 from .stages import CONTEXT_LESS, CONTEXTUAL, SCORE_CONTINUATIONS, SCORE_PREFILL, Drop, Keep, Step, default_steps
 
 __all__ = [
@@ -537,7 +537,7 @@ class EmoPillarsGenerator:
         """Generate examples from ``narratives`` into ``output_dir``.
 
         Args:
-            narratives: Anything :func:`~emo_pillars.generation.narratives.load_narratives` reads (a path, a
+            narratives: Anything :func:`~emo_pillars.narratives.load_narratives` reads (a path, a
                 ``datasets.Dataset``, a list of strings); ``None`` for the bundled demo corpus.
             output_dir: Where ``context_less.jsonl``, ``contextual.jsonl``, ``run.json`` and the reply cache go.
             text_column: The text column of a JSONL/CSV file or Dataset.

@@ -16,7 +16,7 @@ emopillars     the 28 classes, multi-label             context-less        relea
                                                                            threshold; macro-F1 on test
 =============  ======================================  ==================  ==========================================
 
-Every task carries its recipe defaults (:class:`~emo_pillars.tasks.recipes.TaskRecipe`), chosen on validation
+Every task carries its recipe defaults (:class:`~emo_pillars.tasks.recipe.TaskRecipe`), chosen on validation
 data carved from its training data. ``emo-pillars evaluate`` (:func:`~emo_pillars.tasks.evaluate.evaluate_main`)
 scores a trained model on any task without training.
 
@@ -32,16 +32,14 @@ Examples:
 
 from __future__ import annotations
 
-from typing import Any
-
-from ..errors import ConfigError
 from .base import Task, aggregate_metrics, format_mean_std, multi_label_metrics, single_label_metrics
 from .emocontext import EmoContextTask, emocontext_micro_f1
 from .emopillars import EmoPillarsTask
+from .fixtures import write_sample_files
 from .goemotions import GoEmotionsTask
 from .iemocap import IemocapTask
 from .isear import IsearTask, clean_isear_text
-from .samples import write_sample_files
+from .registry import TASK_CLASSES, TASKS, get_task
 
 __all__ = [
     "Task",
@@ -61,43 +59,3 @@ __all__ = [
     "clean_isear_text",
     "write_sample_files",
 ]
-
-#: Task name -> task class.
-TASK_CLASSES: dict[str, type[Task]] = {
-    "goemotions": GoEmotionsTask,
-    "isear": IsearTask,
-    "iemocap": IemocapTask,
-    "emocontext": EmoContextTask,
-    "emopillars": EmoPillarsTask,
-}
-
-#: Task name -> the task with its default options (IEMOCAP: 4-way, 3 turns of context).
-TASKS: dict[str, Task] = {name: cls() for name, cls in TASK_CLASSES.items()}
-
-
-def get_task(name: str, **options: Any) -> Task:
-    """Look up a task by name, optionally with non-default options.
-
-    Args:
-        name: One of :data:`TASKS` (case-insensitive; ``-`` and ``_`` are ignored, so ``"go_emotions"`` works).
-        **options: Fields of the task class to change, e.g. ``ways=6`` or ``context_window=None`` for IEMOCAP.
-
-    Returns:
-        The shared default instance when no options are given, else a new instance.
-
-    Raises:
-        ConfigError: Unknown task name or option.
-
-    Examples:
-        >>> get_task("EmoContext").metric_name
-        'micro_f1'
-    """
-    key = name.lower().replace("-", "").replace("_", "")
-    if key not in TASK_CLASSES:
-        raise ConfigError(f"unknown task {name!r}; choose one of {sorted(TASK_CLASSES)}")
-    if not options:
-        return TASKS[key]
-    try:
-        return TASK_CLASSES[key](**options)
-    except TypeError as err:
-        raise ConfigError(f"bad option for task {key!r}: {err}") from None

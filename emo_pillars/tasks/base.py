@@ -40,9 +40,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError, InputError
-from ..inputs import InputFormat, check_input_format
+from ..modeling.inputs import InputFormat, check_input_format
 from ..taxonomy import EMOTIONS, label2id
-from .recipes import TaskRecipe
+from .recipe import TaskRecipe
 
 if TYPE_CHECKING:  # pragma: no cover
     import datasets
@@ -209,7 +209,7 @@ def multi_label_metrics(y_true: Any, y_pred: Any, label_names: Sequence[str]) ->
         >>> m["f1_a"], round(m["f1_b"], 4), round(m["macro_f1"], 4)
         (1.0, 0.6667, 0.8333)
     """
-    from ..metrics import f1_scores
+    from ..modeling.metrics import f1_scores
 
     true = _as_multi_hot(y_true, label_names, "y_true")
     pred = _as_multi_hot(y_pred, label_names, "y_pred")
@@ -304,16 +304,17 @@ class Task:
         label_names: The task's classes, in ``ClassLabel`` index order.
         label_map: Task label -> one of the 28 classes (from :mod:`emo_pillars.taxonomy`).
         multi_label: Whether an example can carry several labels (then rows have ``labels``, not ``label``).
-        input_format: ``"context_less"`` or ``"contextual"`` (see :mod:`emo_pillars.inputs`).
+        input_format: ``"context_less"`` or ``"contextual"`` (see :mod:`emo_pillars.modeling.inputs`).
         protocol: The evaluation protocol in words, to print next to every number.
         metric_name: Key of the official metric in :meth:`compute_metrics`'s result.
         hub_id: A public Hub copy ``datasets.load_dataset`` can read, if any.
         splits: The splits :meth:`load` returns.
+        cross_validated: Whether the protocol scores k folds (the task has no official test split).
         description: What the benchmark's data is, in a sentence or two (model cards open with it).
         limitations: What a model fine-tuned on this benchmark cannot be trusted for (model cards list them).
         split_name: How the data's splits came about, in words (``eval_results.json`` and the card say it).
         recipe: The training defaults ``finetune`` starts from, and how they were chosen
-            (:class:`~emo_pillars.tasks.recipes.TaskRecipe`); every value can be overridden.
+            (:class:`~emo_pillars.tasks.recipe.TaskRecipe`); every value can be overridden.
 
     Examples:
         >>> from emo_pillars.tasks import get_task
@@ -331,6 +332,7 @@ class Task:
     metric_name: str = "macro_f1"
     hub_id: str | None = None
     splits: tuple[str, ...] = ("train", "validation", "test")
+    cross_validated: bool = False
     description: str = field(default="", repr=False)
     limitations: tuple[str, ...] = field(default=(), repr=False)
     split_name: str = "official train/validation/test splits"

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import InputError
 from ..taxonomy import EMOCONTEXT_TO_EMOTIONS
 from .base import Task, _as_indices, read_text, single_label_metrics, split_lines
-from .recipes import TaskRecipe
+from .recipe import TaskRecipe
 
 if TYPE_CHECKING:  # pragma: no cover
     import datasets
@@ -128,16 +128,12 @@ def emocontext_micro_f1(
     return {"micro_f1": f1, "micro_precision": precision, "micro_recall": recall}
 
 
-#: The emocontext recipe defaults and how they were chosen (see :mod:`emo_pillars.tasks.recipes`).
+#: The emocontext recipe defaults and how they were chosen (see :mod:`emo_pillars.tasks.recipe`).
 EMOCONTEXT_RECIPE = TaskRecipe(
     head="emo28",
     max_length=128,
     threshold_policy="argmax",
-    chosen_by=(
-        "not chosen on data: EmoContext is licensed and absent here, so the trainer's small-encoder defaults stand "
-        "(lr 2e-4, head lr 2e-3, 2 epochs, batch 32); max_length 128 holds the three short turns, and the two "
-        "context turns are cut first when longer."
-    ),
+    chosen_by="not chosen on data (EmoContext is licensed): the trainer's small-encoder defaults, max length 128.",
 )
 
 

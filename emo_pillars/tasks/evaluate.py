@@ -76,11 +76,11 @@ def evaluate_main(
     import datasets
     import numpy as np
 
-    from .._io import atomic_write_json
-    from ..loading import check_model_folder
-    from ..modeling import EmoPillarsClassifier
+    from ..modeling.classifier import EmoPillarsClassifier
+    from ..modeling.loading import check_model_folder
     from ..taxonomy import EMOTIONS
-    from . import get_task
+    from ..utils.io import atomic_write_json
+    from .registry import get_task
 
     stream = stream or sys.stdout
     task_obj = task if isinstance(task, Task) else get_task(task)

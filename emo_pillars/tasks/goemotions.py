@@ -6,7 +6,7 @@ no header, CSV quoting for fields with ``"``, columns ``text``, comma-separated 
 ``google-research-datasets/go_emotions`` (config ``simplified``) holds the same data.
 
 Protocol (the paper's): train on ``train``; tune one global threshold on ``validation`` for macro-F1 (the trainer's
-one threshold sweep, :func:`emo_pillars.training.thresholds.tune_thresholds`); report macro-F1 on ``test`` at that
+one threshold sweep, :func:`emo_pillars.modeling.thresholds.tune_thresholds`); report macro-F1 on ``test`` at that
 threshold, and at 0.5, with per-label F1 (:meth:`compute_metrics`).
 
 Recipe defaults (what ``finetune`` starts from; every value can be overridden): the 28-class head, lr 2e-4 (head
@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import ConfigError, InputError
 from ..taxonomy import EMOTIONS
 from .base import Task, read_text, split_lines
-from .recipes import TaskRecipe
+from .recipe import TaskRecipe
 
 if TYPE_CHECKING:  # pragma: no cover
     import datasets
@@ -96,7 +96,7 @@ def _check_emotions_file(path: Path) -> None:
         raise InputError(f"expected {len(EMOTIONS)} class names, got {len(names)}", path=path)
 
 
-#: The goemotions recipe defaults and how they were chosen (see :mod:`emo_pillars.tasks.recipes`).
+#: The goemotions recipe defaults and how they were chosen (see :mod:`emo_pillars.tasks.recipe`).
 GOEMOTIONS_RECIPE = TaskRecipe(
     head="emo28",
     max_length=64,
@@ -106,17 +106,7 @@ GOEMOTIONS_RECIPE = TaskRecipe(
     per_device_train_batch_size=32,
     pos_weight="rare",
     threshold_policy="global",
-    chosen_by=(
-        "on the official validation split (dev; the test split unseen), all-MiniLM-L6-v2, seed 42, 2 epochs, dev "
-        "macro-F1 at the global threshold tuned on dev: BCE positive weights 'rare' (sqrt of neg/pos over the median "
-        "label's, so only the 14 labels rarer than the median are weighted up) 0.533, against 0.525 with sqrt(neg/pos) "
-        "for every label, 0.522 without, 0.520 with trained word embeddings, 0.516 at batch 16, and 0.520 for 3 epochs "
-        "with sqrt; max_length 64 by the length rule (99th percentile: 38 tokens); learning rates and batch size are "
-        "the trainer's small-encoder defaults, measured on GoEmotions (see SMALL_ENCODER_DEFAULTS). The base model "
-        "is the user's: started from an Emo Pillars student (MiniLM first fine-tuned on the Emo Pillars sample) the "
-        "same recipe scored 0.539 on dev, and adding label smoothing 0.1 (0.529), layer-wise lr decay 0.9 (0.532) or "
-        "weight averaging over the second epoch (0.531) did not help."
-    ),
+    chosen_by="on the official validation split, all-MiniLM-L6-v2, dev macro-F1 at the tuned global threshold.",
 )
 
 

@@ -44,7 +44,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import ConfigError, InputError
 from ..taxonomy import IEMOCAP_TO_EMOTIONS, label2id
 from .base import Task, read_text, single_label_metrics, split_lines
-from .recipes import TaskRecipe
+from .recipe import TaskRecipe
 
 if TYPE_CHECKING:  # pragma: no cover
     import datasets
@@ -182,16 +182,12 @@ def read_iemocap_dialogues(root: str | Path) -> list[dict[str, Any]]:
     return dialogues
 
 
-#: The iemocap recipe defaults and how they were chosen (see :mod:`emo_pillars.tasks.recipes`).
+#: The iemocap recipe defaults and how they were chosen (see :mod:`emo_pillars.tasks.recipe`).
 IEMOCAP_RECIPE = TaskRecipe(
     head="emo28",
     max_length=128,
     threshold_policy="argmax",
-    chosen_by=(
-        "not chosen on data: IEMOCAP is licensed and absent here, so the trainer's small-encoder defaults stand "
-        "(lr 2e-4, head lr 2e-3, 2 epochs, batch 32); max_length 128 holds the utterance and its preceding turns "
-        "in the fixtures, and the context is cut first when longer."
-    ),
+    chosen_by="not chosen on data (IEMOCAP is licensed): the trainer's small-encoder defaults, max length 128.",
 )
 
 

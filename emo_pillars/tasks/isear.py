@@ -17,7 +17,7 @@ accuracy per fold, reported as mean +- std over the folds (:func:`~emo_pillars.t
 Recipe defaults (what ``finetune`` starts from; every value can be overridden): the 7-label head (softmax,
 cross-entropy), lr 2e-4 (head 2e-3), batch 32, 3 epochs, max length 128, chosen on validation carved from fold 1's
 training part; the candidates and their scores are in :data:`ISEAR_RECIPE` and
-``examples/results/recipe-choice-isear.json``.
+``research/results/recipe-choice-isear.json``.
 
 Examples:
     >>> clean_isear_text('When I \\\\hated\\\\" one of my á flatmates."')
@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import InputError
 from ..taxonomy import ISEAR_TO_EMOTIONS
 from .base import Task, read_text, split_lines
-from .recipes import TaskRecipe
+from .recipe import TaskRecipe
 
 if TYPE_CHECKING:  # pragma: no cover
     import datasets
@@ -124,7 +124,7 @@ def read_isear(path: str | Path, clean: bool = True) -> list[dict[str, Any]]:
     return rows
 
 
-#: The isear recipe defaults and how they were chosen (see :mod:`emo_pillars.tasks.recipes`).
+#: The isear recipe defaults and how they were chosen (see :mod:`emo_pillars.tasks.recipe`).
 ISEAR_RECIPE = TaskRecipe(
     head="task",
     max_length=128,
@@ -133,22 +133,7 @@ ISEAR_RECIPE = TaskRecipe(
     num_train_epochs=3,
     per_device_train_batch_size=32,
     threshold_policy="argmax",
-    chosen_by=(
-        "on validation carved from fold 1's training part (4,905 / 1,227 rows, stratified 80/20, seed 42; fold 1's "
-        "test part unseen), all-MiniLM-L6-v2, macro-F1: the 7-label head at lr 2e-4 (head 2e-3), batch 32, 3 "
-        "epochs, max length 128 scored 0.691, against 0.672 at lr 1e-4, batch 16, 4 epochs; 0.679 for a plain "
-        "recipe (one lr 1e-4, batch 8, 3 epochs, embeddings trained, no warmup); and 0.666 for the 28-class head "
-        "at max length 64 (the earlier default). Around it, on the same split: 2 epochs 0.659, 4 epochs at lr 3e-4 "
-        "0.659, 5 epochs 0.659, lr 1e-4 0.683, label smoothing 0.1 0.686, layer-wise lr decay 0.8 0.681, both "
-        "0.682; and with the recipe's options on other starts: the GoEmotions model (new 7-label head 0.658, its "
-        "28-class head 0.652), an Emo Pillars student (0.680), mean pooling instead of [CLS] (0.685); weight "
-        "averaging over the last half or quarter of the steps 0.678. The recipe with training seeds 43 and 44 on the "
-        "same split scored 0.668 and 0.669 (three seeds: 0.676 +- 0.013), so candidates within about 0.02 of each "
-        "other are not told apart by one seed. R-Drop (rdrop_alpha 1.0) with training seeds 42 and 43 scored 0.675 "
-        "and 0.665 (mean 0.670, against the recipe's 0.680 with the same seeds). Under the 5-fold protocol (seed-42 folds) "
-        "a plain transformers Trainer (lr 1e-4, 3 epochs, batch 8, max length 128) scored 0.682 +- 0.006 against the "
-        "recipe's 0.685 +- 0.007. max_length 128 by the length rule (99th percentile: 83 tokens)."
-    ),
+    chosen_by="on validation carved from fold 1's training part (80/20, stratified), all-MiniLM-L6-v2, macro-F1.",
 )
 
 
@@ -179,6 +164,7 @@ class IsearTask(Task):
     metric_name: str = "macro_f1"
     hub_id: str | None = None
     splits: tuple[str, ...] = ("train",)
+    cross_validated: bool = True
     description: str = field(
         default="ISEAR (International Survey on Emotion Antecedents and Reactions): about 7,600 first-person "
         "descriptions of situations in which respondents in 37 countries felt one of seven emotions (joy, fear, "

@@ -3,10 +3,10 @@
 Importing this package imports torch and transformers; ``import emo_pillars`` does not.
 """
 
+from ..modeling.thresholds import THRESHOLD_GRID, ThresholdResult, tune_thresholds
 from .args import PAPER_DEFAULTS, SMALL_ENCODER_DEFAULTS, EmoPillarsTrainingArguments
 from .averaging import WeightAveragingCallback
-from .model_card import EmoPillarsModelCardData, ModelCardCallback, load_model_card_template
-from .thresholds import THRESHOLD_GRID, ThresholdResult, tune_thresholds
+from .callbacks import EmoPillarsModelCardData, ModelCardCallback, load_model_card_template
 from .trainer import EmoPillarsTrainer, last_checkpoint, load_training_dataset, save_final_model
 
 __all__ = [

@@ -9,7 +9,7 @@ from typing import Any, Literal
 from transformers import TrainingArguments
 
 from ..errors import ConfigError
-from ..inputs import INPUT_FORMATS, resolve_max_length
+from ..modeling.inputs import INPUT_FORMATS, resolve_max_length
 
 __all__ = ["EmoPillarsTrainingArguments", "PAPER_DEFAULTS", "SMALL_ENCODER_DEFAULTS"]
 
@@ -74,7 +74,7 @@ class EmoPillarsTrainingArguments(TrainingArguments):
 
     Args:
         input_format: ``"context_less"`` (the utterance) or ``"contextual"`` (context, then ``character:
-            utterance``), see :mod:`emo_pillars.inputs`.
+            utterance``), see :mod:`emo_pillars.modeling.inputs`.
         max_length: Truncation length in tokens; default 128 context-less and 512 contextual (the paper's).
         head_learning_rate: Learning rate of the classification head and pooler; ``None`` uses ``learning_rate``.
         targets: ``"labels"`` (0/1 from the ``labels`` column, as in the paper) or ``"emotion_scores"`` (the

@@ -20,16 +20,16 @@ import torch
 from transformers import DataCollatorWithPadding, PreTrainedModel, Trainer, TrainerCallback, set_seed
 from transformers.trainer_pt_utils import LengthGroupedSampler
 
-from .._io import current_umask, replace_directory
 from ..errors import ConfigError, InputError
-from ..inputs import ensure_token_types, resolve_max_length, tokenize_examples
-from ..label_space import LabelSpace
-from ..loading import load_model, load_tokenizer
-from ..model_card import EmoPillarsModelCardData, resolve_base_model, with_present_label_macro, write_model_card
+from ..modeling.card import EmoPillarsModelCardData, resolve_base_model, with_present_label_macro, write_model_card
+from ..modeling.inputs import ensure_token_types, resolve_max_length, tokenize_examples
+from ..modeling.label_space import LabelSpace
+from ..modeling.loading import load_model, load_tokenizer
+from ..modeling.thresholds import THRESHOLD_GRID, ThresholdResult, tune_thresholds
+from ..utils.io import current_umask, replace_directory
 from .args import EmoPillarsTrainingArguments
 from .averaging import WeightAveragingCallback
-from .model_card import ModelCardCallback
-from .thresholds import THRESHOLD_GRID, ThresholdResult, tune_thresholds
+from .callbacks import ModelCardCallback
 
 logger = logging.getLogger(__name__)
 
@@ -200,10 +200,10 @@ class EmoPillarsTrainer(Trainer):
 
     A plain ``AutoModelForSequenceClassification`` is trained, so the saved model loads anywhere ``transformers``
     does, ``pipeline("text-classification", top_k=None)`` included, without custom code. The label space (see
-    :class:`~emo_pillars.label_space.LabelSpace`) is the 28 GoEmotions classes by default, or any label set:
+    :class:`~emo_pillars.modeling.label_space.LabelSpace`) is the 28 GoEmotions classes by default, or any label set:
     multi-label (sigmoid, BCE) or single-label (softmax, cross-entropy). On top of ``Trainer``:
 
-    * rows are tokenized in the one input format (:mod:`emo_pillars.inputs`);
+    * rows are tokenized in the one input format (:mod:`emo_pillars.modeling.inputs`);
     * the seed is set before the head is built, and the data order is drawn from the seed;
     * BCE on the 0/1 labels (or on the teacher's ``emotion_scores``), with optional per-class positive weights, or
       cross-entropy for single-label tasks;
@@ -708,13 +708,13 @@ class EmoPillarsTrainer(Trainer):
 
         Returns:
             ``{"0.5": m, "global": m, "per_label": m}`` or ``{"argmax": m}``, where ``m`` is
-            :func:`emo_pillars.metrics.f1_scores`'s output (macro/micro/weighted F1 and per-label precision, recall, F1,
+            :func:`emo_pillars.modeling.metrics.f1_scores`'s output (macro/micro/weighted F1 and per-label precision, recall, F1,
             support) plus ``threshold``, with ``macro_f1`` over the labels present in ``dataset`` (``present_labels``;
             the all-label average is ``macro_f1_all_labels``, see
-            :func:`~emo_pillars.model_card.with_present_label_macro`). The card records them as the model's
+            :func:`~emo_pillars.modeling.card.with_present_label_macro`). The card records them as the model's
             evaluation results.
         """
-        from ..metrics import f1_scores
+        from ..modeling.metrics import f1_scores
 
         probs, labels = self.predict_proba(dataset)
         if labels is None:

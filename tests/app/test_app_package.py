@@ -9,7 +9,7 @@ import sys
 def test_app_modules_import_without_gradio_or_torch():
     code = (
         "import sys, emo_pillars, emo_pillars.app, emo_pillars.app.annotations, emo_pillars.app.evaluate_tab, "
-        "emo_pillars.app.try_tab, emo_pillars.app.commands; "
+        "emo_pillars.app.try_tab, emo_pillars.commands.app; "
         "print([m for m in ('gradio', 'torch', 'transformers', 'datasets') if m in sys.modules])"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout

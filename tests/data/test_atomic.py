@@ -39,7 +39,7 @@ def _edit(generated_dir, old, new):
 
 def _killed_build(source, output, phase):
     env = dict(os.environ, **{KILL_HOOK_ENV: phase})
-    cmd = [sys.executable, "-m", "emo_pillars.data.commands", "build-dataset", "--generated", str(source),
+    cmd = [sys.executable, "-m", "emo_pillars.commands.dataset", "build-dataset", "--generated", str(source),
            "--output", str(output), "--no-similarity", "--repo-id", "me/emo"]  # fmt: skip
     return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
 

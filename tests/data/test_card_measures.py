@@ -7,7 +7,6 @@ import yaml
 
 from emo_pillars.data.load import load_emo_pillars
 from emo_pillars.data.repository import build_repository
-from emo_pillars.errors import InputError
 
 
 def _meta(repo):
@@ -65,8 +64,15 @@ def test_reference_model_agreement(generated_dir, tmp_path):
     for name in ("vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
         if (base / name).is_file():
             (tmp_path / "reference" / name).write_bytes((base / name).read_bytes())
+    from functools import partial
+
+    from emo_pillars.data.quality import ReferenceModel
+    from emo_pillars.modeling import EmoPillarsClassifier
+
+    folder = str(tmp_path / "reference")
+    reference = ReferenceModel(folder, partial(EmoPillarsClassifier.from_pretrained, folder))
     result = build_repository(
-        generated_dir, tmp_path / "repo", similarity=False, reference_model=str(tmp_path / "reference"), sample_size=5
+        generated_dir, tmp_path / "repo", similarity=False, reference_model=reference, sample_size=5
     )
     for config in ("context_less", "contextual"):
         ref = result.quality[config].reference
@@ -74,5 +80,22 @@ def test_reference_model_agreement(generated_dir, tmp_path):
     text = (tmp_path / "repo" / "README.md").read_text()
     ref = result.quality["context_less"].reference
     assert f"reference classifier vs labels: micro-f1 | {ref['micro_f1']:.3f} on {ref['rows']}" in text
-    with pytest.raises(InputError, match="is not a trained classifier"):
-        build_repository(generated_dir, tmp_path / "repo2", similarity=False, reference_model=str(base.parent))
+    assert ref["model"] == folder
+
+
+def test_reference_model_that_is_not_a_classifier_is_refused_before_reading(generated_dir, tmp_path):
+    import subprocess
+    import sys
+
+    argv = [
+        "build-dataset",
+        "--generated",
+        str(generated_dir),
+        "--output",
+        str(tmp_path / "repo"),
+        "--reference-model",
+        str(tmp_path),
+    ]
+    run = subprocess.run([sys.executable, "-m", "emo_pillars", *argv], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 2 and "is not a trained classifier" in run.stderr and "Traceback" not in run.stderr
+    assert not (tmp_path / "repo").exists()

@@ -11,7 +11,7 @@ import pytest
 import yaml
 from conftest import read_jsonl, write_jsonl
 
-from emo_pillars.data.commands import main as commands_main
+from emo_pillars.commands.dataset import main as commands_main
 from emo_pillars.data.features import get_features
 from emo_pillars.data.load import load_emo_pillars
 from emo_pillars.data.repository import build_repository

@@ -22,7 +22,7 @@ def tiny_bert(tmp_path_factory) -> Path:
 
 
 def _train(source: str, model: Path, output: Path, env: dict | None = None) -> dict:
-    argv = [sys.executable, "-m", "emo_pillars.cli", "train", "--dataset", source, "--model", str(model),
+    argv = [sys.executable, "-m", "emo_pillars.commands.cli", "train", "--dataset", source, "--model", str(model),
             "--output", str(output), "--max_steps", "1", "--per_device_train_batch_size", "2"]  # fmt: skip
     proc = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -47,7 +47,7 @@ def test_train_reads_a_hub_id(generated_dir, tiny_bert, tmp_path, hub_server):
     repo = tmp_path / "repo"
     build_repository(generated_dir, repo, similarity=False)
     env = hub_server.client_env(hf_home=tmp_path / "hf_home")
-    push = [sys.executable, "-m", "emo_pillars.data.commands", "push-dataset", str(repo), "--repo-id", "me/emo"]
+    push = [sys.executable, "-m", "emo_pillars.commands.dataset", "push-dataset", str(repo), "--repo-id", "me/emo"]
     proc = subprocess.run(push, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     config = _train("me/emo", tiny_bert, tmp_path / "model", env=env)

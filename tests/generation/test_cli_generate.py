@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from emo_pillars.cli import main
+from emo_pillars.commands.cli import main
 
 
 def test_generate_command_writes_outputs_and_summary(tiny_mistral_dir, tmp_path, capsys):

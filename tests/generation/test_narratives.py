@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from emo_pillars.errors import InputError
-from emo_pillars.generation.narratives import Narrative, demo_corpus, load_narratives
+from emo_pillars.narratives import Narrative, demo_corpus, load_narratives
 
 
 def test_demo_corpus_is_bundled_and_sizeable():

@@ -272,6 +272,6 @@ def test_the_readme_shard_recipe_works_as_written(tmp_path, contextual):
     assert _lines(joined / CONTEXT_LESS_FILE) == sum((_lines(s / CONTEXT_LESS_FILE) for s in shards), [])
     assert (joined / CONTEXTUAL_FILE).exists() == contextual
     if not contextual:  # the case that failed: no contextual.jsonl to cat, then an empty contextual config
-        from emo_pillars.cli import main
+        from emo_pillars.commands.cli import main
 
         assert main(["build-dataset", "--generated", str(joined), "--output", str(tmp_path / "repo")]) == 0

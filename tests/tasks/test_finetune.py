@@ -15,7 +15,7 @@ from tiny_models import build_tiny_bert  # noqa: E402
 
 from emo_pillars.errors import ConfigError  # noqa: E402
 from emo_pillars.tasks import get_task  # noqa: E402
-from emo_pillars.tasks.finetune import finetune_main  # noqa: E402
+from emo_pillars.tasks.runner import finetune_main  # noqa: E402
 
 pytest.importorskip("torch")
 
@@ -121,7 +121,7 @@ def test_cli_lora_push_to_hub(emocontext_dir: Path, tiny_bert: str, tmp_path: Pa
 
 
 def test_cli_ways_only_for_iemocap(emocontext_dir: Path, tmp_path: Path) -> None:
-    from emo_pillars.cli import main
+    from emo_pillars.commands.cli import main
 
     argv = ["finetune", "--task", "emocontext", "--data", str(emocontext_dir), "--model", "m", "--output", "o"]
     assert main([*argv, "--ways", "6"]) == 2
@@ -137,8 +137,8 @@ def test_isear_task_head_card_snippet_pipeline_and_predict(isear_file: Path, tin
     import numpy as np
     from transformers import pipeline
 
+    from emo_pillars.commands.predict import predict_main
     from emo_pillars.modeling import EmoPillarsClassifier
-    from emo_pillars.predict import predict_main
 
     out = tmp_path / "out"
     finetune_main("isear", isear_file, tiny_bert, out, head="task", folds=2, stream=io.StringIO(), **QUICK)
@@ -183,7 +183,7 @@ def test_cross_validation_resumes_at_the_first_unfinished_fold(isear_file: Path,
 
     out = tmp_path / "out"
     script = (
-        "import io, sys\nfrom emo_pillars.tasks.finetune import finetune_main\n"
+        "import io, sys\nfrom emo_pillars.tasks.runner import finetune_main\n"
         f"finetune_main('isear', {str(isear_file)!r}, {tiny_bert!r}, {str(out)!r}, folds=2, max_steps=2, "
         "per_device_train_batch_size=4, max_length=32, use_cpu=True)\n"
     )
@@ -256,8 +256,8 @@ def test_a_resume_or_fold_run_with_other_options_is_refused(isear_file: Path, ti
 
 
 def test_a_fold_being_trained_elsewhere_is_refused_and_fold_is_checked(isear_file: Path, tmp_path: Path):
-    from emo_pillars._io import OutputLock
-    from emo_pillars.cli import main
+    from emo_pillars.commands.cli import main
+    from emo_pillars.utils.io import OutputLock
 
     tiny = str(build_tiny_bert(tmp_path / "tiny"))
     out = tmp_path / "out"
@@ -275,7 +275,7 @@ def test_a_fold_being_trained_elsewhere_is_refused_and_fold_is_checked(isear_fil
 
 
 def test_finetune_validates_before_loading(emocontext_dir: Path, tmp_path: Path) -> None:
-    from emo_pillars.cli import main
+    from emo_pillars.commands.cli import main
 
     base = ["finetune", "--task", "emocontext", "--data", str(emocontext_dir), "--model", str(tmp_path / "none")]
     base += ["--output", str(tmp_path / "o")]

@@ -16,8 +16,8 @@ from card_checks import check_card_metadata, validate_and_push  # noqa: E402
 from tiny_models import build_tiny_bert  # noqa: E402
 
 from emo_pillars.tasks import get_task  # noqa: E402
-from emo_pillars.tasks.finetune import finetune_main  # noqa: E402
-from emo_pillars.tasks.samples import write_sample_files  # noqa: E402
+from emo_pillars.tasks.fixtures import write_sample_files  # noqa: E402
+from emo_pillars.tasks.runner import finetune_main  # noqa: E402
 
 pytest.importorskip("torch")
 
@@ -50,6 +50,11 @@ def test_isear_card_follows_hub_conventions(isear_file: Path, tiny_bert: str, tm
     assert "pip install -e ." in text and "## Training data" in text and "| guilt |" in text
     assert "Macro-F1 averages the" in text and "labels present in the test data" in text
     assert "### Training loss" in text  # 2 steps, logged at every step
+    # The card states the recipe's values and one line on how they were chosen, not the history of the search.
+    assert "**Recipe** (the isear defaults): head task" in text
+    (chosen,) = [line for line in text.splitlines() if line.startswith("How they were chosen:")]
+    assert chosen == f"How they were chosen: {isear.recipe.chosen_by}" and len(chosen) < 160
+    assert not any(word in text for word in ("R-Drop", "rdrop_alpha 1.0", "seeds 43", "0.691", "plain transformers"))
 
     files = validate_and_push(out, "me/tiny-isear", tmp_path / "hf")
     pushed = files["README.md"].decode()

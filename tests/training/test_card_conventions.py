@@ -10,8 +10,8 @@ import pytest
 from card_checks import check_card_metadata, validate_and_push
 from tiny_models import tiny_dataset_dict, write_repository
 
+from emo_pillars.commands.train import train_main
 from emo_pillars.taxonomy import EMOTIONS
-from emo_pillars.training.commands import train_main
 
 pytest.importorskip("torch")
 
@@ -66,7 +66,7 @@ def test_train_card_follows_hub_conventions(tmp_path, tiny_bert):
 
 
 def test_a_local_dataset_folder_is_titled_by_its_card(tmp_path):
-    from emo_pillars.training.commands import _dataset_title
+    from emo_pillars.commands.train import _dataset_title
 
     data = write_repository(tmp_path / "my-folder", tiny_dataset_dict())
     assert _dataset_title(str(data), None) == "my-folder"  # no pretty_name: the folder's name

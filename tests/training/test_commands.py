@@ -16,9 +16,9 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from emo_pillars.cli import build_parser, main
+from emo_pillars.commands.cli import build_parser, main
+from emo_pillars.commands.train import train_main
 from emo_pillars.errors import ConfigError
-from emo_pillars.training.commands import train_main
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tiny_models import write_repository  # noqa: E402
@@ -136,7 +136,7 @@ TRAIN_SCRIPT = textwrap.dedent(
     import json, sys
     sys.path.insert(0, sys.argv[1])
     from tiny_models import tiny_dataset_dict
-    from emo_pillars.training.commands import train_main
+    from emo_pillars.commands.train import train_main
     metrics = train_main(
         tiny_dataset_dict(), "context_less", sys.argv[2], sys.argv[3], max_steps=16, batch_size=2, use_cpu=True,
         seed=42, save_steps=4, save_total_limit=2, logging_steps=1, freeze_embeddings=False,
@@ -184,8 +184,8 @@ def test_kill_9_mid_training_then_resume_gives_the_uninterrupted_metrics(tmp_pat
 
 def test_an_option_typed_at_its_default_value_still_counts_as_given(tmp_path):
     """``--epochs 2`` equals the trainer's default, yet it must beat a task protocol's epochs and an options file."""
-    from emo_pillars.tasks.commands import FinetuneCommandArguments
-    from emo_pillars.training.commands import training_options
+    from emo_pillars.commands.finetune import FinetuneCommandArguments
+    from emo_pillars.commands.train import training_options
 
     options = tmp_path / "opts.json"
     options.write_text(json.dumps({"num_train_epochs": 5, "learning_rate": 0.001}))

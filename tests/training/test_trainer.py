@@ -12,8 +12,8 @@ import yaml
 from huggingface_hub import ModelCard
 
 from emo_pillars.errors import ConfigError
-from emo_pillars.inputs import pipeline_inputs
 from emo_pillars.modeling import EmoPillarsClassifier
+from emo_pillars.modeling.inputs import pipeline_inputs
 from emo_pillars.taxonomy import EMOTIONS
 from emo_pillars.training import (
     EmoPillarsModelCardData,

@@ -1,0 +1,143 @@
+"""The work behind ``emo-pillars predict``: load a model, score the utterances once, print a table.
+
+``emo_pillars/cli.py`` registers the command; :func:`add_predict_arguments` and :func:`run_predict` are its
+arguments and its handler. Every input is checked before the model loads.
+
+Examples:
+    >>> predict_main("out", ["I can't believe it worked!"])  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any, TextIO
+
+from ..errors import ConfigError
+from ..modeling.inputs import check_texts
+
+__all__ = ["predict_main", "format_predictions_table", "format_table", "add_predict_arguments", "run_predict"]
+
+
+def format_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """A plain-text table: the first column left-aligned, the others right-aligned."""
+    cells = [[str(c) for c in header], *[[str(c) for c in row] for row in rows]]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+    lines = [
+        "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))) for row in cells
+    ]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def format_predictions_table(
+    utterances: Sequence[str],
+    predictions: Sequence[dict[str, float]],
+    probs: Any = None,
+    top: int = 3,
+    labels: Sequence[str] | None = None,
+) -> str:
+    """A table: utterance, predicted labels with scores (or the best ``top`` scores when none passes)."""
+    from ..taxonomy import EMOTIONS
+
+    names = list(labels) if labels is not None else list(EMOTIONS)
+    rows = []
+    for i, (utterance, found) in enumerate(zip(utterances, predictions)):
+        text = utterance if len(utterance) <= 60 else utterance[:57] + "..."
+        if not found and probs is not None:
+            best = sorted(zip(names, probs[i]), key=lambda x: -x[1])[:top]
+            found_text = "(none above threshold; best: " + ", ".join(f"{e} {s:.2f}" for e, s in best) + ")"
+        else:
+            found_text = ", ".join(f"{e} {s:.2f}" for e, s in found.items()) or "(none)"
+        rows.append([text, found_text])
+    return format_table(["utterance", "labels"], rows)
+
+
+def parse_threshold(value: float | str | None) -> float | str | None:
+    """``None``, ``"global"``, ``"per_label"`` or a number in [0, 1] (NaN refused), else one :class:`ConfigError`."""
+    if value is None or value in ("global", "per_label"):
+        return value
+    from ..modeling.classifier import check_threshold
+
+    return check_threshold(value, "--threshold")
+
+
+def predict_main(
+    model: str | os.PathLike,
+    texts: Sequence[str],
+    context: str | None = None,
+    character: str | None = None,
+    threshold: float | str | None = None,
+    top_k: int | None = None,
+    level: str = "emotions",
+    stream: TextIO | None = None,
+    trust_remote_code: bool = False,
+) -> list[dict[str, float]]:
+    """Predict the labels of ``texts`` with a saved or Hub model and print a table of labels and scores.
+
+    Args:
+        model: A model folder or Hub id.
+        texts: The utterances (none empty).
+        context: A situation text shared by all utterances (contextual models).
+        character: The speaking character (contextual models; needs ``context``).
+        threshold: ``None`` (the stored per-label thresholds, or the argmax of a single-label model), ``"global"``,
+            or a number in [0, 1].
+        top_k: At most this many labels per utterance (at least 1).
+        level: ``emotions``, ``ekman`` or ``sentiment``.
+        stream: Where the table goes (default: stdout).
+        trust_remote_code: Allow custom code in the model folder.
+
+    Returns:
+        One ``{label: score}`` dict per utterance.
+    """
+    texts = check_texts(texts)
+    threshold = parse_threshold(threshold)
+    if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1):
+        raise ConfigError(f"--top-k must be at least 1, got {top_k!r}")
+    if character is not None and context is None:
+        raise ConfigError("--character needs --context (it names who speaks in the situation)")
+    if context is not None and not context.strip():
+        raise ConfigError("--context is empty")
+    if level not in ("emotions", "ekman", "sentiment"):
+        raise ConfigError(f"--level must be emotions, ekman or sentiment, got {level!r}")
+    from ..modeling.classifier import EmoPillarsClassifier
+
+    stream = stream or sys.stdout
+    classifier = EmoPillarsClassifier.from_pretrained(model, trust_remote_code=trust_remote_code)
+    contexts = [context] * len(texts) if context is not None else None
+    characters = [character] * len(texts) if (context is not None and character) else None
+    probs = classifier.predict_proba(texts, contexts, characters)  # the one forward pass
+    predictions = classifier.decide(probs, threshold=threshold, top_k=top_k, level=level)
+    shown = probs if level == "emotions" else None
+    print(format_predictions_table(texts, predictions, shown, labels=classifier.labels), file=stream)
+    return predictions
+
+
+def add_predict_arguments(p: argparse.ArgumentParser) -> None:
+    """The options of ``emo-pillars predict``."""
+    p.add_argument("texts", nargs="+", metavar="TEXT", help="Utterances to classify.")
+    p.add_argument("--model", required=True, metavar="DIR_OR_REPO", help="Model folder or Hub id.")
+    p.add_argument("--context", default=None, help="Situation text (contextual models).")
+    p.add_argument("--character", default=None, help="Who says the utterances (contextual models; needs --context).")
+    p.add_argument("--threshold", default=None, help="A number in [0, 1], 'global', or nothing for the stored "
+                   "per-label thresholds (single-label models: the best label).")  # fmt: skip
+    p.add_argument("--top-k", type=int, default=None, help="At most K labels per utterance (K >= 1).")
+    p.add_argument("--level", default="emotions", choices=["emotions", "ekman", "sentiment"], help="Label level.")
+    p.add_argument("--trust-remote-code", action="store_true", help="Allow custom code in the model folder.")
+
+
+def run_predict(args: argparse.Namespace) -> int:
+    """The handler of ``emo-pillars predict``."""
+    predict_main(
+        args.model,
+        args.texts,
+        context=args.context,
+        character=args.character,
+        threshold=args.threshold,
+        top_k=args.top_k,
+        level=args.level,
+        trust_remote_code=args.trust_remote_code,
+    )
+    return 0

@@ -1,0 +1,1 @@
+"""The ground floor's helpers: atomic file writes and locks (:mod:`.io`)."""
