@@ -250,15 +250,15 @@ def test_push_to_hub(tmp_path):
 
 
 def _readme_shard_lines() -> str:
-    text = (REPO / "README.md").read_text(encoding="utf-8")
+    text = (REPO / "docs" / "guide" / "generating.md").read_text(encoding="utf-8")
     start = text.index("mkdir -p outputs/all")
     end = text.index("emo-pillars build-dataset --generated outputs/all")
     return text[start:end]
 
 
 @pytest.mark.parametrize("contextual", [False, True])
-def test_the_readme_shard_recipe_works_as_written(tmp_path, contextual):
-    """The README's lines that join the shards, run as written, with and without --contextual."""
+def test_the_guide_shard_recipe_works_as_written(tmp_path, contextual):
+    """The user guide's lines that join the shards, run as written, with and without --contextual."""
     config = {"max_plots": 4, "contextual": contextual, "contextual_fraction": 1.0, "num_shards": 2}
     for index in range(2):
         generator = EmoPillarsGenerator(
