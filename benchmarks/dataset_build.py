@@ -198,7 +198,7 @@ def main() -> int:
     cmd = [
         sys.executable,
         "-m",
-        "emo_pillars.commands.dataset",
+        "emo_pillars",
         "build-dataset",
         "--generated",
         str(generated),

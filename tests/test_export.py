@@ -123,7 +123,7 @@ def test_cli_export_prints_agreement_and_refuses_a_file_output(tiny_classifier, 
     target.write_text("x")
     assert main(["export", "--model", str(tiny_classifier), "--output", str(target)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert err == [f"emo-pillars: error: {target}: the export output must be a folder, and this is a file"]
+    assert err == [f"emo-pillars: error: --output {target} is an existing file, not a folder: choose a folder"]
 
 
 def test_classifier_onnx_backend_matches_torch(tiny_classifier, tmp_path):

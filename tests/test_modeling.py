@@ -141,16 +141,19 @@ def test_set_thresholds_and_save_round_trip(classifier, tmp_path):
 
 def test_commands_print_tables(trained_dir, tmp_path, capsys):
     from emo_pillars.commands.predict import predict_main
-    from emo_pillars.commands.train import train_main
+    from emo_pillars.commands.train import print_train_result
+    from emo_pillars.training.run import train_main
 
     predictions = predict_main(str(trained_dir), UTTERANCES, threshold=0.0, top_k=2)
     out = capsys.readouterr().out
     assert "utterance" in out and "I did it, I passed!" in out and len(predictions) == 3
     assert all(f"{e} {s:.2f}" in out for p in predictions for e, s in p.items())
     base = build_tiny_bert(tmp_path / "base")
-    metrics = train_main(
+    result = train_main(
         tiny_dataset_dict(contextual=True), "contextual", str(base), tmp_path / "out", max_steps=2, use_cpu=True
     )
+    metrics = result.metrics
+    print_train_result(result)
     out = capsys.readouterr().out
     assert "Test metrics (10 examples)" in out and f"{metrics['per_label']['macro_f1']:.4f}" in out
     assert "macro-F1" in out and "global (" in out

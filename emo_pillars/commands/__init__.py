@@ -1,1 +1,22 @@
-"""The ``emo-pillars`` command line: one module per command; nothing in the library imports this package."""
+"""The ``emo-pillars`` command line, in the shape of ``datasets-cli``: one module per command.
+
+Each command module defines ``NAME``, ``HELP``, ``register_subcommand(parser)`` (its options) and ``run(args)``
+(check the options, call the library, print; returns the exit status). Heavy packages (torch, transformers,
+datasets, gradio) are imported inside ``run``, so ``emo-pillars --help`` starts fast. :mod:`.cli` holds the one
+``main``. Nothing in the library imports this package.
+"""
+
+#: The command modules, in the order ``--help`` lists them.
+COMMANDS = (
+    "demo",
+    "generate",
+    "build_dataset",
+    "push_dataset",
+    "train",
+    "predict",
+    "finetune",
+    "evaluate",
+    "export",
+    "app",
+    "taxonomy",
+)

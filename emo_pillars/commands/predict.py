@@ -1,7 +1,6 @@
-"""The work behind ``emo-pillars predict``: load a model, score the utterances once, print a table.
+"""``emo-pillars predict``: load a model, score the utterances once, print a table.
 
-``emo_pillars/cli.py`` registers the command; :func:`add_predict_arguments` and :func:`run_predict` are its
-arguments and its handler. Every input is checked before the model loads.
+Every input is checked before the model loads.
 
 Examples:
     >>> predict_main("out", ["I can't believe it worked!"])  # doctest: +SKIP
@@ -13,55 +12,18 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
-from typing import Any, TextIO
+from typing import TextIO
 
 from ..errors import ConfigError
 from ..modeling.inputs import check_texts
+from ..modeling.thresholds import parse_threshold
+from .checks import positive_int
+from .formatting import format_predictions_table
 
-__all__ = ["predict_main", "format_predictions_table", "format_table", "add_predict_arguments", "run_predict"]
+__all__ = ["predict_main"]
 
-
-def format_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    """A plain-text table: the first column left-aligned, the others right-aligned."""
-    cells = [[str(c) for c in header], *[[str(c) for c in row] for row in rows]]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
-    lines = [
-        "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))) for row in cells
-    ]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
-
-
-def format_predictions_table(
-    utterances: Sequence[str],
-    predictions: Sequence[dict[str, float]],
-    probs: Any = None,
-    top: int = 3,
-    labels: Sequence[str] | None = None,
-) -> str:
-    """A table: utterance, predicted labels with scores (or the best ``top`` scores when none passes)."""
-    from ..taxonomy import EMOTIONS
-
-    names = list(labels) if labels is not None else list(EMOTIONS)
-    rows = []
-    for i, (utterance, found) in enumerate(zip(utterances, predictions)):
-        text = utterance if len(utterance) <= 60 else utterance[:57] + "..."
-        if not found and probs is not None:
-            best = sorted(zip(names, probs[i]), key=lambda x: -x[1])[:top]
-            found_text = "(none above threshold; best: " + ", ".join(f"{e} {s:.2f}" for e, s in best) + ")"
-        else:
-            found_text = ", ".join(f"{e} {s:.2f}" for e, s in found.items()) or "(none)"
-        rows.append([text, found_text])
-    return format_table(["utterance", "labels"], rows)
-
-
-def parse_threshold(value: float | str | None) -> float | str | None:
-    """``None``, ``"global"``, ``"per_label"`` or a number in [0, 1] (NaN refused), else one :class:`ConfigError`."""
-    if value is None or value in ("global", "per_label"):
-        return value
-    from ..modeling.classifier import check_threshold
-
-    return check_threshold(value, "--threshold")
+NAME = "predict"
+HELP = "Predict the emotions of utterances with a trained model."
 
 
 def predict_main(
@@ -93,7 +55,7 @@ def predict_main(
         One ``{label: score}`` dict per utterance.
     """
     texts = check_texts(texts)
-    threshold = parse_threshold(threshold)
+    threshold = parse_threshold(threshold, "--threshold")
     if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1):
         raise ConfigError(f"--top-k must be at least 1, got {top_k!r}")
     if character is not None and context is None:
@@ -115,7 +77,7 @@ def predict_main(
     return predictions
 
 
-def add_predict_arguments(p: argparse.ArgumentParser) -> None:
+def register_subcommand(p: argparse.ArgumentParser) -> None:
     """The options of ``emo-pillars predict``."""
     p.add_argument("texts", nargs="+", metavar="TEXT", help="Utterances to classify.")
     p.add_argument("--model", required=True, metavar="DIR_OR_REPO", help="Model folder or Hub id.")
@@ -123,13 +85,13 @@ def add_predict_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--character", default=None, help="Who says the utterances (contextual models; needs --context).")
     p.add_argument("--threshold", default=None, help="A number in [0, 1], 'global', or nothing for the stored "
                    "per-label thresholds (single-label models: the best label).")  # fmt: skip
-    p.add_argument("--top-k", type=int, default=None, help="At most K labels per utterance (K >= 1).")
+    p.add_argument("--top-k", type=positive_int, default=None, help="At most K labels per utterance (K >= 1).")
     p.add_argument("--level", default="emotions", choices=["emotions", "ekman", "sentiment"], help="Label level.")
     p.add_argument("--trust-remote-code", action="store_true", help="Allow custom code in the model folder.")
 
 
-def run_predict(args: argparse.Namespace) -> int:
-    """The handler of ``emo-pillars predict``."""
+def run(args: argparse.Namespace) -> int:
+    """Check the options, load the model, print the table."""
     predict_main(
         args.model,
         args.texts,

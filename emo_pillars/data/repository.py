@@ -15,15 +15,12 @@ The repository is what users load: ``datasets.load_dataset(REPO_DIR, "contextual
 A build is atomic. Every input row is read and validated first (:func:`~emo_pillars.data.tables.read_source`);
 only then is anything written, into a temporary sibling folder ``.REPO_DIR.build-PID-*``. That folder is verified
 (:func:`verify_repository`: every config loads with ``datasets.load_dataset`` and its split sizes match the card)
-and swapped in with two renames (the old folder goes to ``.REPO_DIR.old-PID`` and is then deleted). A build killed at
-any moment leaves the old folder as it was: before the swap it is untouched, and in the instant between the two
-renames it sits in ``.REPO_DIR.old-PID``, from where the next build (or load) puts it back. Temporary folders of dead
+and swapped in with :func:`~emo_pillars.utils.io.replace_directory` (one atomic exchange on Linux; elsewhere two
+renames, the old folder going to ``.REPO_DIR.old-PID`` and then deleted). A build killed at any moment leaves the old
+folder as it was: before the swap it is untouched, and in the instant between two renames it sits in
+``.REPO_DIR.old-PID``, from where the next build (or load) puts it back. Temporary folders of dead
 builds are removed by the next build. Files in the old folder that a build does not write (``BUILDING.md``,
 ``.gitignore``) are carried over.
-
-Test hook: with ``EMO_PILLARS_KILL_AT`` set to a phase name (``shard``: after the first Parquet shard; ``contextual``:
-after the first contextual shard; ``card``: half-way through writing the card; ``swap``: between the two renames),
-the build sends itself ``SIGKILL`` at that point. It exists so the tests can prove the guarantees above.
 
 Examples:
     >>> from emo_pillars.data.repository import build_repository
@@ -41,7 +38,6 @@ import math
 import os
 import re
 import shutil
-import signal
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -49,7 +45,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, InputError
-from ..utils.io import current_umask
+from ..utils.io import current_umask, replace_directory
 from .card import (
     BUNDLED_LICENCE,
     LABEL_CHART,
@@ -74,15 +70,12 @@ __all__ = [
     "repository_configs",
     "quiet_datasets",
     "REPOSITORY_FILES",
-    "KILL_HOOK_ENV",
 ]
 
 logger = logging.getLogger(__name__)
 
 #: Glob patterns of the files that make the repository (what ``push-dataset`` uploads).
 REPOSITORY_FILES: tuple[str, ...] = ("README.md", "run.json", "*.png", ".gitattributes", "*/*.parquet")
-#: Environment variable of the kill test hook (see the module docstring).
-KILL_HOOK_ENV = "EMO_PILLARS_KILL_AT"
 _GITATTRIBUTES = "*.parquet filter=lfs diff=lfs merge=lfs -text\n*.png filter=lfs diff=lfs merge=lfs -text\n"
 _OURS = {"README.md", "run.json", LABEL_CHART, LENGTH_CHART, ".gitattributes", *CONFIG_NAMES}
 _STATIC = {"BUILDING.md", ".gitignore", ".gitattributes"}
@@ -123,12 +116,6 @@ class BuildResult:
     @property
     def card_path(self) -> Path:
         return self.output_dir / "README.md"
-
-
-def _checkpoint(phase: str) -> None:
-    """The kill test hook: SIGKILL this process when ``EMO_PILLARS_KILL_AT`` names ``phase``."""
-    if os.environ.get(KILL_HOOK_ENV) == phase:
-        os.kill(os.getpid(), signal.SIGKILL)
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -367,17 +354,6 @@ def _check_output(output: Path) -> None:
             )
 
 
-def _swap(new: Path, output: Path) -> None:
-    if output.exists():
-        old = output.parent / f".{output.name}.old-{os.getpid()}"
-        os.rename(output, old)
-        _checkpoint("swap")
-        os.rename(new, output)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.rename(new, output)
-
-
 # --------------------------------------------------------------------------------------------------------------------
 # Build
 # --------------------------------------------------------------------------------------------------------------------
@@ -392,15 +368,6 @@ def _write_shards(table: Any, folder: Path, split: str, max_shard_bytes: int) ->
         pq.write_table(table.slice(i * per_shard, per_shard), path, row_group_size=10_000, compression="snappy")
         paths.append(path)
     return paths
-
-
-def _write_card(path: Path, text: str) -> None:
-    data = text.encode("utf-8")
-    with open(path, "wb") as handle:
-        handle.write(data[: len(data) // 2])
-        handle.flush()
-        _checkpoint("card")
-        handle.write(data[len(data) // 2 :])
 
 
 def build_repository(
@@ -501,9 +468,6 @@ def build_repository(
                     continue
                 paths = _write_shards(t.splits[split], folder, split, max_shard_bytes)
                 result.files[config] += [p.relative_to(tmp).as_posix() for p in paths]
-                _checkpoint("shard")
-                if config == "contextual":
-                    _checkpoint("contextual")
         if run_info:
             (tmp / "run.json").write_text(json.dumps(run_info, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         (tmp / ".gitattributes").write_text(_GITATTRIBUTES, encoding="utf-8")
@@ -514,11 +478,11 @@ def build_repository(
         )
         write_length_chart(result.quality, tmp / LENGTH_CHART)
         card = render_card(result, pretty_name=pretty_name)
-        _write_card(tmp / "README.md", str(card))
+        (tmp / "README.md").write_text(str(card), encoding="utf-8")
         if output.is_dir():
             _carry_over(output, tmp)
         verify_repository(tmp)
-        _swap(tmp, output)
+        replace_directory(tmp, output)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

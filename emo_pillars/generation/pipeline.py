@@ -34,7 +34,7 @@ from typing import Any
 from .. import __version__
 from ..errors import ConfigError
 from ..narratives import load_narratives
-from ..utils.io import OutputLock, atomic_write_json
+from ..utils.io import OutputLock, atomic_write_json, check_output_folder
 from .backends.base import ChatPrompt, Completion, LLMBackend
 from .cache import ReplyCache, call_key
 from .config import GenerationConfig
@@ -45,7 +45,6 @@ __all__ = [
     "GenerationResult",
     "StageStats",
     "OutputLock",
-    "check_output_dir",
     "resolve_backend",
     "default_model",
     "SCORE_PREFILL",
@@ -266,19 +265,6 @@ def resolve_backend(
         backend_kwargs.setdefault("gguf_file", path.name)
         return TransformersBackend(str(path.parent), **backend_kwargs)
     return TransformersBackend(os.fspath(model), **backend_kwargs)
-
-
-def check_output_dir(path: str | os.PathLike) -> Path:
-    """The output folder as a ``Path``; a :class:`ConfigError` when it names something that is not a folder."""
-    path = Path(path)
-    if path.exists() and not path.is_dir():
-        raise ConfigError(f"--output {path} is an existing file, not a folder: choose a folder")
-    for parent in path.parents:
-        if parent.exists() and not parent.is_dir():
-            raise ConfigError(f"--output {path}: {parent} is a file, not a folder")
-        if parent.exists():
-            break
-    return path
 
 
 def _launch_rank() -> int:
@@ -550,7 +536,7 @@ class EmoPillarsGenerator:
                 loads).
         """
         cfg = self.config
-        output_dir = check_output_dir(output_dir)
+        output_dir = check_output_folder(output_dir)
         plots = load_narratives(narratives, text_column=text_column, max_plots=cfg.max_plots)
         plots = plots[cfg.shard_index :: cfg.num_shards]
         lock = OutputLock(output_dir).acquire() if _launch_rank() == 0 else None

@@ -14,7 +14,8 @@ from typing import Any
 _LAZY = {
     "EmoPillarsClassifier": ".classifier",
     "rollup_proba": ".classifier",
-    "check_threshold": ".classifier",
+    "check_threshold": ".thresholds",
+    "parse_threshold": ".thresholds",
     "upload_model_folder": ".classifier",
     "EmoPillarsModelCardData": ".card",
     "LabelSpace": ".label_space",

@@ -33,6 +33,7 @@ __all__ = [
     "EmoPillarsModelCardData",
     "CARD_HYPERPARAMETERS",
     "CARD_HYPERPARAMETERS_OFF",
+    "CARD_HIDDEN",
     "load_model_card_template",
     "generate_model_card",
     "write_model_card",
@@ -73,14 +74,14 @@ EMO_PILLARS_LIMITATIONS = (
 THRESHOLD_PLOT = "thresholds.png"
 LOSS_PLOT = "training_loss.png"
 
-#: Hyperparameters shown in the card, in this order (the rest of TrainingArguments is left out).
+#: transformers' own hyperparameters shown in the card, in this order; the training callback adds the fields
+#: emo-pillars defines (``emo_pillars.training.args.our_fields``) after them, less :data:`CARD_HIDDEN`.
 CARD_HYPERPARAMETERS = (
-    "learning_rate", "head_learning_rate", "num_train_epochs", "max_steps", "per_device_train_batch_size",
-    "gradient_accumulation_steps", "warmup_steps", "lr_scheduler_type", "weight_decay", "optim", "max_length",
-    "input_format", "targets", "pos_weight", "init_head_bias", "freeze_embeddings", "layer_lr_decay",
-    "label_smoothing_factor", "weight_averaging", "rdrop_alpha", "lora", "lora_r", "lora_alpha", "lora_target_modules", "merge_lora",
-    "seed",
+    "learning_rate", "num_train_epochs", "max_steps", "per_device_train_batch_size", "gradient_accumulation_steps",
+    "warmup_steps", "lr_scheduler_type", "weight_decay", "optim", "label_smoothing_factor", "seed",
 )  # fmt: skip
+#: Our fields the card leaves out: bookkeeping, not the recipe.
+CARD_HIDDEN = ("pos_weight_max", "tune_thresholds", "resize_token_types", "lora_dropout")
 #: Hyperparameters left out of the card at these values (the option is off).
 CARD_HYPERPARAMETERS_OFF = {
     "layer_lr_decay": 1.0, "label_smoothing_factor": 0.0, "weight_averaging": 0.0, "rdrop_alpha": 0.0,

@@ -25,6 +25,7 @@ from ..taxonomy import (
 from .inputs import check_texts, encode_inputs, format_inputs, resolve_max_length
 from .label_space import LabelSpace
 from .loading import check_model_folder, load_config, load_model, load_tokenizer, read_json_file
+from .thresholds import check_threshold
 
 logger = logging.getLogger(__name__)
 
@@ -563,22 +564,6 @@ class EmoPillarsClassifier:
             self.save_pretrained(folder)
             return upload_model_folder(folder, repo_id, private=private, token=token, commit_message=commit_message,
                                        revision=revision)  # fmt: skip
-
-
-def check_threshold(value: Any, name: str = "threshold") -> float:
-    """A threshold as a float in [0, 1]; NaN, infinities and values outside are refused in one line.
-
-    Examples:
-        >>> check_threshold("0.3")
-        0.3
-    """
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"{name} must be a number in [0, 1], got {value!r}") from None
-    if math.isnan(number) or not 0.0 <= number <= 1.0:
-        raise ConfigError(f"{name} must be in [0, 1], got {value!r}")
-    return number
 
 
 def upload_model_folder(

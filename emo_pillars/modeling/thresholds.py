@@ -21,13 +21,55 @@ Examples:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
 
-__all__ = ["THRESHOLD_GRID", "ThresholdResult", "best_on_grid", "sweep_thresholds", "tune_thresholds"]
+from ..errors import ConfigError
+
+__all__ = [
+    "THRESHOLD_GRID", "THRESHOLD_POLICIES", "ThresholdResult", "best_on_grid", "check_threshold", "parse_threshold",
+    "sweep_thresholds", "tune_thresholds",
+]  # fmt: skip
+
+#: How multi-label scores can be cut besides a number: the model's tuned global threshold or its per-label ones.
+THRESHOLD_POLICIES = ("global", "per_label")
+
+
+def check_threshold(value: Any, name: str = "threshold") -> float:
+    """A threshold as a float in [0, 1]; NaN, infinities and values outside are refused in one line.
+
+    Examples:
+        >>> check_threshold("0.3")
+        0.3
+    """
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name} must be a number in [0, 1], got {value!r}") from None
+    if math.isnan(number) or not 0.0 <= number <= 1.0:
+        raise ConfigError(f"{name} must be in [0, 1], got {value!r}")
+    return number
+
+
+def parse_threshold(value: Any, name: str = "threshold") -> float | str | None:
+    """The library's one threshold parser: ``None``, a policy of :data:`THRESHOLD_POLICIES`, or a number in [0, 1].
+
+    Examples:
+        >>> parse_threshold("per_label"), parse_threshold("0.36")
+        ('per_label', 0.36)
+    """
+    if value is None or value in THRESHOLD_POLICIES:
+        return value
+    try:
+        float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name} must be 'global', 'per_label' or a number in [0, 1], got {value!r}") from None
+    return check_threshold(value, name)
+
 
 #: The thresholds tried: 0.05, 0.06, ..., 0.95.
 THRESHOLD_GRID: np.ndarray = np.round(np.arange(0.05, 0.95 + 1e-9, 0.01), 2)

@@ -11,33 +11,16 @@ Examples:
 
 from __future__ import annotations
 
-import math
 import os
 import sys
 from pathlib import Path
 from typing import Any, TextIO
 
 from ..errors import ConfigError
+from ..modeling.thresholds import parse_threshold
 from .base import Task
 
-__all__ = ["evaluate_main", "THRESHOLD_POLICIES"]
-
-#: How multi-label scores are cut: the model's tuned global threshold, its per-label thresholds, or a number.
-THRESHOLD_POLICIES = ("global", "per_label")
-
-
-def _check_threshold(threshold: str | float) -> str | float:
-    if isinstance(threshold, str) and threshold in THRESHOLD_POLICIES:
-        return threshold
-    try:
-        value = float(threshold)
-    except (TypeError, ValueError):
-        raise ConfigError(
-            f"threshold must be 'global', 'per_label' or a number in [0, 1], got {threshold!r}"
-        ) from None
-    if not math.isfinite(value) or not 0.0 <= value <= 1.0:
-        raise ConfigError(f"threshold must be in [0, 1], got {threshold!r}")
-    return value
+__all__ = ["evaluate_main"]
 
 
 def evaluate_main(
@@ -84,7 +67,7 @@ def evaluate_main(
 
     stream = stream or sys.stdout
     task_obj = task if isinstance(task, Task) else get_task(task)
-    threshold = _check_threshold(threshold)
+    threshold = parse_threshold(threshold) or "global"
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ConfigError(f"batch_size must be a positive integer, got {batch_size!r}")
     model = os.fspath(model)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
 from transformers import TrainingArguments
@@ -11,7 +11,7 @@ from transformers import TrainingArguments
 from ..errors import ConfigError
 from ..modeling.inputs import INPUT_FORMATS, resolve_max_length
 
-__all__ = ["EmoPillarsTrainingArguments", "PAPER_DEFAULTS", "SMALL_ENCODER_DEFAULTS"]
+__all__ = ["EmoPillarsTrainingArguments", "PAPER_DEFAULTS", "SMALL_ENCODER_DEFAULTS", "our_fields"]
 
 #: The paper's student recipe (roberta-large): AdamW, lr 2e-5, 10 epochs, batch 64 / 32, max length 128 / 512,
 #: BCE on 0/1 labels, one global threshold tuned on validation.
@@ -299,10 +299,18 @@ class EmoPillarsTrainingArguments(TrainingArguments):
         return cls(output_dir=output_dir, input_format=input_format, **values)
 
     def emo_pillars_options(self) -> dict[str, Any]:
-        """Our own fields only, as a dict (for the model card and the saved config)."""
-        names = (
-            "input_format", "max_length", "head_learning_rate", "layer_lr_decay", "weight_averaging", "rdrop_alpha", "targets", "pos_weight", "pos_weight_max",
-            "init_head_bias", "freeze_embeddings", "tune_thresholds", "lora", "lora_r", "lora_alpha", "lora_dropout",
-            "lora_target_modules", "merge_lora",
-        )  # fmt: skip
-        return {name: getattr(self, name) for name in names}
+        """Our own fields only (:func:`our_fields`), as a dict."""
+        return {name: getattr(self, name) for name in our_fields()}
+
+
+def our_fields() -> tuple[str, ...]:
+    """The fields :class:`EmoPillarsTrainingArguments` adds to ``TrainingArguments``, in the order they are defined.
+
+    Derived from the two dataclasses, so a new option is listed everywhere (``--help``, the card) the day it is added.
+
+    Examples:
+        >>> our_fields()[:2]
+        ('input_format', 'max_length')
+    """
+    standard = {f.name for f in fields(TrainingArguments)}
+    return tuple(f.name for f in fields(EmoPillarsTrainingArguments) if f.init and f.name not in standard)

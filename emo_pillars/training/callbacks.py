@@ -10,6 +10,7 @@ from __future__ import annotations
 from transformers import TrainerCallback
 
 from ..modeling.card import (
+    CARD_HIDDEN,
     CARD_HYPERPARAMETERS,
     CARD_HYPERPARAMETERS_OFF,
     LOSS_PLOT,
@@ -19,6 +20,7 @@ from ..modeling.card import (
     load_model_card_template,
     write_model_card,
 )
+from .args import our_fields
 
 __all__ = [
     "ModelCardCallback",
@@ -46,7 +48,8 @@ class ModelCardCallback(TrainerCallback):
 
     def on_train_begin(self, args, state, control, model=None, **kwargs):
         values = args.to_dict()
-        shown = {k: values[k] for k in CARD_HYPERPARAMETERS if k in values}
+        names = (*CARD_HYPERPARAMETERS, *(name for name in our_fields() if name not in CARD_HIDDEN))
+        shown = {k: values[k] for k in names if k in values}
         shown = {
             k: v for k, v in shown.items() if k not in CARD_HYPERPARAMETERS_OFF or v != CARD_HYPERPARAMETERS_OFF[k]
         }

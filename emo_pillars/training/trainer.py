@@ -91,17 +91,24 @@ def load_training_dataset(dataset: Any, config: str = "context_less") -> Any:
 
 def last_checkpoint(output_dir: str | os.PathLike) -> str | None:
     """The newest complete ``checkpoint-N`` folder in ``output_dir`` (its ``trainer_state.json`` is written last,
-    so a checkpoint cut short by a kill is skipped), or ``None``."""
+    so a checkpoint cut short by a kill, even half-way through that file, is skipped), or ``None``."""
     folder = Path(output_dir)
     if not folder.is_dir():
         return None
     found = []
     for child in folder.iterdir():
         name = child.name
-        complete = child.is_dir() and (child / "trainer_state.json").is_file()
-        if complete and name.startswith("checkpoint-") and name[11:].isdigit():
+        if name.startswith("checkpoint-") and name[11:].isdigit() and _complete_state(child / "trainer_state.json"):
             found.append((int(name[11:]), child))
     return str(max(found)[1]) if found else None
+
+
+def _complete_state(path: Path) -> bool:
+    """Whether ``path`` is a whole ``trainer_state.json`` (transformers writes it in place, not atomically)."""
+    try:
+        return isinstance(json.loads(path.read_text(encoding="utf-8")), dict)
+    except (OSError, ValueError):
+        return False
 
 
 def symmetric_kl(first: torch.Tensor, second: torch.Tensor, multi_label: bool = False) -> torch.Tensor:

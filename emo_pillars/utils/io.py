@@ -14,6 +14,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from ..errors import ConfigError
+
 __all__ = [
     "LOCK_FILE",
     "OutputLock",
@@ -23,6 +25,7 @@ __all__ = [
     "atomic_write_json",
     "current_umask",
     "replace_directory",
+    "check_output_folder",
 ]
 
 
@@ -123,8 +126,9 @@ LOCK_FILE = ".lock"
 class OutputLock:
     """An exclusive lock on an output folder (``<folder>/.lock``), so two processes never write one folder.
 
-    The lock is an ``fcntl.flock`` on the file, which the system releases when the process ends, however it ends
-    (``kill -9`` included), so a crashed run never leaves a stale lock. The file names the holder (pid, host).
+    The lock is a :class:`filelock.FileLock` (``flock`` on POSIX, ``msvcrt`` locking on Windows), which the system
+    releases when the process ends, however it ends (``kill -9`` included), so a crashed run never leaves a stale
+    lock. The holder (pid, host) is written beside it, in ``<folder>/.lock.holder``, for the refusal to name.
 
     Args:
         folder: The output folder (created if missing).
@@ -140,38 +144,49 @@ class OutputLock:
         self.folder = Path(folder)
         self.hint = hint
         self.path = self.folder / LOCK_FILE
-        self._handle = None
+        self.holder_path = self.folder / f"{LOCK_FILE}.holder"
+        self._lock: Any = None
 
     def acquire(self) -> OutputLock:
-        try:
-            import fcntl
-        except ImportError:  # pragma: no cover - not POSIX: no lock
-            return self
-        self.folder.mkdir(parents=True, exist_ok=True)
-        handle = self.path.open("a+", encoding="utf-8")
-        try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            handle.seek(0)
-            holder = handle.read().strip() or "another process"
-            handle.close()
-            from ..errors import ConfigError
+        from filelock import FileLock, Timeout
 
+        self.folder.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(self.path, timeout=0, thread_local=False)
+        try:
+            lock.acquire()
+        except Timeout:
+            holder = self._holder() or "another process"
             raise ConfigError(f"{self.folder} is being written by {holder} (lock {self.path}): {self.hint}") from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"pid {os.getpid()} on host {socket.gethostname()}\n")
-        handle.flush()
-        self._handle = handle
+        self._lock = lock
+        atomic_write_text(self.holder_path, f"pid {os.getpid()} on host {socket.gethostname()}\n")
         return self
 
+    def _holder(self) -> str:
+        try:
+            return self.holder_path.read_text(encoding="utf-8").strip()
+        except OSError:
+            return ""
+
     def release(self) -> None:
-        if self._handle is not None:
-            self._handle.close()  # closing releases the flock
-            self._handle = None
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
 
     def __enter__(self) -> OutputLock:
         return self.acquire()
 
     def __exit__(self, *exc) -> None:
         self.release()
+
+
+def check_output_folder(path: str | os.PathLike, option: str = "--output") -> Path:
+    """``path`` as a folder to write: refused when it, or a parent, is an existing file."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"{option} {path} is an existing file, not a folder: choose a folder")
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise ConfigError(f"{option} {path}: {parent} is a file, not a folder")
+            break
+    return path

@@ -59,7 +59,7 @@ def test_unreachable_hub_fails_in_one_line_after_the_bounded_wait(tmp_path):
         blackhole.bind(("127.0.0.1", 0))
         blackhole.listen(16)
         endpoint = f"http://127.0.0.1:{blackhole.getsockname()[1]}"
-        proc, seconds = _run_cli(["app", "--model", "someone/model", "--annotations", str(tmp_path / "a")],
+        proc, seconds = _run_cli(["app", "--model", "someone/model"],
                                  {"HF_ENDPOINT": endpoint, "EMO_PILLARS_HUB_TIMEOUT": "2"})  # fmt: skip
     assert proc.returncode == 2, proc.stderr
     lines = proc.stderr.strip().splitlines()

@@ -41,14 +41,14 @@ def _run(args, env, ok=True):
 
 
 def _push(repo, repo_id, env, ok=True):
-    return _run(["-m", "emo_pillars.commands.dataset", "push-dataset", str(repo), "--repo-id", repo_id], env, ok)
+    return _run(["-m", "emo_pillars", "push-dataset", str(repo), "--repo-id", repo_id], env, ok)
 
 
 def _error_line(proc):
     """The one error line (progress bars aside), after checking there is no traceback and a status of 2."""
     assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr[-3000:]
     lines = [line.strip() for line in re.split(r"[\r\n]", proc.stderr) if line.strip()]
-    errors = [line for line in lines if line.startswith("error:")]
+    errors = [line for line in lines if line.startswith("emo-pillars: error:")]
     assert len(errors) == 1, proc.stderr[-3000:]
     return errors[0]
 
@@ -58,7 +58,7 @@ def test_push_then_load_by_repo_id(generated_dir, tmp_path, hub_server):
     build_repository(generated_dir, repo, similarity=False)  # no --repo-id: the card shows the folder path
     env = hub_server.client_env(hf_home=tmp_path / "hf_home")
     push = [
-        "-m", "emo_pillars.commands.dataset", "push-dataset", str(repo), "--repo-id", "tester/emo-pillars", "--private",
+        "-m", "emo_pillars", "push-dataset", str(repo), "--repo-id", "tester/emo-pillars", "--private",
     ]  # fmt: skip
     before = len(hub_server.requests)
     assert "Pushed" in _run(push, env).stdout

@@ -11,7 +11,7 @@ import pytest
 import yaml
 from conftest import read_jsonl, write_jsonl
 
-from emo_pillars.commands.dataset import main as commands_main
+from emo_pillars.commands.cli import main as commands_main
 from emo_pillars.data.features import get_features
 from emo_pillars.data.load import load_emo_pillars
 from emo_pillars.data.repository import build_repository
@@ -198,7 +198,7 @@ def test_cli_one_line_errors(generated_dir, published_dir, tmp_path, capsys):
     one_line_error([*base, "--output", str(tmp_path / "x"), "--similarity-sample", "-3"], "must be a positive")
     a_file = tmp_path / "a_file.txt"
     a_file.write_text("hello")
-    one_line_error([*base, "--output", str(a_file)], f"{a_file}: is a file; --output must name a folder")
+    one_line_error([*base, "--output", str(a_file)], f"--output {a_file} is an existing file, not a folder")
     assert a_file.read_text() == "hello"
     busy = tmp_path / "busy"
     busy.mkdir()

@@ -47,7 +47,7 @@ def test_train_reads_a_hub_id(generated_dir, tiny_bert, tmp_path, hub_server):
     repo = tmp_path / "repo"
     build_repository(generated_dir, repo, similarity=False)
     env = hub_server.client_env(hf_home=tmp_path / "hf_home")
-    push = [sys.executable, "-m", "emo_pillars.commands.dataset", "push-dataset", str(repo), "--repo-id", "me/emo"]
+    push = [sys.executable, "-m", "emo_pillars", "push-dataset", str(repo), "--repo-id", "me/emo"]
     proc = subprocess.run(push, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     config = _train("me/emo", tiny_bert, tmp_path / "model", env=env)

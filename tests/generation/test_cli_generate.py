@@ -44,7 +44,7 @@ def _backend_fields():
     [
         (["--max-new-tokens", "labels=x"], "--max-new-tokens: 'labels=x'"),
         (["--max-new-tokens", "colours=5"], "is not STAGE=N"),
-        (["--chunk-size", "0"], "chunk_size must be >= 1"),
+        (["--chunk-size", "0"], "--chunk-size: must be a positive whole number"),
     ],
 )
 def test_bad_options_are_one_line_errors(tmp_path, capsys, extra, message):

@@ -3,15 +3,14 @@ every element users expect, and names its repository after a push to the local H
 
 from __future__ import annotations
 
-import io
 import re
 
 import pytest
 from card_checks import check_card_metadata, validate_and_push
 from tiny_models import tiny_dataset_dict, write_repository
 
-from emo_pillars.commands.train import train_main
 from emo_pillars.taxonomy import EMOTIONS
+from emo_pillars.training.run import train_main
 
 pytest.importorskip("torch")
 
@@ -21,7 +20,7 @@ def test_train_card_follows_hub_conventions(tmp_path, tiny_bert):
     data = write_repository(tmp_path / "data", tiny_dataset_dict())
     out = tmp_path / "out"
     train_main(str(data), "context_less", str(tiny_bert), out, max_steps=12, per_device_train_batch_size=4,
-               use_cpu=True, max_length=32, stream=io.StringIO(), dataset_id="me/emo-pillars")  # fmt: skip
+               use_cpu=True, max_length=32, dataset_id="me/emo-pillars")  # fmt: skip
     meta, text = check_card_metadata(out)
 
     # YAML: the base model's Hub id (read from its folder's card), datasets, widget, pipeline tag, tags.
@@ -66,7 +65,7 @@ def test_train_card_follows_hub_conventions(tmp_path, tiny_bert):
 
 
 def test_a_local_dataset_folder_is_titled_by_its_card(tmp_path):
-    from emo_pillars.commands.train import _dataset_title
+    from emo_pillars.training.run import _dataset_title
 
     data = write_repository(tmp_path / "my-folder", tiny_dataset_dict())
     assert _dataset_title(str(data), None) == "my-folder"  # no pretty_name: the folder's name

@@ -17,8 +17,9 @@ import torch
 from safetensors.torch import load_file
 
 from emo_pillars.commands.cli import build_parser, main
-from emo_pillars.commands.train import train_main
 from emo_pillars.errors import ConfigError
+from emo_pillars.training.run import train_main
+from emo_pillars.training.trainer import last_checkpoint
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tiny_models import write_repository  # noqa: E402
@@ -131,17 +132,26 @@ def test_existing_checkpoints_need_resume(tmp_path, tiny_bert, context_less_data
         train_main(context_less_data, "context_less", str(tiny_bert), tmp_path / "out", max_steps=2)
 
 
+def test_a_checkpoint_whose_state_file_was_cut_short_is_not_resumed_from(tmp_path):
+    for step, text in ((4, '{"global_step": 4}'), (8, '{"global_step": 8, "log_hist')):  # the second cut by a kill
+        (tmp_path / f"checkpoint-{step}").mkdir()
+        (tmp_path / f"checkpoint-{step}" / "trainer_state.json").write_text(text)
+    assert last_checkpoint(tmp_path) == str(tmp_path / "checkpoint-4")
+
+
 TRAIN_SCRIPT = textwrap.dedent(
     """
     import json, sys
     sys.path.insert(0, sys.argv[1])
     from tiny_models import tiny_dataset_dict
-    from emo_pillars.commands.train import train_main
-    metrics = train_main(
+    from emo_pillars.training.run import train_main
+    result = train_main(
         tiny_dataset_dict(), "context_less", sys.argv[2], sys.argv[3], max_steps=16, batch_size=2, use_cpu=True,
         seed=42, save_steps=4, save_total_limit=2, logging_steps=1, freeze_embeddings=False,
         resume=sys.argv[4] == "resume",
     )
+    metrics = result.metrics
+    print(f"resumed from {result.resumed_from}")
     print(json.dumps({key: round(value["macro_f1"], 6) for key, value in metrics.items()}))
     """
 )
@@ -159,7 +169,7 @@ def test_kill_9_mid_training_then_resume_gives_the_uninterrupted_metrics(tmp_pat
     killed_dir = tmp_path / "killed"
     victim = _train(tiny_bert, killed_dir, "fresh")
     deadline = time.monotonic() + 240
-    while not (killed_dir / "checkpoint-4" / "trainer_state.json").is_file():
+    while last_checkpoint(killed_dir) is None:  # checkpoint-4 whole: its trainer_state.json parses
         assert victim.poll() is None, victim.stderr.read()[-2000:]
         assert time.monotonic() < deadline
         time.sleep(0.01)
@@ -174,7 +184,7 @@ def test_kill_9_mid_training_then_resume_gives_the_uninterrupted_metrics(tmp_pat
     out_whole, err_whole = whole.communicate(timeout=300)
     assert resumed.returncode == 0, err_resumed[-3000:]
     assert whole.returncode == 0, err_whole[-3000:]
-    assert "Resuming from" in out_resumed and "checkpoint-" in out_resumed
+    assert "resumed from " in out_resumed and "checkpoint-" in out_resumed
     assert json.loads(out_resumed.strip().splitlines()[-1]) == json.loads(out_whole.strip().splitlines()[-1])
     state = json.loads((killed_dir / "training_args.json").read_text())
     assert state["max_steps"] == 16

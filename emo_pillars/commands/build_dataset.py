@@ -1,29 +1,20 @@
-"""The ``build-dataset`` and ``push-dataset`` sub-commands, ready to be registered by :mod:`emo_pillars.commands.cli`.
+"""``emo-pillars build-dataset``: the dataset repository (Parquet shards and a card) from generator output.
 
-Each command is a pair: ``add_*_arguments(parser)`` declares its options, ``run_*(args)`` runs it and returns the exit
-status. Heavy imports happen inside ``run_*``. The module also runs on its own, for scripts and tests::
-
-    python -m emo_pillars.commands.dataset build-dataset --generated outputs/run1 --output dataset_builders/emo_pillars
-    python -m emo_pillars.commands.dataset push-dataset dataset_builders/emo_pillars --repo-id me/emo-pillars --private
+Examples:
+    $ emo-pillars build-dataset --generated outputs/run1 --output dataset_builders/emo_pillars
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ..errors import EmoPillarsError, InputError
+from ..errors import ConfigError, InputError
+from .checks import check_output_folder, positive_int, warn
 
-__all__ = [
-    "add_build_dataset_arguments",
-    "run_build_dataset",
-    "add_push_dataset_arguments",
-    "run_push_dataset",
-    "main",
-]
+NAME = "build-dataset"
+HELP = "Build the dataset repository (Parquet shards + card) from generator output."
 
 
 def _ratios(text: str) -> tuple[float, ...]:
@@ -36,7 +27,7 @@ def _ratios(text: str) -> tuple[float, ...]:
     return values
 
 
-def add_build_dataset_arguments(p: argparse.ArgumentParser) -> None:
+def register_subcommand(p: argparse.ArgumentParser) -> None:
     """Options of ``emo-pillars build-dataset``."""
     p.add_argument(
         "--generated",
@@ -86,11 +77,11 @@ def add_build_dataset_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-similarity", action="store_true", help="Skip the MiniLM embedding figures of the card.")
     p.add_argument(
         "--similarity-sample",
-        type=int,
-        default=2000,
+        type=positive_int,
+        default=None,
         metavar="N",
         help="Most utterances per config embedded for the card's similarity figures and scored by --reference-model "
-        "(a positive number; default 2000).",
+        "(default 2000).",
     )
     p.add_argument(
         "--narratives",
@@ -109,6 +100,20 @@ def add_build_dataset_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--repo-id", default=None, help="Hub id to show in the card's loading example.")
 
 
+def check_options(args: argparse.Namespace) -> None:
+    """Refuse what the build cannot honour and warn about options that change nothing, before anything loads."""
+    from ..data.sources import detect_layout
+
+    check_output_folder(args.output)
+    published = Path(args.generated).is_dir() and detect_layout(args.generated) == "published"
+    if args.resplit and not published:
+        warn(NAME, "--resplit changes nothing here: generator output is always split by plot")
+    if published and not args.resplit and (args.context_less_splits or args.contextual_splits):
+        raise ConfigError("split fractions apply to the published layout only with --resplit (it keeps its files)")
+    if args.no_similarity and args.reference_model is None and args.similarity_sample is not None:
+        warn(NAME, "--similarity-sample changes nothing with --no-similarity and no --reference-model")
+
+
 def _reference_model(name: str | None) -> Any:
     """The ``--reference-model`` classifier, checked now and loaded once the data has been validated."""
     if name is None:
@@ -124,13 +129,11 @@ def _reference_model(name: str | None) -> Any:
     return ReferenceModel(name, partial(EmoPillarsClassifier.from_pretrained, name))
 
 
-def run_build_dataset(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     """Run ``build-dataset``: write the repository and print what was built (split fallbacks as warnings)."""
     from ..data.repository import build_repository
-    from ..errors import ConfigError
 
-    if args.similarity_sample <= 0:
-        raise ConfigError(f"--similarity-sample must be a positive number of utterances, got {args.similarity_sample}")
+    check_options(args)
 
     ratios = {}
     if args.context_less_splits is not None:
@@ -146,7 +149,7 @@ def run_build_dataset(args: argparse.Namespace) -> int:
         skip_invalid=args.skip_invalid,
         resplit=args.resplit,
         similarity=not args.no_similarity,
-        sample_size=args.similarity_sample,
+        sample_size=args.similarity_sample or 2000,
         narratives=args.narratives,
         reference_model=_reference_model(args.reference_model),
         repo_id=args.repo_id,
@@ -161,47 +164,3 @@ def run_build_dataset(args: argparse.Namespace) -> int:
 
     print(f"Wrote {result.output_dir} (load it with datasets.load_dataset({str(result.output_dir)!r}, CONFIG))")
     return 0
-
-
-def add_push_dataset_arguments(p: argparse.ArgumentParser) -> None:
-    """Options of ``emo-pillars push-dataset``."""
-    p.add_argument("repo_dir", metavar="REPO_DIR", help="A folder written by build-dataset.")
-    p.add_argument("--repo-id", required=True, metavar="NAMESPACE/NAME", help="Dataset repository on the Hub.")
-    p.add_argument("--private", action="store_true", help="Create the repository as private.")
-    p.add_argument("--revision", default=None, help="Branch to commit to (default main).")
-    p.add_argument("--token", default=None, help="Hub token (default: the logged-in one).")
-    p.add_argument("--commit-message", default=None, help="Commit message.")
-
-
-def run_push_dataset(args: argparse.Namespace) -> int:
-    """Run ``push-dataset``: upload the repository and print the commit URL."""
-    from ..data.hub import push_repository
-
-    url = push_repository(
-        args.repo_dir,
-        args.repo_id,
-        private=args.private,
-        token=args.token,
-        revision=args.revision,
-        commit_message=args.commit_message,
-    )
-    print(f"Pushed {args.repo_dir} to {args.repo_id}: {url}")
-    return 0
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run one of the two commands outside the main CLI (``python -m emo_pillars.commands.dataset``)."""
-    parser = argparse.ArgumentParser(prog="python -m emo_pillars.commands.dataset")
-    sub = parser.add_subparsers(dest="command", required=True)
-    add_build_dataset_arguments(sub.add_parser("build-dataset", help="Build the dataset repository."))
-    add_push_dataset_arguments(sub.add_parser("push-dataset", help="Push a built repository to the Hub."))
-    args = parser.parse_args(argv)
-    try:
-        return run_build_dataset(args) if args.command == "build-dataset" else run_push_dataset(args)
-    except EmoPillarsError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
