@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from ..errors import InputError
+from ..utils.hub import looks_local
 from .checks import check_output_folder, warn
 
 NAME = "app"
@@ -25,7 +26,6 @@ def register_subcommand(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Check the options, load the model (one line on failure), then serve until interrupted."""
-    from ..app.sources import looks_local
 
     if args.port is not None and not 0 < args.port < 65536:
         raise InputError(f"--port must be between 1 and 65535, got {args.port}")

@@ -257,40 +257,70 @@ def _quality_table(quality: Mapping[str, Any]) -> str:
 
 def render_card(result: Any, *, pretty_name: str = "Emo Pillars") -> Any:
     """Render the dataset card (a ``huggingface_hub.DatasetCard``) of a :class:`~.repository.BuildResult`."""
+    from huggingface_hub import DatasetCard
+
+    from .. import __version__
+
+    configs = list(result.split_sizes)
+    total = sum(sum(result.split_sizes[c].values()) for c in configs)
+    run = result.run_info
+    teacher, _ = teacher_description(run.get("backend") or {})
+    corpus: Corpus = result.corpus
+    return DatasetCard.from_template(
+        _card_data(result, pretty_name),
+        template_path=str(CARD_TEMPLATE),
+        pretty_name=pretty_name,
+        summary=(
+            f"{total:,} synthetic English utterances of story characters, each labelled with one or more of the 28 "
+            "GoEmotions emotion classes by a teacher LLM, for training fine-grained, context-aware and context-less "
+            "emotion classifiers."
+        ),
+        load_id=result.repo_id or result.output_dir.as_posix(),
+        library_version=run.get("emo_pillars_version") or __version__,
+        teacher=teacher,
+        corpus=corpus.description,
+        has_contextual="contextual" in configs,
+        has_run_json=bool(run),
+        label_threshold=run.get("label_threshold", 0.3),
+        decoding=json.dumps(run.get("decoding") or {}, sort_keys=True),
+        created=run.get("created") or "unknown (no run.json)",
+        examples="\n\n".join(_example(c, result.examples[c]) for c in configs),
+        split_notes="\n".join(f"- `{c}`: {result.split_notes[c]}" for c in configs),
+        **_run_tables(run),
+        **_data_tables(result),
+        **_quality_texts(result.quality, configs),
+        data_notes=_data_notes(result.reports),
+        licence=corpus.licence_text,
+        citation=CITATION,
+    )
+
+
+def _card_data(result: Any, pretty_name: str) -> Any:
+    """The card's YAML: Hub metadata, the ``configs`` data files and the exact ``dataset_info`` per config."""
     import datasets
     from datasets.info import DatasetInfo, DatasetInfosDict
     from datasets.utils.metadata import MetadataConfigs
-    from huggingface_hub import DatasetCard, DatasetCardData
+    from huggingface_hub import DatasetCardData
 
-    from .. import __version__
     from .features import get_features
 
     configs = list(result.split_sizes)
-    totals = {c: sum(result.split_sizes[c].values()) for c in configs}
-    total = sum(totals.values())
-    run = result.run_info
-    teacher, teacher_tag = teacher_description(run.get("backend") or {})
+    total = sum(sum(result.split_sizes[c].values()) for c in configs)
+    _, teacher_tag = teacher_description(result.run_info.get("backend") or {})
     corpus: Corpus = result.corpus
     fallbacks = {c: f for c, f in result.fallbacks.items() if f}
     card_data = DatasetCardData(
-        language=["en"],
-        license=corpus.license,
-        pretty_name=pretty_name,
-        annotations_creators=["machine-generated"],
-        language_creators=["machine-generated"],
-        multilinguality=["monolingual"],
-        task_categories=["text-classification"],
+        language=["en"], license=corpus.license, pretty_name=pretty_name,
+        annotations_creators=["machine-generated"], language_creators=["machine-generated"],
+        multilinguality=["monolingual"], task_categories=["text-classification"],
         task_ids=["multi-label-classification", "sentiment-classification"],
         tags=["emotion", "goemotions", "synthetic", "distillation", "emo-pillars", f"teacher:{teacher_tag}"],
-        size_categories=[_size_category(total)],
-        source_datasets=["original"],
+        size_categories=[_size_category(total)], source_datasets=["original"],
         emo_pillars={
-            "teacher": teacher_tag,
-            "corpus": corpus.kind,
-            "split_fallback": fallbacks or None,
+            "teacher": teacher_tag, "corpus": corpus.kind, "split_fallback": fallbacks or None,
             "splits": {c: list(result.split_sizes[c]) for c in configs},
         },
-    )
+    )  # fmt: skip
     MetadataConfigs(
         {
             config: {
@@ -308,25 +338,23 @@ def render_card(result: Any, *, pretty_name: str = "Emo Pillars") -> Any:
         for split, rows in result.split_sizes[config].items():
             splits.add(datasets.SplitInfo(name=split, num_bytes=result.num_bytes[config][split], num_examples=rows))
         infos[config] = DatasetInfo(
-            features=get_features(config),
-            splits=splits,
-            dataset_size=sum(result.num_bytes[config].values()),
+            features=get_features(config), splits=splits, dataset_size=sum(result.num_bytes[config].values()),
             config_name=config,
-        )
+        )  # fmt: skip
     DatasetInfosDict(infos).to_dataset_card_data(card_data)
+    return card_data
 
+
+def _run_tables(run: Mapping[str, Any]) -> dict[str, str]:
+    """The generator's stage counts and prompt hashes, from ``run.json``."""
     stages = run.get("stages") or {}
     stages_table = (
         _table(
             ["stage", "LLM calls", "cached", "failed", "parse failures", "kept", "dropped"],
             [
                 [
-                    name,
-                    s.get("calls", ""),
-                    s.get("cached", ""),
-                    s.get("failed", ""),
-                    sum((s.get("parse_failures") or {}).values()),
-                    s.get("kept", ""),
+                    name, s.get("calls", ""), s.get("cached", ""), s.get("failed", ""),
+                    sum((s.get("parse_failures") or {}).values()), s.get("kept", ""),
                     sum(s["dropped"].values()) if isinstance(s.get("dropped"), dict) else s.get("dropped", ""),
                 ]
                 for name, s in stages.items()
@@ -334,30 +362,34 @@ def render_card(result: Any, *, pretty_name: str = "Emo Pillars") -> Any:
         )
         if stages
         else "_No stage counts: the input had no `run.json`._"
-    )
+    )  # fmt: skip
     hashes = run.get("prompt_hashes") or {}
     prompt_hashes_table = (
         _table(["stage", "prompt sha256"], [[k, f"`{v}`"] for k, v in hashes.items()]) if hashes else "_n/a_"
     )
+    return {"stages_table": stages_table, "prompt_hashes_table": prompt_hashes_table}
+
+
+def _data_tables(result: Any) -> dict[str, str]:
+    """The columns, splits, labels, label cardinality and utterance lengths, one table each."""
+    from .features import get_features
+
+    configs = list(result.split_sizes)
+    totals = {c: sum(result.split_sizes[c].values()) for c in configs}
+    quality = result.quality
     features = get_features("contextual" if "contextual" in configs else configs[0])
     columns_table = _table(
         ["column", "type", "configs", "description"],
         [
-            [
-                f"`{name}`",
-                _feature_type(features[name]),
-                "both" if name in COLUMNS["context_less"] else "contextual",
-                COLUMN_DOCS[name],
-            ]
+            [f"`{name}`", _feature_type(features[name]), "both" if name in COLUMNS["context_less"] else "contextual",
+             COLUMN_DOCS[name]]
             for name in features
         ],
-    )
+    )  # fmt: skip
     splits_table = _table(
         ["config", *SPLITS, "total"],
         [[f"`{c}`", *(f"{result.split_sizes[c].get(s, 0):,}" for s in SPLITS), f"{totals[c]:,}"] for c in configs],
     )
-    split_notes = "\n".join(f"- `{c}`: {result.split_notes[c]}" for c in configs)
-    quality = result.quality
     label_rows = []
     for i, name in enumerate(EMOTIONS):
         row = [f"{i}", name]
@@ -365,7 +397,6 @@ def render_card(result: Any, *, pretty_name: str = "Emo Pillars") -> Any:
             count = quality[c].label_counts[i]
             row.append(f"{count:,} ({100 * count / max(1, totals[c]):.1f}%)")
         label_rows.append(row)
-    labels_table = _table(["index", "label", *(f"`{c}`" for c in configs)], label_rows)
     most = max((k for c in configs for k in quality[c].cardinality), default=1)
     cardinality_table = _table(
         ["config", "mean", *(str(k) for k in range(1, most + 1))],
@@ -383,6 +414,15 @@ def render_card(result: Any, *, pretty_name: str = "Emo Pillars") -> Any:
             for c in configs
         ],
     )  # fmt: skip
+    return {
+        "columns_table": columns_table, "splits_table": splits_table,
+        "labels_table": _table(["index", "label", *(f"`{c}`" for c in configs)], label_rows),
+        "cardinality_table": cardinality_table, "length_table": length_table,
+    }  # fmt: skip
+
+
+def _quality_texts(quality: Mapping[str, Any], configs: list[str]) -> dict[str, str]:
+    """The quality section: how the figures are measured, the table, and notes on what could not be measured."""
     first = next(iter(quality.values()))
     quality_intro = (
         f"Embedding figures use `{'sentence-transformers/all-MiniLM-L6-v2'}` through the sentence-transformers API "
@@ -407,42 +447,8 @@ def render_card(result: Any, *, pretty_name: str = "Emo Pillars") -> Any:
             f"\n- Reference classifier: `{refs[0]['model']}`, its own thresholds, on the sampled rows; micro/macro-F1 "
             "against the synthetic labels."
         )
-
-    card = DatasetCard.from_template(
-        card_data,
-        template_path=str(CARD_TEMPLATE),
-        pretty_name=pretty_name,
-        summary=(
-            f"{total:,} synthetic English utterances of story characters, each labelled with one or more of the 28 "
-            "GoEmotions emotion classes by a teacher LLM, for training fine-grained, context-aware and context-less "
-            "emotion classifiers."
-        ),
-        load_id=result.repo_id or result.output_dir.as_posix(),
-        library_version=run.get("emo_pillars_version") or __version__,
-        teacher=teacher,
-        corpus=corpus.description,
-        has_contextual="contextual" in configs,
-        has_run_json=bool(run),
-        label_threshold=run.get("label_threshold", 0.3),
-        decoding=json.dumps(run.get("decoding") or {}, sort_keys=True),
-        created=run.get("created") or "unknown (no run.json)",
-        stages_table=stages_table,
-        prompt_hashes_table=prompt_hashes_table,
-        columns_table=columns_table,
-        examples="\n\n".join(_example(c, result.examples[c]) for c in configs),
-        split_notes=split_notes,
-        splits_table=splits_table,
-        labels_table=labels_table,
-        cardinality_table=cardinality_table,
-        length_table=length_table,
-        quality_intro=quality_intro,
-        quality_table=_quality_table(quality),
-        quality_notes=quality_notes.strip(),
-        data_notes=_data_notes(result.reports),
-        licence=corpus.licence_text,
-        citation=CITATION,
-    )
-    return card
+    return {"quality_intro": quality_intro, "quality_table": _quality_table(quality),
+            "quality_notes": quality_notes.strip()}  # fmt: skip
 
 
 def _data_notes(reports: Mapping[str, Any]) -> str:

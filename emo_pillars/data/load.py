@@ -27,7 +27,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError, HubError, InputError
+from ..errors import ConfigError, InputError
+from ..utils.hub import resolve_folder
 from .features import DEFAULT_CONFIG, check_config
 
 __all__ = ["load_emo_pillars", "resolve_source", "PUBLISHED_HUB_ID"]
@@ -37,21 +38,8 @@ PUBLISHED_HUB_ID = "alex-shvets/EmoPillars"
 _HUB_PATTERNS = ["README.md", "*/*.parquet", "context-less/*.jsonl", "contextual/*.jsonl", "run.json"]
 
 
-def _looks_like_path(text: str) -> bool:
-    return (
-        text.startswith(("/", "./", "../", "~", ".\\")) or text.count("/") > 1 or "\\" in text or text in (".", "..")
-    )
-
-
 def _one_line(err: BaseException) -> str:
     return " ".join(str(err).split())[:300] or type(err).__name__
-
-
-def _root_cause(err: BaseException) -> str:
-    """``Type: message`` of the innermost exception (a connection error, not the wrapper about caches)."""
-    while (err.__cause__ or err.__context__) is not None:
-        err = err.__cause__ or err.__context__  # type: ignore[assignment]
-    return f"{type(err).__name__}: {_one_line(err)}"
 
 
 def resolve_source(
@@ -63,75 +51,20 @@ def resolve_source(
 ) -> Path:
     """The local folder a source names: the folder itself, or the Hub snapshot of a dataset id.
 
+    A folder left aside by a build killed between its two renames is put back first. Hub ids go through the
+    library's one resolver (:func:`emo_pillars.utils.hub.resolve_folder`).
+
     Raises:
         InputError: For a file, a missing path, or text that is neither a folder nor a valid Hub id.
         HubError: When the Hub cannot serve the id (offline, unreachable, no such dataset or revision).
     """
-    text = os.fspath(source)
-    if not text.strip():
-        raise InputError("no source given: name a folder or a Hub dataset id")
-    path = Path(text).expanduser()
-    if not path.exists() and path.parent.is_dir():
+    path = Path(os.fspath(source)).expanduser()
+    if os.fspath(source).strip() and not path.exists() and path.parent.is_dir():
         from .repository import recover_interrupted_swap
 
         recover_interrupted_swap(path)  # a build killed between its two renames: put the old folder back
-    if path.exists():
-        if not path.is_dir():
-            raise InputError(
-                "is a file; give a generator output folder, a published-layout folder, a dataset repository or a Hub "
-                "dataset id",
-                path=path,
-            )
-        return path
-    if _looks_like_path(text):
-        raise InputError("no such folder", path=text)
-    from huggingface_hub.errors import HFValidationError
-    from huggingface_hub.utils import validate_repo_id
-
-    try:
-        validate_repo_id(text)
-    except HFValidationError:
-        raise InputError(
-            f"{text!r} is neither an existing folder nor a valid Hub dataset id (NAMESPACE/NAME)"
-        ) from None
-    return _download(text, revision, token, cache_dir)
-
-
-def _download(repo_id: str, revision: str | None, token: str | None, cache_dir: Any) -> Path:
-    from huggingface_hub import constants, snapshot_download
-    from huggingface_hub.errors import (
-        GatedRepoError,
-        HfHubHTTPError,
-        LocalEntryNotFoundError,
-        OfflineModeIsEnabled,
-        RepositoryNotFoundError,
-        RevisionNotFoundError,
-    )
-
     hub_cache = None if cache_dir is None else os.path.join(os.fspath(cache_dir), "hub")
-    offline = constants.HF_HUB_OFFLINE
-    try:
-        folder = snapshot_download(
-            repo_id, repo_type="dataset", revision=revision, token=token, cache_dir=hub_cache,
-            allow_patterns=_HUB_PATTERNS, local_files_only=offline,
-        )  # fmt: skip
-    except (OfflineModeIsEnabled, LocalEntryNotFoundError) as err:
-        if offline:
-            raise HubError(f"{repo_id}: HF_HUB_OFFLINE=1 and the dataset is not in the local cache") from None
-        raise HubError(f"{repo_id}: cannot reach the Hub at {constants.ENDPOINT} ({_root_cause(err)})") from None
-    except RevisionNotFoundError:
-        raise HubError(f"{repo_id}: no revision {revision!r} on {constants.ENDPOINT}") from None
-    except (RepositoryNotFoundError, GatedRepoError):
-        raise HubError(f"{repo_id}: no such dataset on {constants.ENDPOINT} (or no access to it)") from None
-    except HfHubHTTPError as err:
-        raise HubError(f"{repo_id}: the Hub refused the download ({_one_line(err)})") from None
-    except Exception as err:  # noqa: BLE001 - httpx connection errors and the like: one line, not a traceback
-        if type(err).__module__.split(".")[0] in ("httpx", "httpcore", "requests", "urllib3", "socket") or isinstance(
-            err, (OSError, TimeoutError)
-        ):
-            raise HubError(f"{repo_id}: cannot reach the Hub at {constants.ENDPOINT} ({_one_line(err)})") from None
-        raise
-    return Path(folder)
+    return resolve_folder(source, "dataset", _HUB_PATTERNS, revision=revision, token=token, cache_dir=hub_cache)
 
 
 def _load_repository(folder: Path, config: str, cache_dir: Any, label: str) -> Any:

@@ -370,7 +370,7 @@ def _write_shards(table: Any, folder: Path, split: str, max_shard_bytes: int) ->
     return paths
 
 
-def build_repository(
+def build_repository(  # noqa: PLR0913 - a public entry point: one keyword per command option
     source: str | os.PathLike,
     output_dir: str | os.PathLike,
     *,
@@ -426,13 +426,7 @@ def build_repository(
     recover_interrupted_swap(output)
     _check_output(output)
     layout = detect_layout(source)
-    run_info: dict[str, Any] = {}
-    run_json = source / "run.json"
-    if run_json.is_file():
-        try:
-            run_info = json.loads(run_json.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as err:
-            raise InputError(f"not valid JSON ({err})", path=run_json) from None
+    run_info = _read_run_info(source / "run.json")
 
     # 1. Read and validate everything before anything is written.
     tables: dict[str, ConfigTables] = read_source(
@@ -442,13 +436,7 @@ def build_repository(
     corpus, synopses = describe_corpus(layout, plot_ids, narratives)
     result = BuildResult(output_dir=output, run_info=run_info, corpus=corpus, repo_id=repo_id)
     for config, t in tables.items():
-        result.reports[config] = t.report
-        result.split_notes[config] = t.split_note
-        result.fallbacks[config] = t.fallback
-        result.split_sizes[config] = {s: part.num_rows for s, part in t.splits.items()}
-        result.num_bytes[config] = {s: part.nbytes for s, part in t.splits.items()}
-        first = next(iter(t.splits.values()))
-        result.examples[config] = first.slice(0, 1).to_pylist()[0]
+        _describe_config(result, config, t)
         result.quality[config] = measure(
             t.combined(), config, sample_size=sample_size, seed=seed, similarity=similarity, synopses=synopses,
             reference_model=reference_model,
@@ -459,26 +447,7 @@ def build_repository(
     tmp = Path(tempfile.mkdtemp(prefix=f".{output.name}.build-{os.getpid()}-", dir=output.parent))
     try:
         os.chmod(tmp, 0o777 & ~current_umask())
-        for config, t in tables.items():
-            folder = tmp / config
-            folder.mkdir()
-            result.files[config] = []
-            for split in SPLITS:
-                if split not in t.splits:
-                    continue
-                paths = _write_shards(t.splits[split], folder, split, max_shard_bytes)
-                result.files[config] += [p.relative_to(tmp).as_posix() for p in paths]
-        if run_info:
-            (tmp / "run.json").write_text(json.dumps(run_info, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-        (tmp / ".gitattributes").write_text(_GITATTRIBUTES, encoding="utf-8")
-        write_label_chart(
-            {c: q.label_counts for c, q in result.quality.items()},
-            {c: sum(s.values()) for c, s in result.split_sizes.items()},
-            tmp / LABEL_CHART,
-        )
-        write_length_chart(result.quality, tmp / LENGTH_CHART)
-        card = render_card(result, pretty_name=pretty_name)
-        (tmp / "README.md").write_text(str(card), encoding="utf-8")
+        _write_repository(tmp, tables, result, max_shard_bytes, pretty_name)
         if output.is_dir():
             _carry_over(output, tmp)
         verify_repository(tmp)
@@ -487,3 +456,48 @@ def build_repository(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return result
+
+
+def _read_run_info(path: Path) -> dict[str, Any]:
+    """The generator's ``run.json`` (empty when the input has none)."""
+    if not path.is_file():
+        return {}
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise InputError(f"not valid JSON ({err})", path=path) from None
+
+
+def _describe_config(result: BuildResult, config: str, tables: ConfigTables) -> None:
+    """What the card states of one config: the source report, the splits and their sizes, a first example."""
+    result.reports[config] = tables.report
+    result.split_notes[config] = tables.split_note
+    result.fallbacks[config] = tables.fallback
+    result.split_sizes[config] = {s: part.num_rows for s, part in tables.splits.items()}
+    result.num_bytes[config] = {s: part.nbytes for s, part in tables.splits.items()}
+    first = next(iter(tables.splits.values()))
+    result.examples[config] = first.slice(0, 1).to_pylist()[0]
+
+
+def _write_repository(
+    folder: Path, tables: dict[str, ConfigTables], result: BuildResult, max_shard_bytes: int, pretty_name: str | None
+) -> None:
+    """The repository's files: Parquet shards per config and split, ``run.json``, the charts and the card."""
+    for config, t in tables.items():
+        (folder / config).mkdir()
+        result.files[config] = []
+        for split in SPLITS:
+            if split in t.splits:
+                paths = _write_shards(t.splits[split], folder / config, split, max_shard_bytes)
+                result.files[config] += [p.relative_to(folder).as_posix() for p in paths]
+    if result.run_info:
+        text = json.dumps(result.run_info, indent=2, ensure_ascii=False) + "\n"
+        (folder / "run.json").write_text(text, encoding="utf-8")
+    (folder / ".gitattributes").write_text(_GITATTRIBUTES, encoding="utf-8")
+    write_label_chart(
+        {c: q.label_counts for c, q in result.quality.items()},
+        {c: sum(s.values()) for c, s in result.split_sizes.items()},
+        folder / LABEL_CHART,
+    )
+    write_length_chart(result.quality, folder / LENGTH_CHART)
+    (folder / "README.md").write_text(str(render_card(result, pretty_name=pretty_name)), encoding="utf-8")

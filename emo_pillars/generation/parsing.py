@@ -20,10 +20,12 @@ import json
 import math
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from emo_pillars.taxonomy import normalize_emotion
+from ..taxonomy import EMOTIONS, normalize_emotion
+
+_EMOTION_NAMES = frozenset(EMOTIONS)
 
 __all__ = [
     "MAX_CHARS", "PARSE_FAILURE_REASONS", "ParseResult", "RESULT_PARSERS", "strip_code_fences", "parse_characters",
@@ -68,11 +70,13 @@ class ParseResult(Generic[T]):
             * ``"partial"``: some item-like entries were dropped (out-of-taxonomy emotion, score out of range,
               emotion without score, too-short or duplicate utterance).
             * ``"internal_error"``: a bug in this module, caught; the value is empty.
+        exact: The reply had exactly the requested shape and was read by the exact reader.
     """
 
     value: T
     ok: bool
     reason: str | None = None
+    exact: bool = field(default=False, repr=False, compare=False)
 
 
 def _result(value: Any, truncated: bool, partial: bool, empty_reason: str) -> ParseResult:
@@ -485,11 +489,53 @@ def _parse_utterances(text: str) -> ParseResult[list[tuple[str | None, str]]]:
     return _result(out, truncated, partial, TRUNCATED if truncated else NO_VALID_ITEMS)
 
 
-def parse_utterances_result(text: str) -> ParseResult[list[tuple[str | None, str]]]:
+_SCORE_LINE = re.compile(r"(\d+)\. ([a-z]+) (0\.[0-9]|1\.0)")
+_UTTERANCE_LINE = re.compile(r'([a-z]+): "([^"\n]+)"')
+
+
+def _shaped_scores(text: str, top_k: int) -> ParseResult | None:
+    """A fast, exact reading of a reply in the requested shape (``top_k`` lines ``N. emotion score`` from the
+    taxonomy), as the parser would read it (ranked by score; a repeated emotion once); ``None`` when the reply has
+    another shape, which the tolerant parser then reads."""
+    lines = text.strip().split("\n")
+    pairs = []
+    for rank, line in enumerate(lines, 1):
+        match = _SCORE_LINE.fullmatch(line)
+        if match is None or int(match.group(1)) != rank or match.group(2) not in _EMOTION_NAMES:
+            return None
+        pairs.append((match.group(2), float(match.group(3))))
+    if len(pairs) != top_k:
+        return None
+    best: dict[str, tuple[float, int]] = {}
+    for i, (emotion, score) in enumerate(pairs):  # a repeated emotion keeps its best score, as the parser does
+        if emotion not in best or score > best[emotion][0]:
+            best[emotion] = (score, best.get(emotion, (0.0, i))[1])
+    ranked = sorted(best.items(), key=lambda kv: (-kv[1][0], kv[1][1]))
+    return ParseResult([(e, s) for e, (s, _) in ranked], True, None, exact=True)
+
+
+def _shaped_utterances(text: str) -> ParseResult | None:
+    """A fast, exact reading of ``emotion: "thought"`` lines (clean thoughts of two words or more; repeats are
+    kept for the step to count); ``None`` for any other shape, which the tolerant parser then reads."""
+    pairs = []
+    for line in text.strip().split("\n"):
+        match = _UTTERANCE_LINE.fullmatch(line)
+        if match is None or match.group(1) not in _EMOTION_NAMES:
+            return None
+        thought = " ".join(match.group(2).split())  # spacing is not structure: "I am a  " reads as "I am a"
+        if thought != thought.strip("*_'\u201c\u201d") or len(thought.split()) < 2:
+            return None
+        pairs.append((match.group(1), thought))
+    return ParseResult(pairs, True, None, exact=True) if pairs else None
+
+
+def parse_utterances_result(text: str, exact_first: bool = False) -> ParseResult[list[tuple[str | None, str]]]:
     """Parse like :func:`parse_utterances`, and say whether it worked.
 
     Args:
         text: The stage-2 reply.
+        exact_first: First read the requested shape exactly (``emotion: "thought"`` lines, repeats kept for the
+            step to count), which is fast; any other shape goes to the tolerant reader.
 
     Returns:
         The pairs with ``ok`` and a reason: ``empty``, ``no_valid_items``, ``truncated`` or ``partial``.
@@ -498,7 +544,7 @@ def parse_utterances_result(text: str) -> ParseResult[list[tuple[str | None, str
         >>> parse_utterances_result('1. Joy: "We did it!"\\n2. Fear: "What if they').reason
         'truncated'
     """
-    return _guarded(_parse_utterances, text)
+    return (exact_first and _shaped_utterances(text)) or _guarded(_parse_utterances, text)
 
 
 def parse_utterances(text: str) -> list[tuple[str | None, str]]:
@@ -633,11 +679,13 @@ def _parse_emotion_scores(text: str) -> ParseResult[list[tuple[str, float]]]:
     return ParseResult([], False, TRUNCATED if truncated else NO_VALID_ITEMS)
 
 
-def parse_emotion_scores_result(text: str) -> ParseResult[list[tuple[str, float]]]:
+def parse_emotion_scores_result(text: str, top_k: int | None = None) -> ParseResult[list[tuple[str, float]]]:
     """Parse like :func:`parse_emotion_scores`, and say whether it worked.
 
     Args:
         text: The stage-3 reply, prefill included.
+        top_k: The number of ``N. emotion score`` lines requested: a reply in exactly that shape is read by a fast
+            exact reader (with the same result); any other shape goes to the tolerant reader.
 
     Returns:
         The ranked scores with ``ok`` and a reason: ``empty``, ``no_valid_items``, ``no_scores``,
@@ -647,7 +695,7 @@ def parse_emotion_scores_result(text: str) -> ParseResult[list[tuple[str, float]
         >>> parse_emotion_scores_result("1. plot: 0.8\\n2. Alice: 0.5")
         ParseResult(value=[], ok=False, reason='out_of_taxonomy_only')
     """
-    return _guarded(_parse_emotion_scores, text)
+    return (top_k is not None and _shaped_scores(text, top_k)) or _guarded(_parse_emotion_scores, text)
 
 
 def parse_emotion_scores(text: str) -> list[tuple[str, float]]:

@@ -25,7 +25,7 @@ import logging
 import os
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -377,39 +377,13 @@ class EmoPillarsGenerator:
     def _call(self, step: Step, prompts: Sequence[ChatPrompt], cache: ReplyCache, stats: StageStats) -> list:
         """Answers for ``prompts``: from the cache where present, else from the backend in batches. The one call
         path for generate and score steps; failed calls are not cached (a re-run retries them)."""
-        cfg, backend = self.config, self.backend
-        identity = backend.cache_identity()
-        scoring = step.kind == "score"
+        cfg, identity = self.config, self.backend.cache_identity()
         keys = [
-            call_key(
-                identity,
-                p,
-                kind=step.kind,
-                max_new_tokens=step.max_new_tokens,
-                decoding=cfg.decoding,
-                continuations=step.continuations,
-            )
+            call_key(identity, p, kind=step.kind, max_new_tokens=step.max_new_tokens, decoding=cfg.decoding,
+                     continuations=step.continuations)
             for p in prompts
-        ]
-        answers: list[Completion | None] = []
-        for key in keys:
-            entry = cache.get(key)
-            if entry is None:
-                answers.append(None)
-                continue
-            answers.append(
-                Completion(
-                    text=entry.get("text", ""),
-                    prompt_tokens=entry.get("prompt_tokens", 0),
-                    completion_tokens=entry.get("completion_tokens", 0),
-                    finish_reason=entry.get("finish_reason", "stop"),
-                    scores=entry.get("scores"),
-                )
-            )
-            stats.cached += 1
-            stats.prompt_tokens += answers[-1].prompt_tokens
-            stats.completion_tokens += answers[-1].completion_tokens
-            stats.cached_completion_tokens += answers[-1].completion_tokens
+        ]  # fmt: skip
+        answers = [_cached_completion(cache.get(key), stats) for key in keys]
         todo = [i for i, a in enumerate(answers) if a is None]
         bar = self._bar(step, len(prompts), len(prompts) - len(todo))
         start = time.perf_counter()
@@ -424,43 +398,29 @@ class EmoPillarsGenerator:
             for lo in range(0, len(todo), cfg.batch_size):
                 batch = todo[lo : lo + cfg.batch_size]
                 moved[0] = 0
-                if scoring:
-                    completions = backend.score([prompts[i] for i in batch], step.continuations, on_progress=progress)
-                else:
-                    completions = backend.generate(
-                        [prompts[i] for i in batch],
-                        max_new_tokens=step.max_new_tokens,
-                        decoding=cfg.decoding,
-                        on_progress=progress,
-                    )
+                completions = self._ask(step, [prompts[i] for i in batch], progress)
                 fresh = []
                 for i, completion in zip(batch, completions):
                     answers[i] = completion
-                    stats.calls += 1
-                    stats.prompt_tokens += completion.prompt_tokens
-                    stats.completion_tokens += completion.completion_tokens
-                    if completion.finish_reason == "error":
-                        stats.failed += 1
-                        continue
-                    entry: dict[str, Any] = {
-                        "prompt_tokens": completion.prompt_tokens,
-                        "completion_tokens": completion.completion_tokens,
-                        "finish_reason": completion.finish_reason,
-                    }
-                    if scoring:
-                        entry["scores"] = [float(x) for x in completion.scores or []]
-                    else:
-                        entry["text"] = completion.text
-                    fresh.append((keys[i], entry))
+                    entry = _cache_entry(completion, stats, scoring=step.kind == "score")
+                    if entry is not None:
+                        fresh.append((keys[i], entry))
                 cache.put_many(fresh)
                 if bar is not None:
                     if moved[0] < len(batch):  # a backend without per-call progress: move per batch
                         bar.update(len(batch) - moved[0])
-                    elapsed = max(time.perf_counter() - start, 1e-9)
-                    bar.set_postfix(calls_s=f"{stats.calls / elapsed:.2f}")
+                    bar.set_postfix(calls_s=f"{stats.calls / max(time.perf_counter() - start, 1e-9):.2f}")
         finally:
             stats.seconds += time.perf_counter() - start
         return answers
+
+    def _ask(self, step: Step, prompts: list[ChatPrompt], progress: Callable[[int], None]) -> list[Completion]:
+        """One batch to the backend: scores of the step's continuations, or generated replies."""
+        if step.kind == "score":
+            return self.backend.score(prompts, step.continuations, on_progress=progress)
+        return self.backend.generate(
+            prompts, max_new_tokens=step.max_new_tokens, decoding=self.config.decoding, on_progress=progress
+        )
 
     def _bar(self, step: Step, total: int, done: int):
         if not self.show_progress or not self.backend.is_main_process:
@@ -625,3 +585,41 @@ class EmoPillarsGenerator:
                     line = f"the {step.name} step kept 0 of {s.inputs} rows ({reasons})"
                 return f"{line}: {step.hint}" if step.hint else line
         return None
+
+
+def _cached_completion(entry: dict[str, Any] | None, stats: StageStats) -> Completion | None:
+    """A cached answer as a :class:`Completion` (counted in ``stats``), or ``None`` when it is not cached."""
+    if entry is None:
+        return None
+    completion = Completion(
+        text=entry.get("text", ""),
+        prompt_tokens=entry.get("prompt_tokens", 0),
+        completion_tokens=entry.get("completion_tokens", 0),
+        finish_reason=entry.get("finish_reason", "stop"),
+        scores=entry.get("scores"),
+    )
+    stats.cached += 1
+    stats.prompt_tokens += completion.prompt_tokens
+    stats.completion_tokens += completion.completion_tokens
+    stats.cached_completion_tokens += completion.completion_tokens
+    return completion
+
+
+def _cache_entry(completion: Completion, stats: StageStats, scoring: bool) -> dict[str, Any] | None:
+    """Count a fresh answer in ``stats``; what the cache keeps of it (``None`` for a failed call)."""
+    stats.calls += 1
+    stats.prompt_tokens += completion.prompt_tokens
+    stats.completion_tokens += completion.completion_tokens
+    if completion.finish_reason == "error":
+        stats.failed += 1
+        return None
+    entry: dict[str, Any] = {
+        "prompt_tokens": completion.prompt_tokens,
+        "completion_tokens": completion.completion_tokens,
+        "finish_reason": completion.finish_reason,
+    }
+    if scoring:
+        entry["scores"] = [float(x) for x in completion.scores or []]
+    else:
+        entry["text"] = completion.text
+    return entry

@@ -49,7 +49,6 @@ from __future__ import annotations
 import hashlib
 import math
 import random
-import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -64,7 +63,6 @@ from .backends.base import ChatPrompt, Completion
 from .config import GenerationConfig
 from .constraints import characters_constraint, labels_constraint, text_constraint, utterances_constraint
 from .parsing import (
-    ParseResult,
     parse_characters_result,
     parse_emotion_scores_result,
     parse_text_result,
@@ -100,7 +98,6 @@ __all__ = [
 ]
 
 _DEFINITIONS = format_definitions(EMOTIONS)
-_EMOTION_SET = frozenset(EMOTIONS)
 #: The 27 classes an emotional utterance can be written for.
 NON_NEUTRAL: tuple[str, ...] = tuple(e for e in EMOTIONS if e != NEUTRAL)
 #: Label mode "score": the answer's prefill, and the continuations scored after it (one per emotion).
@@ -431,7 +428,7 @@ class UtterancesStage(PromptStep):
 
     def format_output(self, reply, row):
         cfg = self.config
-        result = _shaped_utterances(reply.text) or parse_utterances_result(reply.text)
+        result = parse_utterances_result(reply.text, exact_first=True)
         pairs = (result.value or [])[: cfg.n_emotional + cfg.n_neutral] if result.ok else []
         base = {k: v for k, v in row.items() if k != "_character_index"}
         rows, seen, counts = [], set(), Counter()
@@ -459,46 +456,6 @@ class UtterancesStage(PromptStep):
         ):
             parse = "partial"  # readable, but not the requested structure
         return Keep(rows, parse=parse, counts=counts)
-
-
-_SCORE_LINE = re.compile(r"(\d+)\. ([a-z]+) (0\.[0-9]|1\.0)")
-_UTTERANCE_LINE = re.compile(r'([a-z]+): "([^"\n]+)"')
-
-
-def _shaped_scores(text: str, top_k: int) -> ParseResult | None:
-    """A fast, exact reading of a reply in the requested shape (``top_k`` lines ``N. emotion score`` from the
-    taxonomy), as the parser would read it (ranked by score; a repeated emotion once); ``None`` when the reply has
-    another shape, which the tolerant parser then reads."""
-    lines = text.strip().split("\n")
-    pairs = []
-    for rank, line in enumerate(lines, 1):
-        match = _SCORE_LINE.fullmatch(line)
-        if match is None or int(match.group(1)) != rank or match.group(2) not in _EMOTION_SET:
-            return None
-        pairs.append((match.group(2), float(match.group(3))))
-    if len(pairs) != top_k:
-        return None
-    best: dict[str, tuple[float, int]] = {}
-    for i, (emotion, score) in enumerate(pairs):  # a repeated emotion keeps its best score, as the parser does
-        if emotion not in best or score > best[emotion][0]:
-            best[emotion] = (score, best.get(emotion, (0.0, i))[1])
-    ranked = sorted(best.items(), key=lambda kv: (-kv[1][0], kv[1][1]))
-    return ParseResult([(e, s) for e, (s, _) in ranked], True, None)
-
-
-def _shaped_utterances(text: str) -> ParseResult | None:
-    """A fast, exact reading of ``emotion: "thought"`` lines (clean thoughts of two words or more; repeats are
-    kept for the step to count); ``None`` for any other shape, which the tolerant parser then reads."""
-    pairs = []
-    for line in text.strip().split("\n"):
-        match = _UTTERANCE_LINE.fullmatch(line)
-        if match is None or match.group(1) not in _EMOTION_SET:
-            return None
-        thought = " ".join(match.group(2).split())  # spacing is not structure: "I am a  " reads as "I am a"
-        if thought != thought.strip("*_'\u201c\u201d") or len(thought.split()) < 2:
-            return None
-        pairs.append((match.group(1), thought))
-    return ParseResult(pairs, True, None) if pairs else None
 
 
 def _softmax(logprobs: Sequence[float]) -> list[float]:
@@ -580,14 +537,13 @@ class LabelsStage(PromptStep):
         if self.kind == "score":
             return self._from_scores(reply, row)
         raw = self.prefill(row) + reply.text
-        shaped = _shaped_scores(raw, self.config.top_k_labels)
-        result = shaped or parse_emotion_scores_result(raw)
+        result = parse_emotion_scores_result(raw, top_k=self.config.top_k_labels)
         scores = [(e, round(float(s), 4)) for e, s in (result.value or [])] if result.ok else []
         if not scores:
             return Drop(f"unparsable_{result.reason or 'reply'}", parse=result.reason or "no_scores")
         parse = result.reason
         counts = {}
-        if shaped is not None and len(scores) < self.config.top_k_labels:
+        if result.exact and len(scores) < self.config.top_k_labels:
             counts["duplicate_emotion"] = 1  # the requested shape, but an emotion named twice: kept once
         elif parse is None and len(scores) != self.config.top_k_labels:
             parse = "partial"  # readable, but not the requested number of lines

@@ -25,6 +25,7 @@ from huggingface_hub import CardData, EvalResult, ModelCard
 from huggingface_hub.repocard_data import eval_results_to_model_index
 
 from ..taxonomy import EMOTIONS
+from ..utils.hub import looks_local
 from .inputs import DEFAULT_MAX_LENGTH
 
 logger = logging.getLogger(__name__)
@@ -240,7 +241,7 @@ class EmoPillarsModelCardData(CardData):
         results: list[EvalResult] = []
         dataset_type = self.dataset_id or self.task_name
         dataset_name = self.dataset_name or self.dataset_id or self.task_name
-        if self.synthetic_sample or not dataset_type or not dataset_name or _is_local_path(dataset_type):
+        if self.synthetic_sample or not dataset_type or not dataset_name or looks_local(dataset_type):
             return results
         names = {
             "0.5": "threshold 0.5",
@@ -286,7 +287,7 @@ class EmoPillarsModelCardData(CardData):
             "library_name": "transformers",
             "pipeline_tag": "text-classification",
             "tags": list(dict.fromkeys([*self.tags, *(["synthetic-sample"] if self.synthetic_sample else [])])),
-            "base_model": self.base_model if self.base_model and not _is_local_path(self.base_model) else None,
+            "base_model": self.base_model if self.base_model and not looks_local(self.base_model) else None,
             "datasets": self._datasets(),
             "metrics": ["f1"],
             "widget": [{"text": text} for text in (self.widget_texts or WIDGET_TEXTS)],
@@ -300,7 +301,7 @@ class EmoPillarsModelCardData(CardData):
         """The ``datasets`` YAML list: the dataset's Hub id, else the task's name (none for a synthetic sample)."""
         if self.synthetic_sample:
             return None
-        name = self.dataset_id if self.dataset_id and not _is_local_path(self.dataset_id) else self.task_name
+        name = self.dataset_id if self.dataset_id and not looks_local(self.dataset_id) else self.task_name
         return [name] if name else None
 
     def template_values(self, output_dir: str | Path | None = None) -> dict[str, Any]:
@@ -417,7 +418,7 @@ def resolve_base_model(name: str | None) -> str | None:
         return None
     folder = Path(os.path.expanduser(name))
     if not folder.is_dir():
-        return None if _is_local_path(name) else name
+        return None if looks_local(name) else name
     card = folder / "README.md"
     text = card.read_text(encoding="utf-8", errors="replace") if card.is_file() else ""
     found = re.findall(
@@ -432,19 +433,13 @@ def resolve_base_model(name: str | None) -> str | None:
     return None
 
 
-def _is_local_path(name: str) -> bool:
-    """A name written as a path (not a Hub id): absolute, starting with ``.`` or ``~``, or with several ``/``."""
-    text = os.fspath(name)
-    return os.path.isabs(os.path.expanduser(text)) or text.startswith((".", "~")) or text.count("/") > 1
-
-
 def _shorten(text: str, limit: int = 90) -> str:
     text = " ".join(text.split()).replace("|", "\\|")
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 def _is_hub_id(name: str | None) -> bool:
-    return bool(name) and not Path(name).is_absolute() and not Path(name).exists() and name.count("/") <= 1
+    return bool(name) and not looks_local(name) and not Path(name).exists()
 
 
 def _link(name: str | None, prefix: str, text: str | None = None) -> str | None:

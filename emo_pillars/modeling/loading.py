@@ -9,12 +9,12 @@ Every load in emo-pillars (training, fine-tuning, inference, peft adapters) goes
 * A missing or corrupt ``config.json``, tokenizer or weights file is one :class:`~emo_pillars.errors.InputError`
   naming the file; a folder without tokenizer files is refused instead of falling back to some other vocabulary.
 
-* A name that looks like a local path (it starts with ``.``, ``/`` or ``~``, or holds an OS path separator other
-  than a Hub id's single ``/``) and does not exist fails at once, without a Hub lookup.
-* A Hub id is looked up once, with a bounded wait (:data:`HUB_TIMEOUT` seconds, no retries), before anything
-  downloads: an unreachable Hub is one :class:`~emo_pillars.errors.HubError` line instead of ``huggingface_hub``'s
-  retry loop (30-55 s), and ``HF_HUB_OFFLINE=1`` is honoured without any network call. A model already in the
-  local cache still loads while the Hub is unreachable.
+* A name that looks like a local path (:func:`emo_pillars.utils.hub.looks_local`) and does not exist fails at
+  once, without a Hub lookup.
+* A Hub id is looked up once, with a bounded wait (:func:`emo_pillars.utils.hub.probe`, no retries), before
+  anything downloads: an unreachable Hub is one :class:`~emo_pillars.errors.HubError` line instead of
+  ``huggingface_hub``'s retry loop (30-55 s), and ``HF_HUB_OFFLINE=1`` is honoured without any network call. A model
+  already in the local cache still loads while the Hub is unreachable.
 
 For Hub ids ``transformers`` is called with ``trust_remote_code=False`` (it then raises instead of prompting) and
 ``use_safetensors=True``, and its errors become one line.
@@ -31,7 +31,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError, HubError, InputError
+from ..errors import ConfigError, InputError
+from ..utils.hub import hub_error, is_offline, looks_local, probe
 
 __all__ = [
     "check_model_folder",
@@ -41,7 +42,6 @@ __all__ = [
     "read_json_file",
     "looks_local",
     "check_hub_model",
-    "HUB_TIMEOUT",
     "PICKLE_WEIGHTS",
     "SAFETENSORS_WEIGHTS",
 ]
@@ -57,8 +57,6 @@ PICKLE_WEIGHTS = (
 #: Weight files that are safetensors (loaded).
 SAFETENSORS_WEIGHTS = ("model.safetensors", "model.safetensors.index.json", "adapter_model.safetensors")
 _TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "vocab.json", "spiece.model", "sentencepiece.bpe.model")
-#: Seconds to wait for the Hub to answer the one lookup of a Hub id (``EMO_PILLARS_HUB_TIMEOUT`` overrides it).
-HUB_TIMEOUT = 10.0
 #: Hub ids already looked up in this process: (endpoint, id, revision) -> extra loading options.
 _HUB_CHECKED: dict[tuple[str, str, str | None], dict[str, Any]] = {}
 _CUSTOM_CODE_HINT = "pass --trust-remote-code (the trust_remote_code argument) only if you trust its code"
@@ -73,20 +71,6 @@ def read_json_file(path: Path) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise InputError("expected a JSON object", path=path)
     return value
-
-
-def looks_local(name: str | os.PathLike) -> bool:
-    """Whether a model name is meant as a local path rather than a Hub id (``owner/name`` or ``name``): it starts
-    with ``.``, ``/`` or ``~``, is absolute, or holds an OS separator (a backslash on Windows, or more than one
-    ``/``)."""
-    text = os.fspath(name)
-    separators = {os.sep, os.altsep} - {None, "/"}
-    return (
-        text.startswith((".", "/", "~"))
-        or os.path.isabs(text)
-        or text.count("/") > 1
-        or any(sep in text for sep in separators)
-    )
 
 
 def check_hub_model(repo_id: str, revision: str | None = None, token: str | None = None) -> dict[str, Any]:
@@ -120,33 +104,17 @@ def check_hub_model(repo_id: str, revision: str | None = None, token: str | None
         except Exception:  # an id the cache layout cannot hold is simply not cached
             return False
 
-    if constants.HF_HUB_OFFLINE:
+    if is_offline():
         if not cached():
-            raise HubError(f"{repo_id}: HF_HUB_OFFLINE is set and this model is not in the local cache")
+            raise hub_error("model", repo_id, None)
         options = {"local_files_only": True}
     else:
-        options = _reach_hub(repo_id, revision, token, cached)
+        error = probe(repo_id, "model", revision=revision, token=token)
+        if error is not None and not cached():
+            raise hub_error("model", repo_id, error, revision)
+        options = {"local_files_only": True} if error is not None else {}
     _HUB_CHECKED[key] = options
     return options
-
-
-def _reach_hub(repo_id: str, revision: str | None, token: str | None, cached: Any) -> dict[str, Any]:
-    from huggingface_hub import constants, get_session
-    from huggingface_hub.utils import build_hf_headers
-
-    timeout = float(os.environ.get("EMO_PILLARS_HUB_TIMEOUT", HUB_TIMEOUT))
-    url = f"{constants.ENDPOINT}/api/models/{repo_id}" + (f"/revision/{revision}" if revision else "")
-    try:
-        get_session().get(url, headers=build_hf_headers(token=token), timeout=timeout)
-    except Exception as error:  # refused, timed out, no route, DNS failure (httpx2 transport errors)
-        if cached():
-            return {"local_files_only": True}
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise HubError(
-            f"{repo_id}: the Hub at {constants.ENDPOINT} is unreachable ({reason}) and this model is not in the local "
-            "cache; check the connection, or set HF_HUB_OFFLINE=1 to use cached models only"
-        ) from None
-    return {}  # any HTTP answer (found, missing, gated): the loaders report it
 
 
 def check_model_folder(

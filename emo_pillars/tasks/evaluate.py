@@ -17,7 +17,11 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from ..errors import ConfigError
+from ..modeling.classifier import EmoPillarsClassifier
+from ..modeling.loading import check_model_folder
 from ..modeling.thresholds import parse_threshold
+from ..taxonomy import EMOTIONS
+from ..utils.io import atomic_write_json
 from .base import Task
 
 __all__ = ["evaluate_main"]
@@ -56,13 +60,6 @@ def evaluate_main(
         ConfigError: An unknown split, a bad threshold or batch size, or a model whose labels are neither the 28
             classes nor the task's.
     """
-    import datasets
-    import numpy as np
-
-    from ..modeling.classifier import EmoPillarsClassifier
-    from ..modeling.loading import check_model_folder
-    from ..taxonomy import EMOTIONS
-    from ..utils.io import atomic_write_json
     from .registry import get_task
 
     stream = stream or sys.stdout
@@ -72,14 +69,7 @@ def evaluate_main(
         raise ConfigError(f"batch_size must be a positive integer, got {batch_size!r}")
     model = os.fspath(model)
     check_model_folder(model, trust_remote_code)
-    loaded = task_obj.load(data)
-    if split == "all":
-        rows = datasets.concatenate_datasets([loaded[name] for name in loaded])
-    elif split in loaded:
-        rows = loaded[split]
-    else:
-        raise ConfigError(f"split must be one of {[*loaded, 'all']}, got {split!r}")
-
+    rows = _rows(task_obj.load(data), split)
     classifier = EmoPillarsClassifier.from_pretrained(model, trust_remote_code=trust_remote_code)
     labels = tuple(classifier.labels)
     if labels != tuple(EMOTIONS) and labels != tuple(task_obj.label_names):
@@ -88,46 +78,18 @@ def evaluate_main(
         )
     contextual = classifier.input_format == "contextual" and rows["context"][0] is not None
     probs = classifier.predict_proba(
-        list(rows["text"]),
-        contexts=list(rows["context"]) if contextual else None,
-        characters=list(rows["character"]) if contextual else None,
-        batch_size=batch_size,
-        show_progress_bar=True,
-    )
+        list(rows["text"]), contexts=list(rows["context"]) if contextual else None,
+        characters=list(rows["character"]) if contextual else None, batch_size=batch_size, show_progress_bar=True,
+    )  # fmt: skip
     mapped = labels == tuple(EMOTIONS) and tuple(task_obj.label_names) != tuple(EMOTIONS)
-    gold = rows[task_obj.label_column]
-    if task_obj.multi_label:
-        if threshold == "global":
-            cut = np.full(probs.shape[1], classifier.global_threshold)
-        elif threshold == "per_label":
-            cut = classifier.thresholds
-        else:
-            cut = np.full(probs.shape[1], float(threshold))
-        decided = probs >= cut
-        if mapped:
-            decided = task_obj.scores_from_emo28(decided.astype(np.float64)) >= 0.5
-        metrics = task_obj.compute_metrics(gold, decided.astype(np.int64))
-        used = threshold if isinstance(threshold, float) else f"{threshold} ({classifier.global_threshold:.2f})"
-        protocol_run = f"{split} split, the model's {used} threshold, no training on this data"
-    else:
-        scores = task_obj.scores_from_emo28(probs) if mapped else probs
-        metrics = task_obj.compute_metrics(gold, scores.argmax(axis=1).tolist())
-        protocol_run = f"{split} split, highest score, no training on this data"
+    metrics, protocol_run = _score(task_obj, classifier, probs, rows[task_obj.label_column], mapped, threshold, split)
     value = metrics[task_obj.metric_name]
     results = {
-        "task": task_obj.name,
-        "metric": task_obj.metric_name,
-        "value": value,
-        "value_text": f"{value:.4f}",
-        "protocol_run": protocol_run,
-        "protocol": task_obj.protocol,
-        "split": split,
-        "examples": len(rows),
-        "model": model,
-        "threshold": threshold if task_obj.multi_label else None,
-        "per_class_f1": {name: metrics[f"f1_{name}"] for name in task_obj.label_names},
-        "metrics": metrics,
-    }
+        "task": task_obj.name, "metric": task_obj.metric_name, "value": value, "value_text": f"{value:.4f}",
+        "protocol_run": protocol_run, "protocol": task_obj.protocol, "split": split, "examples": len(rows),
+        "model": model, "threshold": threshold if task_obj.multi_label else None,
+        "per_class_f1": {name: metrics[f"f1_{name}"] for name in task_obj.label_names}, "metrics": metrics,
+    }  # fmt: skip
     if output is not None:
         atomic_write_json(Path(output), results)
     print(f"{task_obj.name}: {task_obj.metric_name} = {results['value_text']} ({protocol_run})", file=stream)
@@ -135,3 +97,40 @@ def evaluate_main(
         if name in metrics and name != task_obj.metric_name:
             print(f"  {name} = {metrics[name]:.4f}", file=stream)
     return results
+
+
+def _rows(loaded: Any, split: str) -> Any:
+    """The split to score, or every split together for ``"all"``."""
+    import datasets
+
+    if split == "all":
+        return datasets.concatenate_datasets([loaded[name] for name in loaded])
+    if split in loaded:
+        return loaded[split]
+    raise ConfigError(f"split must be one of {[*loaded, 'all']}, got {split!r}")
+
+
+def _score(
+    task: Task, classifier: Any, probs: Any, gold: Any, mapped: bool, threshold: str | float, split: str
+) -> tuple[dict[str, Any], str]:
+    """The task's metrics of the model's decisions, and the protocol of this run in words."""
+    import numpy as np
+
+    if not task.multi_label:
+        scores = task.scores_from_emo28(probs) if mapped else probs
+        return task.compute_metrics(gold, scores.argmax(axis=1).tolist()), (
+            f"{split} split, highest score, no training on this data"
+        )
+    if threshold == "global":
+        cut = np.full(probs.shape[1], classifier.global_threshold)
+    elif threshold == "per_label":
+        cut = classifier.thresholds
+    else:
+        cut = np.full(probs.shape[1], float(threshold))
+    decided = probs >= cut
+    if mapped:
+        decided = task.scores_from_emo28(decided.astype(np.float64)) >= 0.5
+    used = threshold if isinstance(threshold, float) else f"{threshold} ({classifier.global_threshold:.2f})"
+    return task.compute_metrics(gold, decided.astype(np.int64)), (
+        f"{split} split, the model's {used} threshold, no training on this data"
+    )

@@ -37,13 +37,24 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
+import numpy as np
+
 from ..errors import ConfigError
+from ..modeling.card import EmoPillarsModelCardData, resolve_base_model
+from ..modeling.loading import check_model_folder
+from ..training.args import EmoPillarsTrainingArguments
+from ..training.run import fit, save_and_push
+from ..training.trainer import last_checkpoint
 from ..utils.io import OutputLock, atomic_write_json, atomic_write_text
 from .base import Task, format_mean_std
+from .fixtures import is_synthetic_sample
 
 __all__ = ["finetune_main", "HEADS", "to_training_rows", "protocol_section", "recipe_options"]
 
@@ -111,26 +122,14 @@ def train_and_predict(
     Returns:
         The task's metrics on ``test``, and the trainer.
     """
-    import numpy as np
-
-    from ..training.args import EmoPillarsTrainingArguments
-    from ..training.trainer import EmoPillarsTrainer, last_checkpoint
-
     train = to_training_rows(task, splits["train"], head)
     validation = to_training_rows(task, splits["validation"], head) if splits.get("validation") is not None else None
     test = to_training_rows(task, splits["test"], head)
     args = EmoPillarsTrainingArguments(**options)
-    labels = None if head == "emo28" else {"label_names": list(task.label_names), "multi_label": task.multi_label}
-    trainer = EmoPillarsTrainer(
-        model=model,
-        args=args,
-        train_dataset=train,
-        eval_dataset=validation,
-        card_data=card_data,
-        trust_remote_code=trust_remote_code,
-        **(labels or {}),
-    )
-    trainer.train(resume_from_checkpoint=last_checkpoint(args.output_dir) if resume else None)
+    labels = {} if head == "emo28" else {"label_names": list(task.label_names), "multi_label": task.multi_label}
+    resume_from = last_checkpoint(args.output_dir) if resume else None
+    trainer = fit(model, args, train, validation, card_data, resume_from=resume_from,
+                  trust_remote_code=trust_remote_code, **labels)  # fmt: skip
     trainer.evaluate_thresholds(test)  # the model's own figures for the card
     probs, _ = trainer.predict_proba(test)
     scores = task.scores_from_emo28(probs) if head == "emo28" else np.asarray(probs)
@@ -255,7 +254,7 @@ def protocol_section(results: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def finetune_main(
+def finetune_main(  # noqa: PLR0913 - a public entry point: one keyword per command option
     task: str | Task,
     data: str | os.PathLike,
     model: str | os.PathLike,
@@ -306,15 +305,75 @@ def finetune_main(
         (CV only), ``protocol``, ``protocol_run``, ``split_sizes``, ``seed``, ``head``, ``epochs``, ``per_class_f1``,
         ``metrics`` (all metrics; under CV ``{name: {"mean", "std", "values"}}``) and more.
     """
-    from ..modeling.card import EmoPillarsModelCardData, resolve_base_model
-    from ..modeling.loading import check_model_folder
-    from ..training.args import EmoPillarsTrainingArguments
-    from ..training.trainer import save_final_model
-    from .fixtures import is_synthetic_sample
+    stream = stream or sys.stdout
+    choices = {"head": head, "epochs": epochs, "folds": folds, "fold": fold, "lora": lora, "max_steps": max_steps,
+               "seed": seed, "task_options": task_options, "resume": resume}  # fmt: skip
+    plan = _plan_run(task, os.fspath(model), output, choices, training_kwargs)
+    check_model_folder(plan.model, trust_remote_code)
+    if plan.work.exists() and not plan.keep:
+        shutil.rmtree(plan.work)
+    _check_run_record(plan.work, plan.record(data))
+    loaded = plan.task.load(data)
+    card = _card_factory(plan, data, push_to_hub)
+    run = {"resume": resume, "trust_remote_code": trust_remote_code}
+    if plan.k is not None:
+        fold_sets = plan.task.folds(loaded, k=plan.k, seed=seed)
+        fold_metrics, trainer = _run_folds(plan, fold_sets, card, run, stream)
+        if plan.fold is not None:
+            return _fold_record(plan, fold_metrics[0], stream)
+        results = _cross_validated_results(plan, fold_sets, fold_metrics)
+    else:
+        trainer, results = _run_official_split(plan, loaded, card, run)
+    results = _complete_results(plan, results, trainer, data)
+    url = _save(plan, trainer, results, push_to_hub)
+    print(f"{plan.task.name}: {plan.task.metric_name} = {results['value_text']} ({results['protocol_run']})",
+          file=stream)  # fmt: skip
+    print(f"Model and eval_results.json saved to {plan.output}", file=stream)
+    if url:
+        print(f"Pushed to {push_to_hub}: {url}", file=stream)
+    return results
+
+
+@dataclass
+class _Plan:
+    """A fine-tuning run, checked before anything loads: the task, head, folds, training options, folders."""
+
+    task: Task
+    model: str
+    head: str
+    k: int | None
+    fold: int | None
+    seed: int
+    lora: bool
+    max_steps: int | None
+    options: dict[str, Any]
+    recipe_record: dict[str, Any]
+    output: Path
+    work: Path
+    keep: bool
+
+    def record(self, data: str | os.PathLike) -> dict[str, Any]:
+        """What the work folder records of this run (:func:`_check_run_record`)."""
+        where = {name: os.path.abspath(path) if os.path.exists(path) else os.fspath(path) for name, path in
+                 (("data", data), ("model", self.model))}  # fmt: skip
+        return {"task": self.task.name, **where, "head": self.head, "folds": self.k, "seed": self.seed,
+                "options": self.options}  # fmt: skip
+
+
+def _plan_run(
+    task: str | Task, model: str, output: str | os.PathLike, choices: dict[str, Any], training_kwargs: dict[str, Any]
+) -> _Plan:
+    """Check every option and merge the task's recipe under the user's values.
+
+    ``choices`` holds :func:`finetune_main`'s own options: ``head``, ``epochs``, ``folds``, ``fold``, ``lora``,
+    ``max_steps``, ``seed``, ``task_options`` and ``resume``.
+    """
     from .registry import get_task
 
-    stream = stream or sys.stdout
-    model = os.fspath(model)  # a folder given as a Path is stored in eval_results.json and the card as text
+    head, epochs, folds, fold = choices["head"], choices["epochs"], choices["folds"], choices["fold"]
+    lora, max_steps, seed = choices["lora"], choices["max_steps"], choices["seed"]
+    task_options, resume = choices["task_options"], choices["resume"]
+
     if head is not None and head not in HEADS:
         raise ConfigError(f"head must be one of {HEADS}, got {head!r}")
     task_obj = task if isinstance(task, Task) else get_task(task, **(task_options or {}))
@@ -327,25 +386,7 @@ def finetune_main(
     head = merged.pop("head")
     if head not in HEADS:
         raise ConfigError(f"head must be one of {HEADS}, got {head!r}")
-    cross_validate = task_obj.cross_validated
-    if folds is not None and not cross_validate:
-        raise ConfigError(
-            f"the {task_obj.name} protocol uses its official splits; folds applies to cross-validated tasks (isear)"
-        )
-    k = (folds if folds is not None else 5) if cross_validate else None
-    if k is not None and k < 2:
-        raise ConfigError(f"folds must be at least 2, got {k}")
-    if fold is not None:
-        if not cross_validate:
-            raise ConfigError(
-                f"the {task_obj.name} protocol uses its official splits; fold applies to cross-validated tasks (isear)"
-            )
-        if isinstance(fold, bool) or not isinstance(fold, int) or not 1 <= fold < k:
-            raise ConfigError(
-                f"fold must be 1 to {k - 1}, got {fold!r}: the last fold is trained by the final run (resume=True), "
-                "whose weights are saved"
-            )
-
+    k = _check_folds(task_obj, folds, fold)
     output = Path(output)
     work = output.with_name(f".{output.name}.work")  # checkpoints and finished folds of this run
     options: dict[str, Any] = {"output_dir": os.fspath(work), "input_format": task_obj.input_format, "seed": seed}
@@ -357,130 +398,139 @@ def finetune_main(
     if head == "task" and not task_obj.multi_label:
         options.setdefault("pos_weight", "none")
     EmoPillarsTrainingArguments(**options)  # every number is checked before the data and the model load
-    check_model_folder(model, trust_remote_code)
-    keep = resume or fold is not None
-    if work.exists() and not keep:
-        import shutil
+    keep = resume or fold is not None  # finished folds and checkpoints of the work folder are reused
+    return _Plan(task_obj, model, head, k, fold, seed, lora, max_steps, options, recipe_record, output, work, keep)
 
-        shutil.rmtree(work)
-    where = {name: os.path.abspath(path) if os.path.exists(path) else os.fspath(path) for name, path in
-             (("data", data), ("model", model))}  # fmt: skip
-    _check_run_record(work, {"task": task_obj.name, **where, "head": head, "folds": k, "seed": seed,
-                             "options": options})  # fmt: skip
-    loaded = task_obj.load(data)
 
+def _check_folds(task: Task, folds: int | None, fold: int | None) -> int | None:
+    """The number of folds of a cross-validated task (``None`` for one with official splits)."""
+    official = f"the {task.name} protocol uses its official splits; {{}} applies to cross-validated tasks (isear)"
+    if folds is not None and not task.cross_validated:
+        raise ConfigError(official.format("folds"))
+    if fold is not None and not task.cross_validated:
+        raise ConfigError(official.format("fold"))
+    k = (folds if folds is not None else 5) if task.cross_validated else None
+    if k is not None and k < 2:
+        raise ConfigError(f"folds must be at least 2, got {k}")
+    if fold is not None and (isinstance(fold, bool) or not isinstance(fold, int) or not 1 <= fold < k):
+        raise ConfigError(
+            f"fold must be 1 to {k - 1}, got {fold!r}: the last fold is trained by the final run (resume=True), "
+            "whose weights are saved"
+        )
+    return k
+
+
+def _card_factory(plan: _Plan, data: str | os.PathLike, push_to_hub: str | None) -> Callable[[], Any]:
+    """A fresh model card data object per training run (each fold fills its own)."""
+    task = plan.task
     dataset_id = os.fspath(data) if not os.path.exists(data) else None
     synthetic = is_synthetic_sample(data) if os.path.exists(data) else False
-    base_model = resolve_base_model(model)
+    base_model = resolve_base_model(plan.model)
 
-    def card() -> Any:
+    def card() -> EmoPillarsModelCardData:
         return EmoPillarsModelCardData(
-            base_model=base_model,
-            dataset_id=dataset_id or task_obj.hub_id,
-            dataset_name=task_obj.name,
-            dataset_config=task_obj.input_format,
-            model_id=push_to_hub,
-            task_name=task_obj.name,
-            task_description=task_obj.description or None,
-            limitations=list(task_obj.limitations),
-            synthetic_sample=synthetic,
-        )
+            base_model=base_model, dataset_id=dataset_id or task.hub_id, dataset_name=task.name,
+            dataset_config=task.input_format, model_id=push_to_hub, task_name=task.name,
+            task_description=task.description or None, limitations=list(task.limitations), synthetic_sample=synthetic,
+        )  # fmt: skip
 
-    results: dict[str, Any] = {"task": task_obj.name, "metric": task_obj.metric_name}
-    threshold = None
-    run = {"resume": resume, "trust_remote_code": trust_remote_code}
-    if cross_validate:
-        fold_sets = task_obj.folds(loaded, k=k, seed=seed)
-        fold_metrics = []
-        trainer = None
-        for i, part in enumerate(fold_sets, start=1):
-            if fold is not None and i != fold:
-                continue
-            record = work / "folds" / f"fold-{i}.json"
-            if i < k and keep and record.is_file():
-                metrics = json.loads(record.read_text(encoding="utf-8"))
-                print(f"fold {i}/{k}: {task_obj.metric_name} {metrics[task_obj.metric_name]:.4f} (finished before)",
-                      file=stream)  # fmt: skip
-                fold_metrics.append(metrics)
-                continue
-            fold_dir = work / f"fold-{i}"
-            hint = "another process is training this fold; wait for it to finish, then run again with resume"
-            with OutputLock(fold_dir, hint=hint):
-                if i < k and record.is_file():  # another process finished it while this one waited for the lock
-                    metrics = json.loads(record.read_text(encoding="utf-8"))
-                else:
-                    fold_options = {**options, "output_dir": os.fspath(fold_dir)}
-                    metrics, trainer = train_and_predict(
-                        task_obj, head, model, {"train": part["train"], "test": part["test"]}, fold_options, card(),
-                        **run,
-                    )  # fmt: skip
-                    atomic_write_json(record, metrics)
+    return card
+
+
+def _run_folds(
+    plan: _Plan, fold_sets: list[Any], card: Callable[[], Any], run: dict[str, Any], stream: TextIO
+) -> tuple[list[dict[str, Any]], Any]:
+    """Train and score each fold (or the one ``plan.fold``), reusing folds recorded by earlier or parallel runs."""
+    task, k = plan.task, plan.k
+    fold_metrics, trainer = [], None
+    for i, part in enumerate(fold_sets, start=1):
+        if plan.fold is not None and i != plan.fold:
+            continue
+        record = plan.work / "folds" / f"fold-{i}.json"
+        if i < k and plan.keep and record.is_file():
+            metrics = json.loads(record.read_text(encoding="utf-8"))
+            print(f"fold {i}/{k}: {task.metric_name} {metrics[task.metric_name]:.4f} (finished before)", file=stream)
             fold_metrics.append(metrics)
-            print(f"fold {i}/{k}: {task_obj.metric_name} {metrics[task_obj.metric_name]:.4f}", file=stream)
-        if fold is not None:
-            print(f"fold {fold}/{k} recorded in {work}: run again with resume (the same options) to train fold {k} "
-                  f"and write {output}", file=stream)  # fmt: skip
-            metrics = fold_metrics[0]
-            return {
-                "task": task_obj.name,
-                "metric": task_obj.metric_name,
-                "fold": fold,
-                "folds": k,
-                "value": metrics[task_obj.metric_name],
-                "metrics": metrics,
-                "work": os.fspath(work),
-            }
-        aggregate = task_obj.aggregate(fold_metrics)
-        headline = aggregate[task_obj.metric_name]
-        results.update(
-            value=headline["mean"],
-            std=headline["std"],
-            value_text=format_mean_std(headline),
-            protocol_run=f"stratified {k}-fold cross-validation, mean +- std over folds",
-            split_sizes={
-                "total": sum(len(f["test"]) for f in fold_sets),
-                "train_per_fold": len(fold_sets[0]["train"]),
-            },
-            folds=k,
-            fold_values=headline["values"],
-            per_class_f1={name: aggregate[f"f1_{name}"]["mean"] for name in task_obj.label_names},
-            metrics=aggregate,
-        )
-    else:
-        missing = [split for split in ("train", "test") if split not in loaded]
-        if missing:
-            raise ConfigError(f"the {task_obj.name} data has no {missing} split(s) (splits: {list(loaded)})")
-        metrics, trainer = train_and_predict(task_obj, head, model, dict(loaded), options, card(), **run)
-        threshold = metrics.get("threshold") if task_obj.multi_label else None
-        protocol_run = f"{task_obj.split_name}, scored on test"
-        if threshold is not None:
-            protocol_run += f" at the global threshold tuned on validation ({threshold:.2f})"
-        results.update(
-            value=metrics[task_obj.metric_name],
-            value_text=f"{metrics[task_obj.metric_name]:.4f}",
-            protocol_run=protocol_run,
-            split_sizes={split: len(loaded[split]) for split in loaded},
-            folds=None,
-            per_class_f1={name: metrics[f"f1_{name}"] for name in task_obj.label_names},
-            metrics=metrics,
-        )
-    results.update(
-        protocol=task_obj.protocol,
-        seed=seed,
-        head=head,
-        epochs=float(trainer.args.num_train_epochs),
-        max_steps=max_steps,
-        threshold=threshold,
-        model=model,
-        lora=lora,
-        synthetic_sample=synthetic,
-        recipe=recipe_record,
-    )
+            continue
+        fold_dir = plan.work / f"fold-{i}"
+        hint = "another process is training this fold; wait for it to finish, then run again with resume"
+        with OutputLock(fold_dir, hint=hint):
+            if i < k and record.is_file():  # another process finished it while this one waited for the lock
+                metrics = json.loads(record.read_text(encoding="utf-8"))
+            else:
+                fold_options = {**plan.options, "output_dir": os.fspath(fold_dir)}
+                splits = {"train": part["train"], "test": part["test"]}
+                metrics, trainer = train_and_predict(task, plan.head, plan.model, splits, fold_options, card(), **run)
+                atomic_write_json(record, metrics)
+        fold_metrics.append(metrics)
+        print(f"fold {i}/{k}: {task.metric_name} {metrics[task.metric_name]:.4f}", file=stream)
+    return fold_metrics, trainer
+
+
+def _fold_record(plan: _Plan, metrics: dict[str, Any], stream: TextIO) -> dict[str, Any]:
+    """What a ``fold=i`` run returns: its fold's metrics, recorded in the work folder."""
+    print(f"fold {plan.fold}/{plan.k} recorded in {plan.work}: run again with resume (the same options) to train "
+          f"fold {plan.k} and write {plan.output}", file=stream)  # fmt: skip
+    return {
+        "task": plan.task.name, "metric": plan.task.metric_name, "fold": plan.fold, "folds": plan.k,
+        "value": metrics[plan.task.metric_name], "metrics": metrics, "work": os.fspath(plan.work),
+    }  # fmt: skip
+
+
+def _cross_validated_results(plan: _Plan, fold_sets: list[Any], fold_metrics: list[dict[str, Any]]) -> dict:
+    """The mean +- std over folds, as ``eval_results.json`` reports it."""
+    task = plan.task
+    aggregate = task.aggregate(fold_metrics)
+    headline = aggregate[task.metric_name]
+    return {
+        "value": headline["mean"], "std": headline["std"], "value_text": format_mean_std(headline),
+        "protocol_run": f"stratified {plan.k}-fold cross-validation, mean +- std over folds",
+        "split_sizes": {"total": sum(len(f["test"]) for f in fold_sets), "train_per_fold": len(fold_sets[0]["train"])},
+        "folds": plan.k, "fold_values": headline["values"],
+        "per_class_f1": {name: aggregate[f"f1_{name}"]["mean"] for name in task.label_names}, "metrics": aggregate,
+    }  # fmt: skip
+
+
+def _run_official_split(plan: _Plan, loaded: Any, card: Callable[[], Any], run: dict[str, Any]) -> tuple[Any, dict]:
+    """Train on the official train split (thresholds on validation), score test."""
+    task = plan.task
+    missing = [split for split in ("train", "test") if split not in loaded]
+    if missing:
+        raise ConfigError(f"the {task.name} data has no {missing} split(s) (splits: {list(loaded)})")
+    metrics, trainer = train_and_predict(task, plan.head, plan.model, dict(loaded), plan.options, card(), **run)
+    threshold = metrics.get("threshold") if task.multi_label else None
+    protocol_run = f"{task.split_name}, scored on test"
+    if threshold is not None:
+        protocol_run += f" at the global threshold tuned on validation ({threshold:.2f})"
+    return trainer, {
+        "value": metrics[task.metric_name], "value_text": f"{metrics[task.metric_name]:.4f}",
+        "protocol_run": protocol_run, "split_sizes": {split: len(loaded[split]) for split in loaded}, "folds": None,
+        "per_class_f1": {name: metrics[f"f1_{name}"] for name in task.label_names}, "metrics": metrics,
+        "threshold": threshold,
+    }  # fmt: skip
+
+
+def _complete_results(plan: _Plan, results: dict[str, Any], trainer: Any, data: str | os.PathLike) -> dict:
+    """``eval_results.json``: the figures, then the protocol, the run's settings and the recipe."""
+    task = plan.task
+    synthetic = is_synthetic_sample(data) if os.path.exists(data) else False
+    threshold = results.pop("threshold", None)
+    complete = {"task": task.name, "metric": task.metric_name, **results}
+    complete.update(
+        protocol=task.protocol, seed=plan.seed, head=plan.head, epochs=float(trainer.args.num_train_epochs),
+        max_steps=plan.max_steps, threshold=threshold, model=plan.model, lora=plan.lora, synthetic_sample=synthetic,
+        recipe=plan.recipe_record,
+    )  # fmt: skip
     if synthetic:
-        results["note"] = (
-            f"trained and scored on a synthetic sample in the {task_obj.name} layout (write_sample_files), not on "
-            f"{task_obj.name}: the figures show that the run works, they are not {task_obj.name} results"
+        complete["note"] = (
+            f"trained and scored on a synthetic sample in the {task.name} layout (write_sample_files), not on "
+            f"{task.name}: the figures show that the run works, they are not {task.name} results"
         )
+    return complete
+
+
+def _save(plan: _Plan, trainer: Any, results: dict[str, Any], push_to_hub: str | None) -> str | None:
+    """The final folder (the last trainer's model and card, ``eval_results.json``, the protocol section), pushed."""
 
     def add_results(folder: Path) -> None:
         atomic_write_json(folder / "eval_results.json", results)
@@ -488,18 +538,6 @@ def finetune_main(
         existing = readme.read_text(encoding="utf-8") if readme.is_file() else ""
         atomic_write_text(readme, existing.rstrip("\n") + "\n\n" + protocol_section(results))
 
-    save_final_model(trainer, output, before_replace=add_results)
-    import shutil
-
-    shutil.rmtree(work, ignore_errors=True)
-
-    print(
-        f"{task_obj.name}: {task_obj.metric_name} = {results['value_text']} ({results['protocol_run']})", file=stream
-    )
-    print(f"Model and eval_results.json saved to {output}", file=stream)
-    if push_to_hub:
-        from ..modeling.classifier import upload_model_folder
-
-        url = upload_model_folder(output, push_to_hub)
-        print(f"Pushed to {push_to_hub}: {url}", file=stream)
-    return results
+    url = save_and_push(trainer, plan.output, push_to_hub, before_replace=add_results)
+    shutil.rmtree(plan.work, ignore_errors=True)
+    return url

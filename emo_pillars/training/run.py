@@ -26,7 +26,7 @@ from ..modeling.thresholds import ThresholdResult
 from .args import EmoPillarsTrainingArguments
 from .trainer import EmoPillarsTrainer, last_checkpoint, load_training_dataset, save_final_model
 
-__all__ = ["TrainResult", "train_main"]
+__all__ = ["TrainResult", "train_main", "fit", "save_and_push"]
 
 
 @dataclass
@@ -52,7 +52,7 @@ class TrainResult:
     url: str | None = None
 
 
-def train_main(
+def train_main(  # noqa: PLR0913 - a public entry point: one keyword per command option
     dataset: Any,
     config: str = "context_less",
     model: str = "sentence-transformers/all-MiniLM-L6-v2",
@@ -135,20 +135,12 @@ def train_main(
         dataset_config=config,
         model_id=push_to_hub,
     )
-    trainer = EmoPillarsTrainer(
-        model=model,
-        args=args,
-        train_dataset=splits["train"],
-        eval_dataset=splits.get("validation"),
-        card_data=card_data,
-        trust_remote_code=trust_remote_code,
-    )
-    trainer.train(resume_from_checkpoint=checkpoint)
+    trainer = fit(model, args, splits["train"], splits.get("validation"), card_data, resume_from=checkpoint,
+                  trust_remote_code=trust_remote_code)  # fmt: skip
     metrics: dict[str, dict[str, Any]] = {}
     if "test" in splits:
         metrics = trainer.evaluate_thresholds(splits["test"])
-    save_final_model(trainer, args.output_dir)
-    url = upload_model_folder(args.output_dir, push_to_hub) if push_to_hub else None
+    url = save_and_push(trainer, args.output_dir, push_to_hub)
     return TrainResult(
         output_dir=args.output_dir,
         metrics=metrics,
@@ -158,6 +150,43 @@ def train_main(
         repo_id=push_to_hub,
         url=url,
     )
+
+
+def fit(
+    model: str, args: EmoPillarsTrainingArguments, train: Any, validation: Any = None, card_data: Any = None, *,
+    resume_from: str | None = None, trust_remote_code: bool = False, **labels: Any,
+) -> EmoPillarsTrainer:  # fmt: skip
+    """Build the trainer and train it: the one training step of ``train`` and ``finetune``.
+
+    Args:
+        model: The base encoder (folder or Hub id), checked by the caller.
+        args: The training arguments.
+        train: The training rows.
+        validation: Rows to tune the thresholds on (``None``: none).
+        card_data: The model card data the trainer fills.
+        resume_from: A checkpoint to continue from.
+        trust_remote_code: Allow custom model code.
+        **labels: ``label_names`` and ``multi_label`` for a head other than the 28 emotions.
+    """
+    trainer = EmoPillarsTrainer(
+        model=model, args=args, train_dataset=train, eval_dataset=validation, card_data=card_data,
+        trust_remote_code=trust_remote_code, **labels,
+    )  # fmt: skip
+    trainer.train(resume_from_checkpoint=resume_from)
+    return trainer
+
+
+def save_and_push(
+    trainer: EmoPillarsTrainer, output_dir: str | os.PathLike, push_to_hub: str | None = None,
+    before_replace: Any = None,
+) -> str | None:  # fmt: skip
+    """Save the final model with its card atomically (:func:`save_final_model`), then push it; the commit URL.
+
+    The one saving step of ``train`` and ``finetune``; ``before_replace`` adds files to the folder before it is
+    put in place.
+    """
+    save_final_model(trainer, output_dir, before_replace=before_replace)
+    return upload_model_folder(output_dir, push_to_hub) if push_to_hub else None
 
 
 def _dataset_title(dataset: Any, dataset_id: str | None) -> str | None:

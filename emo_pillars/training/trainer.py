@@ -26,6 +26,7 @@ from ..modeling.inputs import ensure_token_types, resolve_max_length, tokenize_e
 from ..modeling.label_space import LabelSpace
 from ..modeling.loading import load_model, load_tokenizer
 from ..modeling.thresholds import THRESHOLD_GRID, ThresholdResult, tune_thresholds
+from ..utils.hub import looks_local
 from ..utils.io import current_umask, replace_directory
 from .args import EmoPillarsTrainingArguments
 from .averaging import WeightAveragingCallback
@@ -78,8 +79,7 @@ def load_training_dataset(dataset: Any, config: str = "context_less") -> Any:
     path = Path(source)
     if path.is_file():
         raise InputError("is a file; --dataset takes a dataset folder or a Hub dataset id", path=path)
-    looks_local = os.path.isabs(source) or source.startswith(".") or source.count("/") > 1
-    if not path.exists() and looks_local:
+    if not path.exists() and looks_local(source):
         raise InputError("no such dataset folder", path=path)
     from ..data import load_emo_pillars
 
@@ -270,6 +270,44 @@ class EmoPillarsTrainer(Trainer):
         trust_remote_code: bool = False,
         **kwargs: Any,
     ):
+        args, train_dataset, eval_dataset = self._check_inputs(model, args, train_dataset, eval_dataset)
+        # Seed before anything random: the new head's weights are drawn when the model is built.
+        set_seed(args.seed)
+        self.card_data = card_data or EmoPillarsModelCardData()
+        model, processing_class, space, base_name = self._build_model(
+            model, processing_class, train_dataset, label_names, multi_label, trust_remote_code
+        )
+        self._adopt_label_space(space, args, processing_class, model, base_name)
+        self._configure_model(model, args)
+        if args.input_format == "contextual" and args.resize_token_types:
+            ensure_token_types(model, processing_class)
+        self._pos_weight: torch.Tensor | None = None
+        train_dataset, eval_dataset = self._prepare_datasets(
+            model, args, train_dataset, eval_dataset, processing_class
+        )
+        if args.freeze_embeddings:
+            model.get_input_embeddings().weight.requires_grad_(False)
+        if args.lora:
+            model = self._wrap_lora(model, args)
+        kwargs.setdefault("data_collator", DataCollatorWithPadding(processing_class))
+        kwargs.setdefault("compute_metrics", self._compute_metrics)
+        with warnings.catch_warnings():  # compute_loss smooths multi-label targets itself; transformers says it won't
+            warnings.filterwarnings("ignore", message="Label smoothing is not compatible with multi-label")
+            super().__init__(
+                model=model,
+                args=args,
+                train_dataset=train_dataset,
+                eval_dataset=eval_dataset,
+                processing_class=processing_class,
+                callbacks=self._callbacks(callbacks, args),
+                **kwargs,
+            )
+        self.threshold_result: ThresholdResult | None = None
+
+    # ----- setup -----------------------------------------------------------------------------------------------
+    @staticmethod
+    def _check_inputs(model: Any, args: Any, train_dataset: Any, eval_dataset: Any) -> tuple[Any, Any, Any]:
+        """The arguments (defaults when ``None``), and the train and validation splits of a ``DatasetDict``."""
         import datasets
 
         if args is None:
@@ -283,10 +321,13 @@ class EmoPillarsTrainer(Trainer):
             train_dataset = splits["train"]
             if eval_dataset is None:
                 eval_dataset = splits.get("validation")
-        # Seed before anything random: the new head's weights are drawn when the model is built.
-        set_seed(args.seed)
-        self.card_data = card_data or EmoPillarsModelCardData()
+        return args, train_dataset, eval_dataset
 
+    def _build_model(
+        self, model: Any, processing_class: Any, train_dataset: Any, label_names: Sequence[str] | None,
+        multi_label: bool | None, trust_remote_code: bool,
+    ) -> tuple[Any, Any, LabelSpace, str | None]:  # fmt: skip
+        """Load the model (a fresh head over the label space) and its tokenizer, or check a model object."""
         if isinstance(model, (str, os.PathLike)):
             base_name = os.fspath(model)
             space = self._label_space(None, train_dataset, label_names, multi_label)
@@ -302,6 +343,12 @@ class EmoPillarsTrainer(Trainer):
                 raise ConfigError(f"the model has {model.config.num_labels} outputs for {space.num_labels} labels")
         if processing_class is None:
             raise ConfigError("give processing_class (the tokenizer) when model is a model object")
+        return model, processing_class, space, base_name
+
+    def _adopt_label_space(
+        self, space: LabelSpace, args: Any, processing_class: Any, model: Any, base_name: str | None
+    ) -> None:
+        """Check the options against the label space, and record it (and the input settings) in the card."""
         self.label_space = space
         if not space.multi_label and args.pos_weight != "none":
             raise ConfigError("pos_weight applies to multi-label models only")
@@ -313,10 +360,11 @@ class EmoPillarsTrainer(Trainer):
         self.card_data.max_length = self.max_length
         if self.card_data.base_model is None:
             self.card_data.base_model = resolve_base_model(base_name)
-        self._configure_model(model, args)
-        if args.input_format == "contextual" and args.resize_token_types:
-            ensure_token_types(model, processing_class)
-        self._pos_weight: torch.Tensor | None = None
+
+    def _prepare_datasets(
+        self, model: Any, args: Any, train_dataset: Any, eval_dataset: Any, processing_class: Any
+    ) -> tuple[Any, Any]:
+        """Tokenise both splits; from the training targets, the head's bias, positive weights and the card's data."""
         if train_dataset is not None:
             self.card_data.dataset_sizes["train"] = len(train_dataset)
             targets = self._targets(train_dataset)
@@ -330,33 +378,17 @@ class EmoPillarsTrainer(Trainer):
         if eval_dataset is not None:
             self.card_data.dataset_sizes["validation"] = len(eval_dataset)
             eval_dataset = self.prepare_dataset(eval_dataset, processing_class, args)
-        if args.freeze_embeddings:
-            embeddings = model.get_input_embeddings()
-            embeddings.weight.requires_grad_(False)
-        if args.lora:
-            model = self._wrap_lora(model, args)
+        return train_dataset, eval_dataset
 
+    def _callbacks(self, callbacks: list[TrainerCallback] | None, args: Any) -> list[TrainerCallback]:
+        """The caller's callbacks, weight averaging when asked, and the model card's."""
         callbacks = list(callbacks or [])
         self._averaging = WeightAveragingCallback(args.weight_averaging) if args.weight_averaging else None
         if self._averaging is not None:
             callbacks.append(self._averaging)
         callbacks.append(ModelCardCallback(self.card_data))
-        kwargs.setdefault("data_collator", DataCollatorWithPadding(processing_class))
-        kwargs.setdefault("compute_metrics", self._compute_metrics)
-        with warnings.catch_warnings():  # compute_loss smooths multi-label targets itself; transformers says it won't
-            warnings.filterwarnings("ignore", message="Label smoothing is not compatible with multi-label")
-            super().__init__(
-                model=model,
-                args=args,
-                train_dataset=train_dataset,
-                eval_dataset=eval_dataset,
-                processing_class=processing_class,
-                callbacks=callbacks,
-                **kwargs,
-            )
-        self.threshold_result: ThresholdResult | None = None
+        return callbacks
 
-    # ----- setup -----------------------------------------------------------------------------------------------
     @staticmethod
     def _label_space(
         config: Any, dataset: Any, label_names: Sequence[str] | None, multi_label: bool | None

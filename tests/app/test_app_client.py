@@ -124,5 +124,5 @@ def test_evaluate_tab_reports_a_missing_dataset_in_one_line(served, tmp_path):
     status, *_ = _start(_client(url), tmp_path / "nowhere", "ann")
     assert status == f"**{tmp_path / 'nowhere'}: no such folder**"
     status, *_ = _start(_client(url), "someone/not-cached", "ann")
-    assert status.startswith("**dataset 'someone/not-cached' is not a local folder, and HF_HUB_OFFLINE=1")
+    assert status.startswith("**someone/not-cached: HF_HUB_OFFLINE=1 and this dataset is not in the local cache")
     assert time.perf_counter() - start < 10

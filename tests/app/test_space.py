@@ -41,7 +41,7 @@ def test_app_py_serves_and_says_in_one_line_that_the_hub_is_offline(tmp_path):
         stop_process(process)
     error = next(c for c in config["components"] if c.get("props", {}).get("elem_id") == "model-error")
     assert error["props"]["value"] == (
-        "**No model loaded:** model 'alex-shvets/roberta-large-emopillars-contextless' is not a local folder, "
-        "and HF_HUB_OFFLINE=1 with no cached copy"
+        "**No model loaded:** alex-shvets/roberta-large-emopillars-contextless: HF_HUB_OFFLINE=1 and this model is "
+        "not in the local cache"
     )
     assert "Traceback" not in process.stderr.read()

@@ -39,7 +39,7 @@ def test_failures_are_one_line_errors_naming_the_source(generated_dir, tmp_path)
         (tmp_path / "missing", InputError, f"{tmp_path / 'missing'}: no such folder"),
         (a_file, InputError, f"{a_file}: is a file"),
         ("not a repo id!", InputError, "neither an existing folder nor a valid Hub dataset id"),
-        ("", InputError, "no source given"),
+        ("", InputError, "no dataset given"),
     ]
     for source, kind, needle in cases:
         with pytest.raises(kind) as info:
@@ -80,7 +80,7 @@ HUB_ERRORS = textwrap.dedent(
 @pytest.mark.parametrize(
     ("env", "needle"),
     [
-        ({"HF_HUB_OFFLINE": "1"}, "tester/emo-pillars: HF_HUB_OFFLINE=1 and the dataset is not in the local cache"),
+        ({"HF_HUB_OFFLINE": "1"}, "tester/emo-pillars: HF_HUB_OFFLINE=1 and this dataset is not in the local cache"),
         ({"HF_ENDPOINT": "http://127.0.0.1:9"}, "tester/emo-pillars: cannot reach the Hub at http://127.0.0.1:9"),
     ],
 )

@@ -41,8 +41,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from emo_pillars.errors import BackendError, ConfigError
-
+from ...errors import BackendError, ConfigError
+from ...utils.hub import looks_local
 from .base import ChatPrompt, Completion, DecodingConfig, LLMBackend
 
 if TYPE_CHECKING:
@@ -63,13 +63,6 @@ _PREFIX_STORE_SIZE = 8
 
 _DEVICE_TYPES = ("cuda", "xpu", "mps", "npu", "hpu", "mlu", "musa", "cpu")
 _DEVICE_RE = re.compile(rf"(auto|({'|'.join(_DEVICE_TYPES)})(:\d+)?)")
-
-
-def looks_local(model: str) -> bool:
-    """Whether ``model`` names a local path rather than a Hub id (``name`` or ``org/name``): it starts with ``.``,
-    ``/`` or ``~``, holds a path separator other than the one ``org/name`` uses, or has more than one ``/``."""
-    separators = {os.sep, os.altsep} - {None, "/"}
-    return model.startswith((".", "/", "~")) or any(sep in model for sep in separators) or model.count("/") > 1
 
 
 def check_device(device: str) -> None:
