@@ -17,8 +17,8 @@ per-label thresholds (its global one where it has none).
     .venv/bin/python benchmarks/inference.py --model path/to/trained-model
     .venv/bin/python benchmarks/inference.py --model M --texts 256 --threads 1 --output benchmarks/results/x.json
 
-The texts are GoEmotions test comments when ``../shared/data/goemotions/test.tsv`` exists, else the export's check
-sentences, repeated.
+The texts are the first GoEmotions test comments of ``--goemotions-test`` (a ``test.tsv``) when given, else the
+export's check sentences, repeated.
 """
 
 from __future__ import annotations
@@ -34,13 +34,11 @@ from pathlib import Path
 
 import numpy as np
 
-GOEMOTIONS_TEST = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "goemotions" / "test.tsv"
 
-
-def load_texts(n: int, goemotions_test: Path) -> tuple[list[str], str]:
+def load_texts(n: int, goemotions_test: Path | None) -> tuple[list[str], str]:
     from emo_pillars.exporters.onnx import CHECK_SENTENCES
 
-    if goemotions_test.is_file():
+    if goemotions_test is not None:
         lines = goemotions_test.read_text(encoding="utf-8").splitlines()
         return [line.split("\t")[0] for line in lines[:n]], "GoEmotions test (first rows)"
     texts = list(CHECK_SENTENCES) * (n // len(CHECK_SENTENCES) + 1)
@@ -55,7 +53,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="torch and onnxruntime threads (1).")
     parser.add_argument("--repeats", type=int, default=2, help="Alternating runs per path; the fastest counts (2).")
     parser.add_argument("--output", default=None, help="Write the figures as JSON here.")
-    parser.add_argument("--goemotions-test", type=Path, default=GOEMOTIONS_TEST, help="GoEmotions test.tsv.")
+    parser.add_argument("--goemotions-test", type=Path, default=None, help="GoEmotions test.tsv (default: the "
+                        "export's check sentences).")  # fmt: skip
     args = parser.parse_args()
 
     import torch

@@ -1,7 +1,6 @@
 """How closely our label stage follows the paper's teacher: micro- and macro-F1 against the released labels.
 
-``/work/shared/data/emopillars/context_less_sample.csv`` (``../shared/data`` from the repository) is a sample of the
-real Emo Pillars release: an utterance (``text``) and 28 binary columns in GoEmotions order, labelled by
+``--sample`` (e.g. ``context_less_sample.csv``) is a sample of the real Emo Pillars release: an utterance (``text``) and 28 binary columns in GoEmotions order, labelled by
 Mistral-7B-Instruct. For each of the first ``--limit`` rows this runs the real labels step
 (:class:`~emo_pillars.generation.stages.LabelsStage`: its prompt, prefill, constraint and ``format_output``) with the
 first positive label as the generated-for emotion, in each mode:
@@ -36,8 +35,6 @@ from emo_pillars.generation.stages import Drop, LabelsStage
 from emo_pillars.taxonomy import EMOTIONS
 
 HERE = Path(__file__).resolve().parent
-SAMPLE = HERE.parent.parent.parent / "shared" / "data" / "emopillars" / "context_less_sample.csv"
-DEFAULT_SAMPLE = Path("/work/shared/data/emopillars/context_less_sample.csv")
 MODES = {
     "generate-free": {"label_mode": "generate", "constrained": False},
     "generate-constrained": {"label_mode": "generate", "constrained": True},
@@ -116,7 +113,7 @@ def run_mode(backend: LLMBackend, rows: list[dict], mode: str, budget: int, batc
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sample", type=Path, default=SAMPLE if SAMPLE.exists() else DEFAULT_SAMPLE)
+    parser.add_argument("--sample", type=Path, required=True, help="the release sample (context_less_sample.csv)")
     parser.add_argument("--limit", type=int, default=40, help="rows of the sample (40)")
     parser.add_argument("--modes", default=",".join(MODES), help=f"comma-separated, of {', '.join(MODES)}")
     parser.add_argument("--model", default=None, help="Hub id or folder (default: the packaged SmolLM2)")

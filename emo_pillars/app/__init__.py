@@ -19,6 +19,10 @@ import os
 from typing import Any
 
 from ..errors import EmoPillarsError, InputError
+from ..modeling.classifier import EmoPillarsClassifier
+from .evaluate_tab import build_evaluate_tab
+from .sources import resolve_source
+from .try_tab import build_try_tab
 
 __all__ = ["build_app", "launch", "load_classifier", "DEFAULT_MODEL", "DEFAULT_ANNOTATIONS_DIR"]
 
@@ -46,10 +50,8 @@ def load_classifier(model: str | os.PathLike, *, timeout: float | None = None) -
         InputError: For a missing folder or one that holds no loadable model.
         HubError: For a Hub id that cannot be fetched (one line, after at most ``timeout`` seconds).
     """
-    from .sources import resolve_source
 
     folder = resolve_source(model, "model", timeout=timeout)
-    from ..modeling.classifier import EmoPillarsClassifier
 
     try:
         return EmoPillarsClassifier.from_pretrained(folder)
@@ -102,8 +104,6 @@ def build_app(
     else:
         classifier, source = model, str(getattr(model, "source_dir", None) or type(model).__name__)
     gr = _quiet_gradio()
-    from .evaluate_tab import build_evaluate_tab
-    from .try_tab import build_try_tab
 
     with gr.Blocks(title=title, analytics_enabled=False) as demo:
         gr.Markdown(f"# {title}\nFine-grained, context-aware emotion classification (Emo Pillars).")

@@ -20,7 +20,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..data.load import load_emo_pillars
 from ..errors import InputError
+from .sources import resolve_source
 
 __all__ = ["EvalExample", "SampleSpec", "load_examples", "draw_sample", "dataset_identity", "CONFIGS"]
 
@@ -128,7 +130,6 @@ def load_examples(source: str, config: str, *, timeout: float | None = None) -> 
         InputError: For a folder without that config's data, or malformed rows.
         HubError: For a Hub id that cannot be fetched; one line.
     """
-    from .sources import resolve_source
 
     key = (dataset_identity(source), config)
     with _CACHE_LOCK:
@@ -136,8 +137,6 @@ def load_examples(source: str, config: str, *, timeout: float | None = None) -> 
             return _CACHE[key]
     folder = resolve_source(source, "dataset", timeout=timeout)
     import datasets
-
-    from ..data.load import load_emo_pillars
 
     try:
         loaded = load_emo_pillars(folder, config)

@@ -20,6 +20,7 @@ from importlib import resources
 from typing import Any
 
 from ..errors import InputError
+from ..modeling.classifier import rollup_proba
 from ..taxonomy import EMOTIONS
 
 __all__ = ["TryResult", "analyse", "label_names", "is_emotions_model", "is_single_label", "load_examples",
@@ -97,8 +98,6 @@ def analyse(classifier: Any, utterance: str, context: str | None = None, charact
         predicted = classifier.predict([utterance], contexts=contexts, characters=characters)[0]
     result = TryResult(scores=scores, predicted=dict(predicted))
     if is_emotions_model(classifier):
-        from ..modeling.classifier import rollup_proba
-
         for level in ("ekman", "sentiment"):
             groups, values = rollup_proba(probs, level)
             setattr(result, level, {g: float(v) for g, v in zip(groups, values[0])})

@@ -10,7 +10,11 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from ..data.quality import ReferenceModel
+from ..data.repository import build_repository
+from ..data.sources import detect_layout
 from ..errors import ConfigError, InputError
+from ..modeling.classifier import EmoPillarsClassifier
 from .checks import check_output_folder, positive_int, warn
 
 NAME = "build-dataset"
@@ -102,7 +106,6 @@ def register_subcommand(p: argparse.ArgumentParser) -> None:
 
 def check_options(args: argparse.Namespace) -> None:
     """Refuse what the build cannot honour and warn about options that change nothing, before anything loads."""
-    from ..data.sources import detect_layout
 
     check_output_folder(args.output)
     published = Path(args.generated).is_dir() and detect_layout(args.generated) == "published"
@@ -120,9 +123,6 @@ def _reference_model(name: str | None) -> Any:
         return None
     from functools import partial
 
-    from ..data.quality import ReferenceModel
-    from ..modeling.classifier import EmoPillarsClassifier
-
     path = Path(name)
     if path.exists() and not (path / "config.json").is_file() or name.count("/") == 0:
         raise InputError("is not a trained classifier (a folder with config.json, or a Hub id)", path=path)
@@ -131,7 +131,6 @@ def _reference_model(name: str | None) -> Any:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``build-dataset``: write the repository and print what was built (split fallbacks as warnings)."""
-    from ..data.repository import build_repository
 
     check_options(args)
 

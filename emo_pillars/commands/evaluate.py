@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 
 from ..errors import ConfigError
+from ..tasks import TASK_CLASSES, get_task
+from ..tasks.evaluate import evaluate_main
 from .checks import check_output_file, positive_int, warn
 
 NAME = "evaluate"
@@ -26,8 +28,6 @@ def register_subcommand(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Check the options, score the model, print the figures."""
-    from ..tasks import TASK_CLASSES, get_task
-    from ..tasks.evaluate import evaluate_main
 
     if args.task not in TASK_CLASSES:
         raise ConfigError(f"--task must be one of {sorted(TASK_CLASSES)}, got {args.task!r}")

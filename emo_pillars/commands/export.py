@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from ..exporters.onnx import export_onnx
 from .checks import check_output_folder, positive_int
 
 NAME = "export"
@@ -22,7 +23,6 @@ def register_subcommand(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Check the options, export, print how closely each file agrees with the torch model."""
-    from ..exporters.onnx import export_onnx
 
     check_output_folder(args.output)
     result = export_onnx(

@@ -15,6 +15,7 @@ import argparse
 import dataclasses
 
 from ..errors import ConfigError
+from ..tasks import TASK_CLASSES
 from .checks import check_output_folder
 from .train import add_training_arguments, check_combinations, training_options
 
@@ -86,7 +87,6 @@ def register_subcommand(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Check every option before anything loads, then run the task's protocol."""
-    from ..tasks import TASK_CLASSES
     from ..tasks.runner import HEADS, finetune_main
 
     command, training, given = training_options(args, FinetuneCommandArguments)

@@ -7,6 +7,8 @@ import sys
 from typing import Any
 
 from ..errors import ConfigError
+from ..generation import EmoPillarsGenerator, GenerationConfig
+from ..generation.config import parse_token_budgets
 from .checks import check_output_folder, positive_int, refuse_without
 
 NAME = "generate"
@@ -113,8 +115,6 @@ def _shard(text: str | None) -> tuple[int, int]:
 
 
 def _config(args: argparse.Namespace) -> Any:
-    from ..generation import GenerationConfig
-    from ..generation.config import parse_token_budgets
 
     stages: dict[str, dict] = {
         name: {"max_new_tokens": n} for name, n in parse_token_budgets(args.max_new_tokens).items()
@@ -148,7 +148,6 @@ def _backend_options(args: argparse.Namespace) -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> int:
     """Check the options, run the pipeline, print its summary (the main process only)."""
-    from ..generation import EmoPillarsGenerator
 
     check_options(args)
     config = _config(args)

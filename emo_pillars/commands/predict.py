@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from ..errors import ConfigError
+from ..modeling.classifier import EmoPillarsClassifier
 from ..modeling.inputs import check_texts
 from ..modeling.thresholds import parse_threshold
 from .checks import positive_int
@@ -64,7 +65,6 @@ def predict_main(
         raise ConfigError("--context is empty")
     if level not in ("emotions", "ekman", "sentiment"):
         raise ConfigError(f"--level must be emotions, ekman or sentiment, got {level!r}")
-    from ..modeling.classifier import EmoPillarsClassifier
 
     stream = stream or sys.stdout
     classifier = EmoPillarsClassifier.from_pretrained(model, trust_remote_code=trust_remote_code)

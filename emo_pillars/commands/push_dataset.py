@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 
+from ..data.hub import push_repository
+
 NAME = "push-dataset"
 HELP = "Upload a built dataset repository to the Hugging Face Hub."
 
@@ -24,7 +26,6 @@ def register_subcommand(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``push-dataset``: upload the repository and print the commit URL."""
-    from ..data.hub import push_repository
 
     url = push_repository(
         args.repo_dir,

@@ -10,9 +10,7 @@ Examples:
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
+from ..utils.lazy import lazy_getattr
 from .features import COLUMN_DOCS, COLUMNS, CONFIG_NAMES, DEFAULT_CONFIG, SPLITS, VARIANTS, get_features
 
 _LAZY = {
@@ -41,13 +39,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'emo_pillars.data' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module, __name__), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr(__name__, _LAZY, globals())
 
 
 def __dir__() -> list[str]:

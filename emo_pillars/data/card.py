@@ -22,8 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path, PurePath
 from typing import Any
 
+from .. import __version__
 from ..taxonomy import EMOTIONS
-from .features import COLUMN_DOCS, COLUMNS, DEFAULT_CONFIG, SPLITS, VARIANTS
+from .features import COLUMN_DOCS, COLUMNS, DEFAULT_CONFIG, SPLITS, VARIANTS, get_features
 
 __all__ = [
     "CARD_TEMPLATE",
@@ -259,8 +260,6 @@ def render_card(result: Any, *, pretty_name: str = "Emo Pillars") -> Any:
     """Render the dataset card (a ``huggingface_hub.DatasetCard``) of a :class:`~.repository.BuildResult`."""
     from huggingface_hub import DatasetCard
 
-    from .. import __version__
-
     configs = list(result.split_sizes)
     total = sum(sum(result.split_sizes[c].values()) for c in configs)
     run = result.run_info
@@ -301,8 +300,6 @@ def _card_data(result: Any, pretty_name: str) -> Any:
     from datasets.info import DatasetInfo, DatasetInfosDict
     from datasets.utils.metadata import MetadataConfigs
     from huggingface_hub import DatasetCardData
-
-    from .features import get_features
 
     configs = list(result.split_sizes)
     total = sum(sum(result.split_sizes[c].values()) for c in configs)
@@ -372,7 +369,6 @@ def _run_tables(run: Mapping[str, Any]) -> dict[str, str]:
 
 def _data_tables(result: Any) -> dict[str, str]:
     """The columns, splits, labels, label cardinality and utterance lengths, one table each."""
-    from .features import get_features
 
     configs = list(result.split_sizes)
     totals = {c: sum(result.split_sizes[c].values()) for c in configs}

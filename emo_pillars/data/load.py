@@ -29,7 +29,10 @@ from typing import Any
 
 from ..errors import ConfigError, InputError
 from ..utils.hub import resolve_folder
-from .features import DEFAULT_CONFIG, check_config
+from .features import DEFAULT_CONFIG, check_config, get_features
+from .repository import quiet_datasets, recover_interrupted_swap, repository_configs
+from .sources import detect_layout
+from .tables import read_config
 
 __all__ = ["load_emo_pillars", "resolve_source", "PUBLISHED_HUB_ID"]
 
@@ -60,8 +63,6 @@ def resolve_source(
     """
     path = Path(os.fspath(source)).expanduser()
     if os.fspath(source).strip() and not path.exists() and path.parent.is_dir():
-        from .repository import recover_interrupted_swap
-
         recover_interrupted_swap(path)  # a build killed between its two renames: put the old folder back
     hub_cache = None if cache_dir is None else os.path.join(os.fspath(cache_dir), "hub")
     return resolve_folder(source, "dataset", _HUB_PATTERNS, revision=revision, token=token, cache_dir=hub_cache)
@@ -69,9 +70,6 @@ def resolve_source(
 
 def _load_repository(folder: Path, config: str, cache_dir: Any, label: str) -> Any:
     import datasets
-
-    from .features import get_features
-    from .repository import quiet_datasets, recover_interrupted_swap, repository_configs
 
     recover_interrupted_swap(folder)
     stated = repository_configs(folder)
@@ -140,8 +138,6 @@ def load_emo_pillars(
         >>> train.features["labels"].feature.int2str(train[0]["labels"])  # doctest: +SKIP
         ['pride', 'relief', 'joy']
     """
-    from .sources import detect_layout
-    from .tables import read_config
 
     config = check_config(config or DEFAULT_CONFIG)
     label = os.fspath(source)

@@ -45,6 +45,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, InputError
+from ..narratives import demo_corpus, load_narratives
 from ..utils.io import current_umask, replace_directory
 from .card import (
     BUNDLED_LICENCE,
@@ -56,7 +57,7 @@ from .card import (
     render_card,
     write_label_chart,
 )
-from .features import CONFIG_NAMES, SPLITS
+from .features import CONFIG_NAMES, SPLITS, get_features
 from .quality import QualityReport, ReferenceModel, measure, write_length_chart
 from .sources import SourceReport, detect_layout
 from .tables import ConfigTables, read_source
@@ -129,7 +130,6 @@ def describe_corpus(
     The bundled demo corpus is recognised by its plot ids; ``narratives`` names the corpus of any other run (a file
     whose name mentions WikiPlots, or anything :func:`~emo_pillars.narratives.load_narratives` reads).
     """
-    from ..narratives import demo_corpus, load_narratives
 
     if layout == "published":
         corpus = Corpus(
@@ -268,8 +268,6 @@ def quiet_datasets() -> Iterator[None]:
 
 def _load_and_compare(root: Path, stated: dict[str, dict[str, int]]) -> None:
     import datasets
-
-    from .features import get_features
 
     with tempfile.TemporaryDirectory(prefix="emo-pillars-verify-") as cache:
         for config, splits in stated.items():

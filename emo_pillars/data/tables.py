@@ -30,7 +30,7 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from ..errors import ConfigError, InputError
-from .features import COLUMNS, CONFIG_NAMES, DEFAULT_SPLIT_RATIOS, SPLITS, check_config
+from .features import COLUMNS, CONFIG_NAMES, DEFAULT_SPLIT_RATIOS, SPLITS, check_config, get_features
 from .sources import Layout, SourceReport, detect_layout, iter_rows
 from .splits import SplitPlan, check_ratios, plan_splits
 
@@ -83,8 +83,6 @@ class ConfigTables:
         import datasets
         from datasets.table import InMemoryTable
 
-        from .features import get_features
-
         features = get_features(self.config)
         return datasets.DatasetDict(
             {
@@ -121,8 +119,6 @@ def input_configs(source: str | os.PathLike, layout: Layout) -> list[str]:
 def _read_table(source: Path, config: str, layout: Layout, skip_invalid: bool, report: SourceReport) -> tuple:
     """Stream a config's rows into one Arrow table (schema with the Features' metadata) plus per-row source splits."""
     import pyarrow as pa
-
-    from .features import get_features
 
     schema = get_features(config).arrow_schema
     columns = COLUMNS[config]

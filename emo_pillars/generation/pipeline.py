@@ -36,6 +36,8 @@ from ..errors import ConfigError
 from ..narratives import load_narratives
 from ..utils.io import OutputLock, atomic_write_json, check_output_folder
 from .backends.base import ChatPrompt, Completion, LLMBackend
+from .backends.openai import OpenAICompatibleBackend
+from .backends.transformers import TransformersBackend
 from .cache import ReplyCache, call_key
 from .config import GenerationConfig
 from .stages import CONTEXT_LESS, CONTEXTUAL, SCORE_CONTINUATIONS, SCORE_PREFILL, Drop, Keep, Step, default_steps
@@ -243,12 +245,9 @@ def resolve_backend(
     if isinstance(model, LLMBackend):
         return model
     if server_url:
-        from .backends.openai import OpenAICompatibleBackend
-
         if model is None:
             raise ConfigError("with a server URL, name the model the server serves (--model)")
         return OpenAICompatibleBackend(server_url, model=os.fspath(model), **backend_kwargs)
-    from .backends.transformers import TransformersBackend
 
     if model is None:
         found = default_model()

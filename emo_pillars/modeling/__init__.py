@@ -8,8 +8,7 @@ Examples:
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from ..utils.lazy import lazy_getattr
 
 _LAZY = {
     "EmoPillarsClassifier": ".classifier",
@@ -27,13 +26,7 @@ _LAZY = {
 __all__ = [*_LAZY]
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'emo_pillars.modeling' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module, __name__), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr(__name__, _LAZY, globals())
 
 
 def __dir__() -> list[str]:

@@ -22,9 +22,11 @@ from ..taxonomy import (
     SENTIMENT_LABELS,
     label2id,
 )
+from .card import MODEL_REF_PLACEHOLDER, write_model_card
 from .inputs import check_texts, encode_inputs, format_inputs, resolve_max_length
 from .label_space import LabelSpace
-from .loading import check_model_folder, load_config, load_model, load_tokenizer, read_json_file
+from .loading import check_hub_model, check_model_folder, load_config, load_model, load_tokenizer, read_json_file
+from .onnx import ONNX_FILE, ONNX_INT8_FILE, RECHECK_MARGIN, OnnxModel, scores_from_logits
 from .thresholds import check_threshold
 
 logger = logging.getLogger(__name__)
@@ -234,7 +236,6 @@ class EmoPillarsClassifier:
         hub: dict[str, Any],
         options: dict[str, Any],
     ) -> EmoPillarsClassifier:
-        from .onnx import ONNX_FILE, ONNX_INT8_FILE, RECHECK_MARGIN, OnnxModel
 
         files = {"fp32": ONNX_FILE, "int8": ONNX_INT8_FILE}
         if precision is not None and precision not in files:
@@ -257,8 +258,6 @@ class EmoPillarsClassifier:
         folder = source
         if not Path(source).is_dir():  # a Hub id: the export's small files and the one ONNX file
             from huggingface_hub import snapshot_download
-
-            from .loading import check_hub_model
 
             try:
                 folder = snapshot_download(
@@ -408,8 +407,6 @@ class EmoPillarsClassifier:
         """Sigmoid or softmax scores, in the model's output order, for one tokenised batch (either backend; for
         ONNX, ``model`` picks the session: the INT8 recheck passes the fp32 one)."""
         if self.backend == "onnx":
-            from .onnx import scores_from_logits
-
             batch = self.tokenizer.pad(encoding, return_tensors="np")
             return scores_from_logits((model or self.model).logits(batch), self.multi_label)
         import torch
@@ -534,8 +531,6 @@ class EmoPillarsClassifier:
             self.model.save_pretrained(path)
         self.tokenizer.save_pretrained(path)
         if self.card_data is not None:
-            from .card import write_model_card
-
             write_model_card(self.card_data, path)
         return path
 
@@ -614,7 +609,6 @@ def card_with_repo_id(text: str, repo_id: str) -> str:
         >>> card_with_repo_id('EmoPillarsClassifier.from_pretrained("path/to/model")', "me/emo")
         'EmoPillarsClassifier.from_pretrained("me/emo")'
     """
-    from .card import MODEL_REF_PLACEHOLDER
 
     for placeholder in (MODEL_REF_PLACEHOLDER, "PATH_OR_REPO"):
         text = text.replace(f'"{placeholder}"', f'"{repo_id}"')
@@ -628,8 +622,6 @@ def _read_json(source: str, filename: str, revision: str | None = None, token: s
         return read_json_file(local) if local.is_file() else None
     from huggingface_hub import hf_hub_download
     from huggingface_hub.errors import EntryNotFoundError, RemoteEntryNotFoundError
-
-    from .loading import check_hub_model
 
     try:
         options = check_hub_model(source, revision=revision, token=token)

@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError, InputError
 from ..modeling.inputs import InputFormat, check_input_format
+from ..modeling.metrics import f1_scores
 from ..taxonomy import EMOTIONS, label2id
 from .recipe import TaskRecipe
 
@@ -209,7 +210,6 @@ def multi_label_metrics(y_true: Any, y_pred: Any, label_names: Sequence[str]) ->
         >>> m["f1_a"], round(m["f1_b"], 4), round(m["macro_f1"], 4)
         (1.0, 0.6667, 0.8333)
     """
-    from ..modeling.metrics import f1_scores
 
     true = _as_multi_hot(y_true, label_names, "y_true")
     pred = _as_multi_hot(y_pred, label_names, "y_pred")

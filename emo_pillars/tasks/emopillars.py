@@ -6,7 +6,7 @@ Two layouts load:
   and ``test.jsonl``, one JSON object a line with ``utterance`` and ``labels`` (class indices 0-27, GoEmotions
   order); ``plot_id`` is kept as the example id's prefix. ``dev`` becomes ``validation``. The folder given may be
   the release's root (holding ``context-less/``) or ``context-less/`` itself.
-* **the sample's layout** (``../shared/data/emopillars/context_less_sample.csv``, EmoAxis' export of the release):
+* **the sample's layout** (``path/to/context_less_sample.csv``, EmoAxis' export of the release):
   a CSV with a header ``text,0,1,...,27`` and one 0/1 column per class in GoEmotions order. A folder holding one
   such ``.csv`` works too.
 
@@ -176,7 +176,7 @@ class EmoPillarsTask(Task):
         >>> task = EmoPillarsTask()
         >>> task.splits, task.input_format
         (('train', 'validation', 'test'), 'context_less')
-        >>> # data = task.load("../shared/data/emopillars")   # the sample: a grouped 70/10/20 split
+        >>> # data = task.load("path/to/emopillars")   # the sample: a grouped 70/10/20 split
     """
 
     name: str = "emopillars"

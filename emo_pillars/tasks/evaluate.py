@@ -6,7 +6,7 @@ Mistral-7B on story characters. A 28-class model is scored on any task (its scor
 by :meth:`~emo_pillars.tasks.base.Task.scores_from_emo28`); a task-head model on its own task.
 
 Examples:
-    >>> evaluate_main("emopillars", "../shared/data/emopillars", "goemotions-minilm", split="all")  # doctest: +SKIP
+    >>> evaluate_main("emopillars", "path/to/emopillars", "goemotions-minilm", split="all")  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from ..modeling.thresholds import parse_threshold
 from ..taxonomy import EMOTIONS
 from ..utils.io import atomic_write_json
 from .base import Task
+from .registry import get_task
 
 __all__ = ["evaluate_main"]
 
@@ -60,7 +61,6 @@ def evaluate_main(
         ConfigError: An unknown split, a bad threshold or batch size, or a model whose labels are neither the 28
             classes nor the task's.
     """
-    from .registry import get_task
 
     stream = stream or sys.stdout
     task_obj = task if isinstance(task, Task) else get_task(task)

@@ -26,6 +26,7 @@ from pathlib import Path
 
 from ..errors import ConfigError
 from ..taxonomy import EMOTIONS
+from .isear import ISEAR_COLUMNS, ISEAR_LABELS
 
 __all__ = ["write_sample_files", "is_synthetic_sample", "SAMPLE_SENTENCES", "SAMPLE_MARKER"]
 
@@ -121,7 +122,6 @@ def _goemotions(root: Path, sizes: dict[str, int], rng: random.Random) -> None:
 
 
 def _isear(root: Path, sizes: dict[str, int], rng: random.Random) -> None:
-    from .isear import ISEAR_COLUMNS, ISEAR_LABELS
 
     n = sum(sizes.values())
     labels = _labels(ISEAR_LABELS, n, rng)

@@ -55,6 +55,7 @@ from ..training.trainer import last_checkpoint
 from ..utils.io import OutputLock, atomic_write_json, atomic_write_text
 from .base import Task, format_mean_std
 from .fixtures import is_synthetic_sample
+from .registry import get_task
 
 __all__ = ["finetune_main", "HEADS", "to_training_rows", "protocol_section", "recipe_options"]
 
@@ -368,7 +369,6 @@ def _plan_run(
     ``choices`` holds :func:`finetune_main`'s own options: ``head``, ``epochs``, ``folds``, ``fold``, ``lora``,
     ``max_steps``, ``seed``, ``task_options`` and ``resume``.
     """
-    from .registry import get_task
 
     head, epochs, folds, fold = choices["head"], choices["epochs"], choices["folds"], choices["fold"]
     lora, max_steps, seed = choices["lora"], choices["max_steps"], choices["seed"]

@@ -20,11 +20,13 @@ import torch
 from transformers import DataCollatorWithPadding, PreTrainedModel, Trainer, TrainerCallback, set_seed
 from transformers.trainer_pt_utils import LengthGroupedSampler
 
+from ..data import load_emo_pillars
 from ..errors import ConfigError, InputError
 from ..modeling.card import EmoPillarsModelCardData, resolve_base_model, with_present_label_macro, write_model_card
 from ..modeling.inputs import ensure_token_types, resolve_max_length, tokenize_examples
 from ..modeling.label_space import LabelSpace
 from ..modeling.loading import load_model, load_tokenizer
+from ..modeling.metrics import f1_scores
 from ..modeling.thresholds import THRESHOLD_GRID, ThresholdResult, tune_thresholds
 from ..utils.hub import looks_local
 from ..utils.io import current_umask, replace_directory
@@ -81,7 +83,6 @@ def load_training_dataset(dataset: Any, config: str = "context_less") -> Any:
         raise InputError("is a file; --dataset takes a dataset folder or a Hub dataset id", path=path)
     if not path.exists() and looks_local(source):
         raise InputError("no such dataset folder", path=path)
-    from ..data import load_emo_pillars
 
     loaded = load_emo_pillars(source, config)
     if not isinstance(loaded, datasets.DatasetDict):
@@ -753,7 +754,6 @@ class EmoPillarsTrainer(Trainer):
             :func:`~emo_pillars.modeling.card.with_present_label_macro`). The card records them as the model's
             evaluation results.
         """
-        from ..modeling.metrics import f1_scores
 
         probs, labels = self.predict_proba(dataset)
         if labels is None:
