@@ -20,8 +20,9 @@ __all__ = ["resolve_source", "MODEL_FILES", "DATASET_FILES"]
 
 #: Files the app needs from a model repository (safetensors only: no pickled weights are fetched).
 MODEL_FILES = ["*.json", "*.safetensors", "*.txt", "*.model", "*.md"]
-#: Files of a dataset repository: the built Parquet layout, or the published JSONL layout, and the card.
-DATASET_FILES = ["*.parquet", "**/*.parquet", "*.jsonl", "**/*.jsonl", "*.md", "*.json"]
+#: Files of a dataset repository: the built Parquet layout, the published JSONL layout, a derived copy's CSV split
+#: files, and the card.
+DATASET_FILES = ["*.parquet", "**/*.parquet", "*.jsonl", "**/*.jsonl", "*.md", "*.json", "*.csv", "data/*.csv"]
 
 
 def resolve_source(

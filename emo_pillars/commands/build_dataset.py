@@ -108,11 +108,12 @@ def check_options(args: argparse.Namespace) -> None:
     """Refuse what the build cannot honour and warn about options that change nothing, before anything loads."""
 
     check_output_folder(args.output)
-    published = Path(args.generated).is_dir() and detect_layout(args.generated) == "published"
+    layout = detect_layout(args.generated) if Path(args.generated).is_dir() else None
+    published = layout in ("published", "derived")  # both keep their own split files unless --resplit
     if args.resplit and not published:
         warn(NAME, "--resplit changes nothing here: generator output is always split by plot")
     if published and not args.resplit and (args.context_less_splits or args.contextual_splits):
-        raise ConfigError("split fractions apply to the published layout only with --resplit (it keeps its files)")
+        raise ConfigError(f"split fractions apply to the {layout} layout only with --resplit (it keeps its files)")
     if args.no_similarity and args.reference_model is None and args.similarity_sample is not None:
         warn(NAME, "--similarity-sample changes nothing with --no-similarity and no --reference-model")
 

@@ -4,7 +4,12 @@ Sources, all through one path:
 
 * a generator output folder (``context_less.jsonl``, ``contextual.jsonl``): read, validated and split by plot by
   :func:`~emo_pillars.data.tables.read_config`;
-* the published layout (``context-less/{train,dev,test}.jsonl``, as in ``alex-shvets/EmoPillars``): the same reader;
+* the published release (``alex-shvets/EmoPillars``: ``context-less/{train,dev,test}.jsonl``, and the contextual
+  subset from the first of ``context-full/``, ``contextual/``, ``context-aware/``, ``contextful/`` that holds one;
+  see :mod:`emo_pillars.data.sources`): the same reader, its train/dev/test files kept;
+* a derived copy of the context-less subset (a text and 28 labels, e.g. the EmoAxis CSV or
+  ``Hidden-States/EmoPillars-Contextless-Processed``; see :mod:`emo_pillars.data.derived`): the same reader, its
+  split files kept;
 * a built repository folder (``build-dataset`` output): checked against its card, then ``datasets.load_dataset``;
 * a Hub dataset id: downloaded with ``huggingface_hub.snapshot_download`` (only the files of these layouts), then
   read as the folder it is. ``HF_HUB_OFFLINE=1`` is honoured at once (the local cache, or one line saying it is
@@ -29,16 +34,26 @@ from typing import Any
 
 from ..errors import ConfigError, InputError
 from ..utils.hub import resolve_folder
+from .derived import DERIVED_SPLITS
 from .features import DEFAULT_CONFIG, check_config, get_features
 from .repository import quiet_datasets, recover_interrupted_swap, repository_configs
-from .sources import detect_layout
+from .sources import CONTEXT_LESS_FOLDER, CONTEXTUAL_FOLDERS, detect_layout
 from .tables import read_config
 
 __all__ = ["load_emo_pillars", "resolve_source", "PUBLISHED_HUB_ID"]
 
 #: The original release on the Hub (the published layout: ``context-less/{train,dev,test}.jsonl``).
 PUBLISHED_HUB_ID = "alex-shvets/EmoPillars"
-_HUB_PATTERNS = ["README.md", "*/*.parquet", "context-less/*.jsonl", "contextual/*.jsonl", "run.json"]
+#: What a Hub snapshot fetches: a built repository's card and shards, the release's subsets (every candidate
+#: contextual folder), and a derived copy's split files at the root or under ``data/``.
+_HUB_PATTERNS = [
+    "README.md",
+    "run.json",
+    "*/*.parquet",
+    *(f"{folder}/*.jsonl" for folder in (CONTEXT_LESS_FOLDER, *CONTEXTUAL_FOLDERS)),
+    *(f"{split}*.{ext}" for split in DERIVED_SPLITS for ext in ("csv", "jsonl", "parquet")),
+    "data/*",
+]
 
 
 def _one_line(err: BaseException) -> str:
@@ -111,17 +126,19 @@ def load_emo_pillars(
     """Load one config of Emo Pillars as a ``datasets.DatasetDict`` (or one ``Dataset`` with ``split``).
 
     Args:
-        source: A generator output folder, a published-layout folder, a built repository folder, or a Hub dataset
-            id (a repository built here, or the published ``alex-shvets/EmoPillars`` layout).
-        config: ``"context_less"`` (default) or ``"contextual"``.
+        source: A generator output folder, a published-layout folder, a derived copy's folder, a built repository
+            folder, or a Hub dataset id (a repository built here, the published ``alex-shvets/EmoPillars`` layout,
+            or a derived copy such as ``Hidden-States/EmoPillars-Contextless-Processed``).
+        config: ``"context_less"`` (default) or ``"contextual"`` (not in a derived copy).
         split: ``"train"``, ``"validation"`` or ``"test"`` (default: all the source has).
         revision: Hub revision.
         token: Hub token.
         cache_dir: Cache folder (Hub downloads under ``cache_dir/hub``, prepared Arrow files of repositories).
-        split_ratios: JSONL sources: train/validation/test fractions of plots (default 80/10/10 or 90/5/5).
-        seed: JSONL sources: seed of the split by plot.
-        skip_invalid: JSONL sources: skip and count malformed rows instead of raising.
-        resplit: Published layout: split by plot instead of keeping its train/dev/test files.
+        split_ratios: Row sources: train/validation/test fractions of plots (default 80/10/10 or 90/5/5).
+        seed: Row sources: seed of the split by plot.
+        skip_invalid: Row sources: skip and count malformed rows instead of raising.
+        resplit: Published or derived layout: split by plot instead of keeping its split files (a derived copy has
+            no plots, so by row).
 
     Returns:
         The dataset with the exact Features of :func:`~emo_pillars.data.features.get_features`. Only splits with

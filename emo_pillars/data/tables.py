@@ -1,6 +1,6 @@
 """The one path from input files to split Arrow tables: read, validate, split by plot.
 
-Everything that turns a generator output folder or the published layout into data goes through
+Everything that turns a generator output folder, the published release or a derived copy into data goes through
 :func:`read_config`: :func:`~emo_pillars.data.repository.build_repository` writes its tables as Parquet, and
 :func:`~emo_pillars.data.load.load_emo_pillars` wraps them as a ``datasets.DatasetDict``. Rows are validated by
 :mod:`emo_pillars.data.sources`, split by :mod:`emo_pillars.data.splits`, and carry the exact Features of
@@ -31,7 +31,7 @@ from tqdm.auto import tqdm
 
 from ..errors import ConfigError, InputError
 from .features import COLUMNS, CONFIG_NAMES, DEFAULT_SPLIT_RATIOS, SPLITS, check_config, get_features
-from .sources import Layout, SourceReport, detect_layout, iter_rows
+from .sources import Layout, SourceReport, detect_layout, iter_rows, layout_configs
 from .splits import SplitPlan, check_ratios, plan_splits
 
 __all__ = ["ConfigTables", "read_config", "read_source", "resolve_ratios", "input_configs"]
@@ -48,7 +48,7 @@ class ConfigTables:
         config: ``"context_less"`` or ``"contextual"``.
         splits: Split name -> Arrow table (splits with rows only, in :data:`~emo_pillars.data.features.SPLITS` order).
         report: Rows read, kept, skipped and dropped (:class:`~emo_pillars.data.sources.SourceReport`).
-        plan: The split by plot (``None`` where the published train/dev/test files were kept).
+        plan: The split by plot (``None`` where the published or derived train/dev/test files were kept).
         split_note: One line on how the splits were made, for the card.
 
     Examples:
@@ -109,11 +109,8 @@ def resolve_ratios(split_ratios: Any, configs: Sequence[str]) -> dict[str, tuple
 
 
 def input_configs(source: str | os.PathLike, layout: Layout) -> list[str]:
-    """The configs a generator output folder or published layout has input for."""
-    root = Path(source)
-    if layout == "generated":
-        return [c for c in CONFIG_NAMES if (root / f"{c}.jsonl").is_file()]
-    return ["context_less"]
+    """The configs a generator output folder, published release or derived copy has input for."""
+    return layout_configs(source, layout)
 
 
 def _read_table(source: Path, config: str, layout: Layout, skip_invalid: bool, report: SourceReport) -> tuple:
@@ -154,16 +151,17 @@ def read_config(
     skip_invalid: bool = False,
     resplit: bool = False,
 ) -> ConfigTables:
-    """Read, validate and split one config of a generator output folder or the published layout.
+    """Read, validate and split one config of a generator output folder, the published release or a derived copy.
 
     Args:
         source: The folder.
         config: ``"context_less"`` or ``"contextual"``.
-        layout: ``"generated"`` or ``"published"`` (default: detected).
+        layout: ``"generated"``, ``"published"`` or ``"derived"`` (default: detected).
         split_ratios: Train/validation/test fractions of plots (default: 80/10/10 context-less, 90/5/5 contextual).
         seed: Seed of the split.
         skip_invalid: Skip and count malformed rows instead of raising.
-        resplit: Published layout: split by plot instead of keeping its train/dev/test files.
+        resplit: Published or derived layout: split by plot instead of keeping its train/dev/test files (a derived
+            copy has no plots: each row is its own, so it is split by row).
 
     Raises:
         InputError: For a missing folder or file, a malformed row (file, line and field named), an empty input.
@@ -182,9 +180,10 @@ def read_config(
     report = SourceReport(config)
     table, source_splits = _read_table(root, config, layout, skip_invalid, report)
     code = {name: i for i, name in enumerate(SPLITS)}
-    if layout == "published" and not resplit:
+    if layout in ("published", "derived") and not resplit:
         codes = np.array([code[s] for s in source_splits], dtype=np.int8)
-        plan, note = None, "The published train/dev/test files were kept as train/validation/test."
+        kept = "published train/dev/test" if layout == "published" else "derived copy's train/validation/test"
+        plan, note = None, f"The {kept} files were kept as train/validation/test."
     else:
         plots = table["plot_id"].unique()
         plan = plan_splits(plots.to_pylist(), ratios, seed)
