@@ -75,7 +75,7 @@ def test_contextual_truncation_keeps_the_utterance(tokenizer):
         tokenize_examples(tokenizer, {"utterance": ["x"]}, "contextual")
     with pytest.raises(ConfigError):
         tokenize_examples(tokenizer, batch, "dialogue")
-    assert DEFAULT_MAX_LENGTH == {"context_less": 128, "contextual": 512}
+    assert DEFAULT_MAX_LENGTH == {"context_less": 128, "contextual": 512, "contextual_text": 512}
 
 
 def test_ensure_token_types_resizes_a_single_type_model(tmp_path):
@@ -104,3 +104,32 @@ def test_ensure_token_types_resizes_a_single_type_model(tmp_path):
     assert reloaded.config.type_vocab_size == 2
     with pytest.raises(ConfigError):
         ensure_token_types(torch.nn.Linear(2, 2))
+
+
+def test_long_inputs_window_scores_every_window_and_differs_from_truncation(tmp_path):
+    import math
+
+    import numpy as np
+    import torch
+    from tiny_models import build_tiny_roberta
+
+    from emo_pillars import EmoPillarsClassifier
+
+    folder = build_tiny_roberta(tmp_path / "m", dict(enumerate(["joy", "fear", "anger"])),
+                                "multi_label_classification")  # fmt: skip
+    clf = EmoPillarsClassifier.from_pretrained(folder, device="cpu", long_inputs="window")
+    with torch.no_grad():  # a head that reacts strongly to what it reads
+        clf.model.classifier.out_proj.weight.mul_(200.0)
+    max_length = clf.max_length
+    assert max_length == 128
+    text = " ".join(["thanks so much, really."] * 40 + ["oh no, the ship is gone at night."] * 40)
+    tokens = len(clf.tokenizer(text, add_special_tokens=False)["input_ids"])
+    assert tokens >= 5 * max_length
+    content, overlap = max_length - 2, int(max_length * 0.25)
+    expected = 1 + math.ceil((tokens - content) / (content - overlap))
+    windowed = clf.predict_proba([text, "thanks so much"])
+    assert clf.window_counts == {"inputs": 2, "windows": expected + 1}
+    truncated = clf.predict_proba([text, "thanks so much"], long_inputs="truncate")
+    assert np.abs(windowed[0] - truncated[0]).max() > 1e-3  # the windows beyond the first change the scores
+    assert np.allclose(windowed[1], truncated[1], atol=1e-6)  # a short text is one window: as truncated
+    assert (windowed[0] >= truncated[0] - 1e-6).all()  # multi-label windows pool by the maximum

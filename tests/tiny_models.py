@@ -107,3 +107,41 @@ def write_repository(folder: Path, data, config: str = "context_less") -> Path:
         sizes += [f"  - name: {split}", f"    num_examples: {len(rows)}"]
     (folder / "README.md").write_text("\n".join([*lines, *sizes, "---", ""]), encoding="utf-8")
     return folder
+
+
+def build_tiny_roberta(
+    folder: Path,
+    id2label: dict[int, str],
+    problem_type: str | None = None,
+    seed: int = 0,
+    head_bias: dict[int, float] | None = None,
+) -> Path:
+    """Save a tiny random ``RobertaForSequenceClassification`` shaped like a published checkpoint: a byte-level BPE
+    ``RobertaTokenizerFast`` (``model_max_length`` 512), one token type, ``id2label`` as given, and no emo-pillars
+    block in its config. ``head_bias`` adds to the output bias of the given outputs (to make one output win)."""
+    import torch
+    from tokenizers import ByteLevelBPETokenizer
+    from transformers import RobertaConfig, RobertaForSequenceClassification, RobertaTokenizerFast
+
+    folder.mkdir(parents=True, exist_ok=True)
+    bpe = ByteLevelBPETokenizer()
+    corpus = [" ".join(_WORDS), *(" ".join(row[:1] + (row[2], row[3])) for row in ROWS)]
+    bpe.train_from_iterator(corpus, vocab_size=400, min_frequency=1,
+                            special_tokens=["<s>", "<pad>", "</s>", "<unk>", "<mask>"])  # fmt: skip
+    bpe.save_model(str(folder))
+    tokenizer = RobertaTokenizerFast(
+        vocab=str(folder / "vocab.json"), merges=str(folder / "merges.txt"), model_max_length=512
+    )
+    tokenizer.save_pretrained(folder)
+    torch.manual_seed(seed)
+    config = RobertaConfig(
+        vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
+        max_position_embeddings=514, type_vocab_size=1, pad_token_id=1, bos_token_id=0, eos_token_id=2,
+        id2label=id2label, label2id={v: k for k, v in id2label.items()}, problem_type=problem_type,
+    )  # fmt: skip
+    model = RobertaForSequenceClassification(config)
+    with torch.no_grad():
+        for index, value in (head_bias or {}).items():
+            model.classifier.out_proj.bias[index] += value
+    model.save_pretrained(folder)
+    return folder

@@ -17,6 +17,7 @@ COMMANDS = (
     "finetune",
     "evaluate",
     "export",
+    "import_model",
     "app",
     "taxonomy",
 )

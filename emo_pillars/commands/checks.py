@@ -13,7 +13,7 @@ from pathlib import Path
 from ..errors import ConfigError
 from ..utils.io import check_output_folder
 
-__all__ = ["positive_int", "check_output_folder", "check_output_file", "refuse_without", "warn"]
+__all__ = ["positive_int", "check_output_folder", "check_output_file", "parse_labels", "refuse_without", "warn"]
 
 
 def positive_int(text: str) -> int:
@@ -30,6 +30,24 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be a positive whole number, got {value}")
     return value
+
+
+def parse_labels(text: str | None, option: str = "--labels") -> list[str] | None:
+    """Class names from a comma-separated option (``None`` when not given); empty or repeated names are refused.
+
+    Examples:
+        >>> parse_labels("joy, fear,anger")
+        ['joy', 'fear', 'anger']
+    """
+    if text is None:
+        return None
+    names = [name.strip() for name in text.split(",")]
+    if any(not name for name in names):
+        raise ConfigError(f"{option} has an empty name: give the class names in output order, comma-separated")
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise ConfigError(f"{option} names {', '.join(repeated)} more than once")
+    return names
 
 
 def check_output_file(path: str | os.PathLike, option: str = "--output") -> Path:

@@ -12,13 +12,13 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
-from typing import TextIO
+from typing import Any, TextIO
 
 from ..errors import ConfigError
 from ..modeling.classifier import EmoPillarsClassifier
 from ..modeling.inputs import check_texts
 from ..modeling.thresholds import parse_threshold
-from .checks import positive_int
+from .checks import parse_labels, positive_int
 from .formatting import format_predictions_table
 
 __all__ = ["predict_main"]
@@ -36,7 +36,7 @@ def predict_main(
     top_k: int | None = None,
     level: str = "emotions",
     stream: TextIO | None = None,
-    trust_remote_code: bool = False,
+    **load_options: Any,
 ) -> list[dict[str, float]]:
     """Predict the labels of ``texts`` with a saved or Hub model and print a table of labels and scores.
 
@@ -50,7 +50,8 @@ def predict_main(
         top_k: At most this many labels per utterance (at least 1).
         level: ``emotions``, ``ekman`` or ``sentiment``.
         stream: Where the table goes (default: stdout).
-        trust_remote_code: Allow custom code in the model folder.
+        **load_options: For :meth:`EmoPillarsClassifier.from_pretrained`: ``trust_remote_code``, ``labels`` (class
+            names in output order, for a checkpoint that names none), ``long_inputs`` (``truncate`` or ``window``).
 
     Returns:
         One ``{label: score}`` dict per utterance.
@@ -67,7 +68,7 @@ def predict_main(
         raise ConfigError(f"--level must be emotions, ekman or sentiment, got {level!r}")
 
     stream = stream or sys.stdout
-    classifier = EmoPillarsClassifier.from_pretrained(model, trust_remote_code=trust_remote_code)
+    classifier = EmoPillarsClassifier.from_pretrained(model, **load_options)
     contexts = [context] * len(texts) if context is not None else None
     characters = [character] * len(texts) if (context is not None and character) else None
     probs = classifier.predict_proba(texts, contexts, characters)  # the one forward pass
@@ -87,6 +88,10 @@ def register_subcommand(p: argparse.ArgumentParser) -> None:
                    "per-label thresholds (single-label models: the best label).")  # fmt: skip
     p.add_argument("--top-k", type=positive_int, default=None, help="At most K labels per utterance (K >= 1).")
     p.add_argument("--level", default="emotions", choices=["emotions", "ekman", "sentiment"], help="Label level.")
+    p.add_argument("--labels", default=None, metavar="NAMES",
+                   help="Class names in output order, comma-separated (a checkpoint that names none).")  # fmt: skip
+    p.add_argument("--long-inputs", default="truncate", choices=["truncate", "window"],
+                   help="A text longer than the model reads: truncate it (default) or score it in windows.")  # fmt: skip
     p.add_argument("--trust-remote-code", action="store_true", help="Allow custom code in the model folder.")
 
 
@@ -101,5 +106,7 @@ def run(args: argparse.Namespace) -> int:
         top_k=args.top_k,
         level=args.level,
         trust_remote_code=args.trust_remote_code,
+        labels=parse_labels(args.labels),
+        long_inputs=args.long_inputs,
     )
     return 0

@@ -239,7 +239,8 @@ def run(args: argparse.Namespace) -> int:
     if push and not repo_id:
         raise ConfigError("--push_to_hub needs --hub_model_id REPO_ID")
     training = {k: v for k, v in training.items() if k in given or k in ("output_dir",)}
-    training.pop("input_format", None)  # the dataset configuration decides it
+    if training.get("input_format") == command.config:
+        training.pop("input_format")  # the dataset configuration decides it; contextual_text is a choice on top
     if training.get("lora"):
         training.setdefault("merge_lora", True)  # the saved model is a plain checkpoint unless told otherwise
     output = check_output_folder(training.pop("output_dir"), "--output_dir")

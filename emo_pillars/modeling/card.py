@@ -26,7 +26,10 @@ from huggingface_hub.repocard_data import eval_results_to_model_index
 
 from ..taxonomy import EMOTIONS
 from ..utils.hub import looks_local
-from .inputs import DEFAULT_MAX_LENGTH
+from .inputs import DEFAULT_MAX_LENGTH, PAPER_TEMPLATE
+
+#: The situation of the card's contextual examples.
+EXAMPLE_CONTEXT = "Mara had studied every night for a month, and the results were posted this morning."
 
 logger = logging.getLogger(__name__)
 
@@ -151,6 +154,7 @@ class EmoPillarsModelCardData(CardData):
     labels: list[str] = field(default_factory=lambda: list(EMOTIONS), init=False)
     multi_label: bool = field(default=True, init=False)
     input_format: str = field(default="context_less", init=False)
+    input_template: str | None = field(default=None, init=False)
     max_length: int | None = field(default=None, init=False)
     hyperparameters: dict[str, Any] = field(default_factory=dict, init=False)
     training_logs: list[dict[str, Any]] = field(default_factory=list, init=False)
@@ -339,6 +343,9 @@ class EmoPillarsModelCardData(CardData):
             "dataset_config": self.dataset_config,
             "dataset_sizes": self.dataset_sizes,
             "input_format": self.input_format,
+            "contextual_example": (self.input_template or PAPER_TEMPLATE).format(
+                context=EXAMPLE_CONTEXT, utterance="Mara: I actually did it!"
+            ),
             "max_length": self.max_length or DEFAULT_MAX_LENGTH.get(self.input_format),
             "hyperparameters": self.hyperparameters,
             "loss_rows": loss_rows,

@@ -23,10 +23,22 @@ from ..taxonomy import (
     label2id,
 )
 from .card import MODEL_REF_PLACEHOLDER, write_model_card
-from .inputs import check_texts, encode_inputs, format_inputs, resolve_max_length
+from .inputs import (
+    CONTEXTUAL_FORMATS,
+    PAPER_TEMPLATE,
+    check_long_inputs,
+    check_template,
+    check_texts,
+    encode_inputs,
+    encode_windows,
+    format_inputs,
+    pool_windows,
+    resolve_max_length,
+)
 from .label_space import LabelSpace
 from .loading import check_hub_model, check_model_folder, load_config, load_model, load_tokenizer, read_json_file
 from .onnx import ONNX_FILE, ONNX_INT8_FILE, RECHECK_MARGIN, OnnxModel, scores_from_logits
+from .published import apply_published, published_source
 from .thresholds import check_threshold
 
 logger = logging.getLogger(__name__)
@@ -40,6 +52,7 @@ CONFIG_KEY = "emo_pillars"
 SORT_BLOCK_BATCHES = 64
 Level = Literal["emotions", "ekman", "sentiment"]
 Backend = Literal["torch", "onnx"]
+LongInputs = Literal["truncate", "window"]
 
 
 def _group_index(level: str) -> tuple[tuple[str, ...], list[list[int]]]:
@@ -119,8 +132,19 @@ class EmoPillarsClassifier:
         (('joy', 'fear', 'anger', 'sadness', 'disgust', 'shame', 'guilt'), [{'fear': 0.64}])
     """
 
-    def __init__(self, model: Any, tokenizer: Any, device: str | None = None, card_data: Any = None):
+    def __init__(
+        self,
+        model: Any,
+        tokenizer: Any,
+        device: str | None = None,
+        card_data: Any = None,
+        long_inputs: LongInputs = "truncate",
+    ):
         self.label_space = LabelSpace.from_config(model.config)
+        #: ``"truncate"`` or ``"window"``: what :meth:`predict_proba` does with a text longer than :attr:`max_length`.
+        self.long_inputs: str = check_long_inputs(long_inputs)
+        #: With ``long_inputs="window"``: inputs scored and windows scored, over this classifier's life.
+        self.window_counts: dict[str, int] = {"inputs": 0, "windows": 0}
         self.model = model
         self.tokenizer = tokenizer
         self.card_data = card_data
@@ -146,6 +170,8 @@ class EmoPillarsClassifier:
             self.input_format, self.settings.get("max_length"), self.tokenizer, self.model.config
         )
         self.thresholds  # noqa: B018  (stored thresholds are checked at load, not at the first predict)
+        if self.input_format == "contextual_text":
+            check_template(self.input_template)
         #: ONNX INT8 only: the fp32 model that rescores inputs near a threshold, the margin, and how many it took.
         self.recheck_model: Any = None
         self.recheck_margin: float = 0.0
@@ -163,10 +189,16 @@ class EmoPillarsClassifier:
         backend: Backend = "torch",
         file_name: str | None = None,
         precision: Literal["fp32", "int8"] | None = None,
+        labels: Sequence[str] | None = None,
+        long_inputs: LongInputs = "truncate",
         **model_kwargs: Any,
     ) -> EmoPillarsClassifier:
-        """Load a model saved by the trainer or by :meth:`save_pretrained`, or any sequence-classification
-        checkpoint whose config names its labels: a folder or a Hub repository id.
+        """Load a model saved by the trainer or by :meth:`save_pretrained`, any sequence-classification
+        checkpoint whose config names its labels, or a known published checkpoint: a folder or a Hub repository id.
+
+        A Hub id in the registry of published checkpoints (:mod:`emo_pillars.modeling.published`: the paper's
+        released models, widely used GoEmotions models) is loaded as its author meant it: its labels in output
+        order, its card's threshold, its input format and max length.
 
         Args:
             path_or_repo_id: Local folder or Hub id.
@@ -186,6 +218,9 @@ class EmoPillarsClassifier:
                 under twice the margin) are scored again by the fp32 ``model.onnx``, so that INT8 keeps the fp32 labels
                 (default :data:`~emo_pillars.modeling.onnx.RECHECK_MARGIN` when the export has ``model.onnx``; 0 turns
                 it off).
+            labels: Class names in output order, for a checkpoint whose config names none (``LABEL_0`` ...).
+            long_inputs: ``"truncate"`` (default: one pass per input, as models are trained and evaluated) or
+                ``"window"``: texts longer than the max length are scored in overlapping windows, pooled.
 
         Raises:
             InputError: A missing or corrupt config, tokenizer or weights file; pickle-only weights; a local-looking
@@ -200,13 +235,23 @@ class EmoPillarsClassifier:
             raise ConfigError(f"backend must be 'torch' or 'onnx', got {backend!r}")
         if backend == "torch" and (file_name is not None or precision is not None):
             raise ConfigError("file_name and precision choose an ONNX file; pass backend='onnx'")
+        check_long_inputs(long_inputs)
+        entry = published_source(source)
+        if entry is not None and entry.unsupported:
+            raise ConfigError(f"{source}: {entry.unsupported}")
         # A local-looking path that does not exist, or an unreachable Hub: one line, before anything downloads.
         check_model_folder(source, trust_remote_code, weights=False, tokenizer=False, **hub)
         if backend == "onnx":
-            return cls._from_onnx(source, file_name, precision, device, trust_remote_code, hub, model_kwargs)
+            classifier = cls._from_onnx(source, file_name, precision, device, trust_remote_code, hub, model_kwargs)
+            classifier.long_inputs = long_inputs
+            return classifier
         adapter_config = _read_json(source, "adapter_config.json", **hub)
         check_model_folder(source, trust_remote_code, weights=True, tokenizer=adapter_config is None)
         config = load_config(source, **hub, **trust)
+        if entry is not None:
+            apply_published(config, entry)
+        if labels is not None:
+            config.update(LabelSpace.from_config(config, source, labels=labels).config_values())
         LabelSpace.from_config(config, source)  # refuse unusable labels before the weights load
         if adapter_config is not None:
             from peft import PeftModel
@@ -220,7 +265,7 @@ class EmoPillarsClassifier:
         else:
             model = load_model(source, config=config, **hub, **trust, **model_kwargs)
             tokenizer = load_tokenizer(source, **hub, **trust)
-        classifier = cls(model, tokenizer, device=device)
+        classifier = cls(model, tokenizer, device=device, long_inputs=long_inputs)
         if Path(source).is_dir():
             classifier.source_dir = Path(source)
         return classifier
@@ -288,7 +333,15 @@ class EmoPillarsClassifier:
 
     @property
     def input_format(self) -> str:
+        """``context_less``, ``contextual`` (a pair) or ``contextual_text`` (one text from :attr:`input_template`)."""
         return self.settings.get("input_format", "context_less")
+
+    @property
+    def input_template(self) -> str | None:
+        """The template of a ``contextual_text`` input (``None`` for the other formats)."""
+        if self.input_format != "contextual_text":
+            return None
+        return self.settings.get("input_template", PAPER_TEMPLATE)
 
     @property
     def multi_label(self) -> bool:
@@ -350,9 +403,13 @@ class EmoPillarsClassifier:
         batch_size: int = 32,
         level: Level = "emotions",
         show_progress_bar: bool = False,
+        long_inputs: LongInputs | None = None,
     ) -> np.ndarray:
         """Scores, shape ``(n, len(labels))`` in :attr:`labels` order: sigmoid for multi-label models, softmax
         for single-label ones (or rolled up to ``"ekman"`` / ``"sentiment"`` for 28-class models).
+
+        The inputs are built in the format the model declares (:attr:`input_format`): the utterance, the
+        ``(context, "character: utterance")`` pair, or the one text of :attr:`input_template`.
 
         Args:
             utterances: One utterance or a list (none empty).
@@ -361,6 +418,9 @@ class EmoPillarsClassifier:
             batch_size: Inputs per forward pass.
             level: ``"emotions"`` (the model's labels), ``"ekman"`` (Ekman-6 + neutral) or ``"sentiment"``.
             show_progress_bar: Show a tqdm bar over batches.
+            long_inputs: ``"truncate"`` or ``"window"`` (default: :attr:`long_inputs`); with ``"window"`` a text
+                longer than :attr:`max_length` is scored in overlapping windows, and the window scores are pooled:
+                the maximum for multi-label models, the mean probability for single-label ones.
         """
         from tqdm.auto import tqdm
 
@@ -370,38 +430,60 @@ class EmoPillarsClassifier:
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ConfigError(f"batch_size must be a positive integer, got {batch_size!r}")
         self._check_level(level)
-        if contexts is None and self.input_format == "contextual":
+        windows = check_long_inputs(long_inputs or self.long_inputs) == "window"
+        if contexts is None and self.input_format in CONTEXTUAL_FORMATS:
             logger.warning("this model was trained on contextual input; predicting without contexts")
-        text, text_pair = format_inputs(utterances, contexts, characters)
+        template = self.input_template if contexts is not None else None
+        text, text_pair = format_inputs(utterances, contexts, characters, template)
         probs: np.ndarray | None = None
         block = batch_size * SORT_BLOCK_BATCHES
         with tqdm(
             total=-(-len(text) // batch_size), disable=not show_progress_bar, desc="Predicting", unit="batch"
         ) as bar:
             for first in range(0, len(text), block):
+                chunk = text[first : first + block]
                 pair = None if text_pair is None else text_pair[first : first + block]
-                encoding = encode_inputs(self.tokenizer, text[first : first + block], pair, self.max_length)
-                # Longest first, so batches hold inputs of similar length and pad little (and the largest batch,
-                # the one that could run out of memory, comes first); scores go back to input order.
-                by_length = np.argsort([-len(ids) for ids in encoding["input_ids"]], kind="stable")
-                recheck: list[int] = []  # INT8 rows near a decision, rescored in fp32 in full batches below
-                for start in range(0, len(by_length), batch_size):
-                    rows = by_length[start : start + batch_size]
-                    scores = self._scores({name: [values[i] for i in rows] for name, values in encoding.items()})
-                    if self.recheck_model is not None:
-                        near = self._near_decision(scores)
-                        self.recheck_counts["inputs"] += len(rows)
-                        self.recheck_counts["rechecked"] += int(near.sum())
-                        recheck.extend(rows[near])
-                    if probs is None:
-                        probs = np.empty((len(text), scores.shape[1]), dtype=scores.dtype)
-                    probs[first + rows] = scores[:, self._order]
-                    bar.update()
-                for start in range(0, len(recheck), batch_size):
-                    rows = np.asarray(recheck[start : start + batch_size])
-                    batch = {name: [values[i] for i in rows] for name, values in encoding.items()}
-                    probs[first + rows] = self._scores(batch, model=self.recheck_model)[:, self._order]
+                if windows:
+                    encoding, owners = encode_windows(self.tokenizer, chunk, pair, self.max_length)
+                    scores = self._score_encoding(encoding, batch_size)
+                    self.window_counts["inputs"] += len(chunk)
+                    self.window_counts["windows"] += len(owners)
+                    scores = pool_windows(scores, owners, len(chunk), self.multi_label)
+                else:
+                    keep_end = template is not None
+                    encoding = encode_inputs(self.tokenizer, chunk, pair, self.max_length, keep_end=keep_end)
+                    scores = self._score_encoding(encoding, batch_size)
+                if probs is None:  # the backend's dtype (float32 from torch, float64 from onnxruntime's scores)
+                    probs = np.empty((len(text), scores.shape[1]), dtype=scores.dtype)
+                probs[first : first + len(chunk)] = scores[:, self._order]
+                bar.update(-(-len(chunk) // batch_size))
         return rollup_proba(probs, level)[1] if level != "emotions" else probs
+
+    def _score_encoding(self, encoding: Any, batch_size: int) -> np.ndarray:
+        """Scores of every encoded row, in the model's output order and the rows' order.
+
+        Rows run longest first, so batches hold inputs of similar length and pad little (and the largest batch, the
+        one that could run out of memory, comes first). With an INT8 export, rows near a decision are scored again
+        by the fp32 model, in full batches."""
+        by_length = np.argsort([-len(ids) for ids in encoding["input_ids"]], kind="stable")
+        scores: np.ndarray | None = None
+        recheck: list[int] = []
+        for start in range(0, len(by_length), batch_size):
+            rows = by_length[start : start + batch_size]
+            batch_scores = self._scores({name: [values[i] for i in rows] for name, values in encoding.items()})
+            if self.recheck_model is not None:
+                near = self._near_decision(batch_scores)
+                self.recheck_counts["inputs"] += len(rows)
+                self.recheck_counts["rechecked"] += int(near.sum())
+                recheck.extend(rows[near])
+            if scores is None:
+                scores = np.empty((len(by_length), batch_scores.shape[1]), dtype=batch_scores.dtype)
+            scores[rows] = batch_scores
+        for start in range(0, len(recheck), batch_size):
+            rows = np.asarray(recheck[start : start + batch_size])
+            batch = {name: [values[i] for i in rows] for name, values in encoding.items()}
+            scores[rows] = self._scores(batch, model=self.recheck_model)
+        return scores
 
     def _scores(self, encoding: Any, model: Any = None) -> np.ndarray:
         """Sigmoid or softmax scores, in the model's output order, for one tokenised batch (either backend; for
@@ -490,6 +572,7 @@ class EmoPillarsClassifier:
         batch_size: int = 32,
         level: Level = "emotions",
         show_progress_bar: bool = False,
+        long_inputs: LongInputs | None = None,
     ) -> list[dict[str, float]]:
         """The labels each input gets, as ``{label: score}`` from the highest score down.
 
@@ -506,14 +589,16 @@ class EmoPillarsClassifier:
             level: ``"emotions"``, or ``"ekman"`` / ``"sentiment"`` (28-class models): a group is predicted when
                 one of its classes is, with that class's best score.
             show_progress_bar: Show a tqdm bar over batches.
+            long_inputs: ``"truncate"`` or ``"window"`` (see :meth:`predict_proba`).
         """
         if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1):
             raise ConfigError(f"top_k must be a positive integer, got {top_k!r}")
         if threshold is not None and not isinstance(threshold, str):
             self._resolve_thresholds(threshold)  # refuse a bad threshold before the model runs
         probs = self.predict_proba(
-            utterances, contexts, characters, batch_size=batch_size, show_progress_bar=show_progress_bar
-        )
+            utterances, contexts, characters, batch_size=batch_size, show_progress_bar=show_progress_bar,
+            long_inputs=long_inputs,
+        )  # fmt: skip
         return self.decide(probs, threshold=threshold, top_k=top_k, level=level)
 
     # ----- saving and the Hub -------------------------------------------------------------------------------

@@ -4,8 +4,14 @@ A model's labels come from its config (``id2label`` and ``problem_type``), never
 label space occur:
 
 * the **28 GoEmotions classes** (the emo-pillars students): matched by name, whatever their order or case, so a
-  checkpoint whose head rows are stored in another order still predicts each class by its name;
+  checkpoint whose head rows are stored in another order still predicts each class by its name. A config whose
+  28 labels are the digit strings ``"0"`` ... ``"27"`` names GoEmotions ids (``"10"`` is disapproval), whatever
+  the order of its rows: checkpoints trained on the ids as strings, such as the paper's released models, store
+  them sorted as strings;
 * **any other label set** (a task head: ISEAR's 7, EmoContext's 4, IEMOCAP's 4 or 6 ...), used as it is.
+
+A config that names no labels (``LABEL_0`` ...) is refused unless the caller names them (``labels=[...]``, or a
+known published checkpoint, see :mod:`emo_pillars.modeling.published`).
 
 Multi-label models score with a sigmoid (BCE training), single-label ones with a softmax (cross-entropy), as
 ``transformers`` does for ``problem_type``.
@@ -28,12 +34,28 @@ from typing import Any
 from ..errors import ConfigError
 from ..taxonomy import EMOTIONS
 
-__all__ = ["LabelSpace", "MULTI_LABEL", "SINGLE_LABEL"]
+__all__ = ["LabelSpace", "MULTI_LABEL", "SINGLE_LABEL", "goemotions_ids"]
 
 MULTI_LABEL = "multi_label_classification"
 SINGLE_LABEL = "single_label_classification"
 
 _GENERIC = re.compile(r"^LABEL_\d+$")
+_LABELS_HINT = "pass the class names in output order (labels=[...] in Python, --labels on the command line)"
+
+
+def goemotions_ids(names: Sequence[str]) -> tuple[str, ...] | None:
+    """The GoEmotions class each digit-string label names, or ``None`` if the labels are not the ids 0..27.
+
+    Examples:
+        >>> goemotions_ids(["0", "1", "10"] + [str(i) for i in range(2, 28) if i != 10])[:3]
+        ('admiration', 'amusement', 'disapproval')
+        >>> goemotions_ids(["joy", "fear"]) is None
+        True
+    """
+    stripped = [str(name).strip() for name in names]
+    if sorted(stripped) != sorted(str(i) for i in range(len(EMOTIONS))):
+        return None
+    return tuple(EMOTIONS[int(name)] for name in stripped)
 
 
 @dataclass(frozen=True)
@@ -107,16 +129,19 @@ class LabelSpace:
         }
 
     @classmethod
-    def from_config(cls, config: Any, source: str | None = None) -> LabelSpace:
+    def from_config(cls, config: Any, source: str | None = None, labels: Sequence[str] | None = None) -> LabelSpace:
         """The label space a model config declares.
 
         Args:
             config: A ``transformers`` config (or a ``config.json`` dict).
             source: Where the config came from, for error messages.
+            labels: Class names in output order, given by the caller; they replace the config's ``id2label``
+                (for a checkpoint that names no labels).
 
         Raises:
-            ConfigError: The config names no labels (only ``LABEL_0`` ...), or it has 28 outputs whose names are
-                not the GoEmotions classes (a checkpoint that claims the emo-pillars head but cannot be matched).
+            ConfigError: The config names no labels (only ``LABEL_0`` ...) and none are given; ``labels`` does not
+                have one name per output; or it has 28 outputs whose names are neither the GoEmotions classes nor
+                their ids (a checkpoint that claims the emo-pillars head but cannot be matched).
         """
         values = config if isinstance(config, Mapping) else config.to_dict()
         where = f"{source}: " if source else ""
@@ -129,10 +154,14 @@ class LabelSpace:
         if sorted(id2label) != list(range(num_labels)) or num_labels == 0:
             raise ConfigError(f"{where}config.json id2label does not name outputs 0..{max(num_labels, 1) - 1}")
         names = tuple(id2label[i] for i in range(num_labels))
+        if labels is not None:
+            given = [labels] if isinstance(labels, str) else list(labels)
+            if len(given) != num_labels or not all(isinstance(n, str) and n.strip() for n in given):
+                raise ConfigError(f"{where}the model has {num_labels} outputs but {len(given)} label names were given")
+            names = tuple(n.strip() for n in given)
         if all(_GENERIC.match(name) for name in names):
-            raise ConfigError(
-                f"{where}config.json names no labels (only {names[0]} ...); set id2label to the class names"
-            )
+            raise ConfigError(f"{where}config.json names no labels (only {names[0]} ...); {_LABELS_HINT}")
+        names = goemotions_ids(names) or names
         problem_type = values.get("problem_type")
         multi_label = problem_type == MULTI_LABEL or (problem_type is None and num_labels == len(EMOTIONS))
         try:

@@ -76,7 +76,7 @@ def evaluate_main(
         raise ConfigError(
             f"the model's labels ({', '.join(labels[:4])}...) are neither the 28 classes nor the {task_obj.name} labels"
         )
-    contextual = classifier.input_format == "contextual" and rows["context"][0] is not None
+    contextual = classifier.input_format != "context_less" and rows["context"][0] is not None
     probs = classifier.predict_proba(
         list(rows["text"]), contexts=list(rows["context"]) if contextual else None,
         characters=list(rows["character"]) if contextual else None, batch_size=batch_size, show_progress_bar=True,

@@ -9,7 +9,7 @@ from typing import Any, Literal
 from transformers import TrainingArguments
 
 from ..errors import ConfigError
-from ..modeling.inputs import INPUT_FORMATS, resolve_max_length
+from ..modeling.inputs import INPUT_FORMATS, check_template, resolve_max_length
 
 __all__ = ["EmoPillarsTrainingArguments", "PAPER_DEFAULTS", "SMALL_ENCODER_DEFAULTS", "our_fields"]
 
@@ -39,6 +39,7 @@ PAPER_DEFAULTS: dict[str, dict[str, Any]] = {
         "freeze_embeddings": False,
     },
 }
+PAPER_DEFAULTS["contextual_text"] = PAPER_DEFAULTS["contextual"]
 
 #: The defaults of :class:`EmoPillarsTrainingArguments`, for small encoders. Measured with all-MiniLM-L6-v2 (trained
 #: for mean-pooled embeddings, so its [CLS] pooler head learns slowly under a plain recipe) on GoEmotions, context-less,
@@ -73,8 +74,10 @@ class EmoPillarsTrainingArguments(TrainingArguments):
     all fields, with their help, into command-line options.
 
     Args:
-        input_format: ``"context_less"`` (the utterance) or ``"contextual"`` (context, then ``character:
-            utterance``), see :mod:`emo_pillars.modeling.inputs`.
+        input_format: ``"context_less"`` (the utterance), ``"contextual"`` (the pair: context, then ``character:
+            utterance``) or ``"contextual_text"`` (the paper's one text, from ``input_template``), see
+            :mod:`emo_pillars.modeling.inputs`.
+        input_template: The ``contextual_text`` template (default: the paper's, ``"{context} {utterance}"``).
         max_length: Truncation length in tokens; default 128 context-less and 512 contextual (the paper's).
         head_learning_rate: Learning rate of the classification head and pooler; ``None`` uses ``learning_rate``.
         targets: ``"labels"`` (0/1 from the ``labels`` column, as in the paper) or ``"emotion_scores"`` (the
@@ -120,15 +123,20 @@ class EmoPillarsTrainingArguments(TrainingArguments):
     output_dir: str | None = field(
         default="emo-pillars-model", metadata={"help": "Where checkpoints and the final model are written."}
     )
-    input_format: Literal["context_less", "contextual"] = field(
+    input_format: Literal["context_less", "contextual", "contextual_text"] = field(
         default="context_less",
         metadata={
-            "help": "Input layout: 'context_less' (utterance) or 'contextual' (context + 'character: utterance')."
+            "help": "Input layout: 'context_less' (utterance), 'contextual' (the pair: context + 'character: "
+            "utterance') or 'contextual_text' (the paper's one text, from --input_template)."
         },
     )
     max_length: int | None = field(
         default=None,
         metadata={"help": "Truncation length in tokens (default: 128 context-less, 512 contextual, as in the paper)."},
+    )
+    input_template: str | None = field(
+        default=None,
+        metadata={"help": "The contextual_text template with {context} and {utterance} (default: the paper's)."},
     )
     head_learning_rate: float | None = field(
         default=SMALL_ENCODER_DEFAULTS["head_learning_rate"],
@@ -241,6 +249,10 @@ class EmoPillarsTrainingArguments(TrainingArguments):
         if self.pos_weight not in ("none", "sqrt", "linear", "rare"):
             raise ConfigError(f"pos_weight must be 'none', 'sqrt', 'linear' or 'rare', got {self.pos_weight!r}")
         self.max_length = resolve_max_length(self.input_format, self.max_length)
+        if self.input_template is not None:
+            if self.input_format != "contextual_text":
+                raise ConfigError("input_template applies to input_format='contextual_text' only")
+            check_template(self.input_template)
         self._check_numbers()
         if not 0.0 < float(self.layer_lr_decay) <= 1.0:
             raise ConfigError(f"layer_lr_decay must be in (0, 1], got {self.layer_lr_decay}")

@@ -59,6 +59,7 @@ class ModelCardCallback(TrainerCallback):
             shown.pop("max_steps", None)
         self.card_data.hyperparameters = shown
         self.card_data.input_format = getattr(args, "input_format", self.card_data.input_format)
+        self.card_data.input_template = getattr(args, "input_template", None)
         self.card_data.max_length = getattr(args, "max_length", None)
         # A resumed run starts with the logs of the checkpoint's state.
         history = getattr(state, "log_history", None) or []

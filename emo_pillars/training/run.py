@@ -80,7 +80,8 @@ def train_main(  # noqa: PLR0913 - a public entry point: one keyword per command
     Args:
         dataset: A dataset folder (built repository or generator output), a Hub id, or a ``DatasetDict`` with
             ``train``, ``validation`` and ``test`` splits.
-        config: ``context_less`` or ``contextual`` (the dataset configuration and the input format).
+        config: ``context_less`` or ``contextual`` (the dataset configuration and the input format; contextual data
+            trains the pair, or with ``input_format="contextual_text"`` the paper's one text).
         model: The base encoder (Hub id or folder).
         output: Where the model, its card and plots are written.
         epochs: Training epochs (default: the trainer's).
@@ -104,7 +105,13 @@ def train_main(  # noqa: PLR0913 - a public entry point: one keyword per command
     """
     if config not in ("context_less", "contextual"):
         raise ConfigError(f"config must be context_less or contextual, got {config!r}")
-    options: dict[str, Any] = {"output_dir": os.fspath(output), "input_format": config, "seed": seed}
+    input_format = training_kwargs.pop("input_format", config)
+    if input_format != config and (config, input_format) != ("contextual", "contextual_text"):
+        raise ConfigError(
+            f"input_format {input_format!r} does not fit the {config} data: the contextual data trains 'contextual' "
+            "(the pair) or 'contextual_text' (the paper's one text)"
+        )
+    options: dict[str, Any] = {"output_dir": os.fspath(output), "input_format": input_format, "seed": seed}
     for key, value in (
         ("num_train_epochs", epochs),
         ("learning_rate", learning_rate),

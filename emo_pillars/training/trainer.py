@@ -23,7 +23,7 @@ from transformers.trainer_pt_utils import LengthGroupedSampler
 from ..data import load_emo_pillars
 from ..errors import ConfigError, InputError
 from ..modeling.card import EmoPillarsModelCardData, resolve_base_model, with_present_label_macro, write_model_card
-from ..modeling.inputs import ensure_token_types, resolve_max_length, tokenize_examples
+from ..modeling.inputs import PAPER_TEMPLATE, ensure_token_types, resolve_max_length, tokenize_examples
 from ..modeling.label_space import LabelSpace
 from ..modeling.loading import load_model, load_tokenizer
 from ..modeling.metrics import f1_scores
@@ -358,6 +358,7 @@ class EmoPillarsTrainer(Trainer):
         self.max_length = resolve_max_length(args.input_format, args.max_length, processing_class, model.config)
         self.card_data.set_label_space(space.names, space.multi_label)
         self.card_data.input_format = args.input_format
+        self.card_data.input_template = args.input_template
         self.card_data.max_length = self.max_length
         if self.card_data.base_model is None:
             self.card_data.base_model = resolve_base_model(base_name)
@@ -416,6 +417,9 @@ class EmoPillarsTrainer(Trainer):
         stored = dict(getattr(config, CONFIG_KEY, None) or {})
         for key in ("threshold", "thresholds", "threshold_tuning"):  # tuned for an earlier head
             stored.pop(key, None)
+        stored.pop("input_template", None)
+        if args.input_format == "contextual_text":
+            stored["input_template"] = args.input_template or PAPER_TEMPLATE
         stored.update(
             {
                 "input_format": args.input_format,
@@ -541,10 +545,10 @@ class EmoPillarsTrainer(Trainer):
         targets = self._targets(dataset) if "labels" in dataset.column_names else None
         if args.targets == "emotion_scores":
             targets = np.asarray(dataset["emotion_scores"], dtype=np.float32)
-        input_format, max_length = args.input_format, self.max_length
+        input_format, max_length, template = args.input_format, self.max_length, args.input_template
 
         def encode(batch: Mapping[str, list[Any]], indices: list[int]) -> dict[str, Any]:
-            out = dict(tokenize_examples(tokenizer, batch, input_format, max_length))
+            out = dict(tokenize_examples(tokenizer, batch, input_format, max_length, template))
             if targets is not None:
                 out["labels"] = targets[indices].tolist()
             return out

@@ -124,3 +124,16 @@ def test_options_that_change_nothing_are_warned_about_in_one_line(capsys, genera
     assert warned(capsys, [*_evaluate(tmp_path), "--threshold", "0.3"], "--threshold changes nothing for isear") == 2
     missing = ["app", "--model", str(tmp_path / "no-model"), "--annotations", str(tmp_path / "notes")]
     assert warned(capsys, missing, "--annotations changes nothing without --dataset") == 2
+
+
+def test_published_model_options_are_refused_in_one_line(capsys, generated, tmp_path) -> None:
+    refused(capsys, ["train", "--dataset", str(generated), "--model", "org/model", "--output_dir", str(tmp_path / "o"),
+                     "--input_format", "contextual_text"], "does not fit the context_less data")  # fmt: skip
+    refused(capsys, ["train", "--dataset", str(generated), "--config", "contextual", "--model", "org/model",
+                     "--output_dir", str(tmp_path / "o"), "--input_format", "contextual_text", "--input_template",
+                     "{context} only"], "must hold {context} and {utterance}")  # fmt: skip
+    refused(capsys, ["predict", "--model", "org/model", "--labels", "joy,,fear", "Hi"], "--labels has an empty name")
+    refused(capsys, ["import-model", "org/model", "--output", str(tmp_path / "x"), "--labels", "joy,joy"],
+            "--labels names joy more than once")  # fmt: skip
+    refused(capsys, ["predict", "--model", "Hidden-States/roberta-base-emopillars-contextless", "Hi"],
+            "a custom architecture")  # fmt: skip

@@ -27,13 +27,15 @@ def test_paper_defaults(tmp_path):
     )  # fmt: skip
     assert args.head_learning_rate is None and not args.init_head_bias
     assert EmoPillarsTrainingArguments.paper_defaults(str(tmp_path)).per_device_train_batch_size == 64
-    assert set(PAPER_DEFAULTS) == {"context_less", "contextual"}
+    assert set(PAPER_DEFAULTS) == {"context_less", "contextual", "contextual_text"}
+    assert PAPER_DEFAULTS["contextual_text"] == PAPER_DEFAULTS["contextual"]  # the paper's contextual recipe
 
 
 @pytest.mark.parametrize(
     "kwargs",
     [{"input_format": "dialogue"}, {"pos_weight": "huge"}, {"targets": "soft"}, {"max_length": 0},
-     {"merge_lora": True}, {"head_learning_rate": -1.0}],
+     {"merge_lora": True}, {"head_learning_rate": -1.0}, {"input_template": "{context} {utterance}"},
+     {"input_format": "contextual_text", "input_template": "{utterance}"}],
 )  # fmt: skip
 def test_invalid_options_raise(tmp_path, kwargs):
     with pytest.raises(ConfigError):

@@ -34,15 +34,17 @@ def _inputs(split, contextual: bool):
     return split["utterance"], None, None
 
 
-@pytest.mark.parametrize("input_format", ["context_less", "contextual"])
+@pytest.mark.parametrize("input_format", ["context_less", "contextual", "contextual_text"])
 def test_train_save_reload_with_classifier_and_pipeline(tiny_bert, tmp_path, input_format, request):
     from transformers import pipeline
 
-    contextual = input_format == "contextual"
+    contextual = input_format != "context_less"
     data = request.getfixturevalue("contextual_data" if contextual else "context_less_data")
     output = tmp_path / "model"
     card_data = EmoPillarsModelCardData(
-        model_id="me/tiny-emo", dataset_id="me/emo-pillars", dataset_config=input_format
+        model_id="me/tiny-emo",
+        dataset_id="me/emo-pillars",
+        dataset_config="contextual" if contextual else input_format,
     )
     trainer = EmoPillarsTrainer(
         model=str(tiny_bert),
@@ -66,6 +68,7 @@ def test_train_save_reload_with_classifier_and_pipeline(tiny_bert, tmp_path, inp
     assert [config["id2label"][str(i)] for i in range(28)] == list(EMOTIONS)
     stored = config["emo_pillars"]
     assert stored["input_format"] == input_format
+    assert stored.get("input_template") == ("{context} {utterance}" if input_format == "contextual_text" else None)
     assert stored["threshold"] == tuned.global_threshold
     assert [stored["thresholds"][e] for e in EMOTIONS] == tuned.per_label
 
@@ -77,7 +80,8 @@ def test_train_save_reload_with_classifier_and_pipeline(tiny_bert, tmp_path, inp
     probs = classifier.predict_proba(utterances, contexts, characters, batch_size=3)
     assert probs.shape == (10, 28)
     pipe = pipeline("text-classification", model=str(output), top_k=None, device="cpu")
-    outputs = pipe(pipeline_inputs(utterances, contexts, characters))
+    template = classifier.input_template
+    outputs = pipe(pipeline_inputs(utterances, contexts, characters, template))
     pipe_probs = np.array([[{d["label"]: d["score"] for d in row}[e] for e in EMOTIONS] for row in outputs])
     np.testing.assert_allclose(probs, pipe_probs, atol=1e-5)
     # Scores also match the trained model in memory, so the saved weights are the trained ones.
@@ -97,7 +101,12 @@ def test_train_save_reload_with_classifier_and_pipeline(tiny_bert, tmp_path, inp
     assert values["macro-f1 (per-label thresholds)"] == round(metrics["per_label"]["macro_f1"], 4)
     assert values["macro-f1 (threshold 0.5)"] == round(metrics["0.5"]["macro_f1"], 4)
     assert values["micro-f1 (global threshold)"] == round(metrics["global"]["micro_f1"], 4)
-    assert results["dataset"]["config"] == input_format
+    assert results["dataset"]["config"] == ("contextual" if contextual else input_format)
+    if input_format == "contextual_text":
+        assert (
+            'classifier("Mara had studied every night for a month, and the results were posted this morning. '
+            'Mara: I actually did it!")' in card.text
+        )
     yaml.safe_load(card.content.split("---")[1])
     text = card.text
     assert f"{metrics['per_label']['macro_f1']:.4f}" in text
@@ -105,7 +114,7 @@ def test_train_save_reload_with_classifier_and_pipeline(tiny_bert, tmp_path, inp
     assert "![Per-label thresholds](thresholds.png)" in text and "![Training loss](training_loss.png)" in text
     assert 'pipeline("text-classification", model="me/tiny-emo", top_k=None)' in text
     assert 'EmoPillarsClassifier.from_pretrained("me/tiny-emo")' in text
-    assert ("text_pair" in text) is contextual
+    assert ("text_pair" in text) is (input_format == "contextual")
     assert "Synthetic, narrative-grounded data" in text and "Neutral is weak" in text and "English only" in text
     assert "2504.16856" in text and "Findings of the Association for Computational Linguistics: ACL 2025" in text
     assert "| learning_rate | 0.0002 |" in text

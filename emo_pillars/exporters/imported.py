@@ -1,0 +1,126 @@
+"""A self-describing copy of a checkpoint: ``emo-pillars import-model``.
+
+A published checkpoint may not say in its config how to use it (the paper's released models name their outputs
+``LABEL_k`` or GoEmotions ids). :func:`import_model` loads it as :class:`~emo_pillars.modeling.EmoPillarsClassifier`
+does (the registry of :mod:`emo_pillars.modeling.published`, or labels the caller names) and writes a copy whose
+``config.json`` holds the class names in output order, the problem type, the threshold, the input format and the
+max length. ``transformers.pipeline("text-classification", model=copy, top_k=None)`` then gives the right labels
+with no library code. A short ``README.md`` records where each fact came from.
+
+The copy is written to a temporary sibling and swapped in whole (:func:`emo_pillars.utils.io.replace_directory`), so
+an existing folder is never left half-written.
+
+Examples:
+    >>> from emo_pillars.exporters.imported import import_model
+    >>> import_model("alex-shvets/roberta-large-emopillars-contextless", "emopillars-contextless")  # doctest: +SKIP
+    PosixPath('emopillars-contextless')
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from ..errors import InputError
+from ..modeling.classifier import EmoPillarsClassifier
+from ..modeling.published import published_model
+from ..utils.io import atomic_write_text, current_umask, replace_directory
+
+__all__ = ["import_model"]
+
+
+def import_model(
+    source: str | os.PathLike,
+    output_dir: str | os.PathLike,
+    labels: Sequence[str] | None = None,
+    overwrite: bool = False,
+    revision: str | None = None,
+    token: str | None = None,
+    trust_remote_code: bool = False,
+) -> Path:
+    """Write a self-describing copy of a model folder or Hub checkpoint.
+
+    Args:
+        source: A model folder or a Hub id.
+        output_dir: The folder to write.
+        labels: Class names in output order, for a checkpoint that names none and that the registry does not know.
+        overwrite: Replace an existing, non-empty ``output_dir``.
+        revision: Hub revision.
+        token: Hub token.
+        trust_remote_code: Allow custom code in the checkpoint.
+
+    Returns:
+        ``output_dir``.
+
+    Raises:
+        InputError: ``output_dir`` is a file, or exists and is not empty without ``overwrite``.
+        ConfigError: Labels that cannot be read (see :meth:`EmoPillarsClassifier.from_pretrained`).
+    """
+    output_dir = Path(output_dir)
+    if output_dir.exists() and not output_dir.is_dir():
+        raise InputError("the output must be a folder, and this is a file", path=output_dir)
+    if output_dir.exists() and any(output_dir.iterdir()) and not overwrite:
+        raise InputError("the folder exists and is not empty (pass overwrite=True / --overwrite)", path=output_dir)
+    classifier = EmoPillarsClassifier.from_pretrained(
+        source, revision=revision, token=token, device="cpu", trust_remote_code=trust_remote_code, labels=labels
+    )
+    output_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{output_dir.name}.", suffix=".tmp", dir=output_dir.parent))
+    try:
+        classifier.save_pretrained(staging)
+        atomic_write_text(staging / "README.md", _card(os.fspath(source), classifier))
+        os.chmod(staging, 0o777 & ~current_umask())  # mkdtemp makes 0700; the folder follows the user's umask
+        replace_directory(staging, output_dir)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return output_dir
+
+
+def _card(source: str, classifier: EmoPillarsClassifier) -> str:
+    """A short card: what the copy is, how to use it, and where each fact came from."""
+    entry = published_model(source) if not Path(source).exists() else None
+    settings = classifier.settings
+    lines = [
+        "---",
+        "library_name: transformers",
+        "pipeline_tag: text-classification",
+        "tags:",
+        "- emo-pillars",
+        "---",
+        "",
+        f"# {Path(source).name if Path(source).exists() else source} (self-describing copy)",
+        "",
+        f"Written by `emo-pillars import-model` from `{source}`. Its `config.json` names the classes in output "
+        "order and holds the problem type, threshold, input format and max length, so `transformers.pipeline` "
+        "needs no other code:",
+        "",
+        "```python",
+        "from transformers import pipeline",
+        'pipe = pipeline("text-classification", model="path/to/this/folder", top_k=None)',
+        "```",
+        "",
+        "| fact | value | source |",
+        "|---|---|---|",
+    ]
+    sources = entry.sources if entry else {}
+    facts = {
+        "labels": ", ".join(classifier.labels[:4]) + ", ...",
+        "problem_type": classifier.label_space.problem_type,
+        "input_format": classifier.input_format,
+        "input_template": classifier.input_template,
+        "max_length": classifier.max_length,
+        "threshold": settings.get("threshold", 0.5),
+    }
+    for fact, value in facts.items():
+        if value is not None:
+            where = sources.get(
+                fact, "the checkpoint's config" if fact != "labels" else "the checkpoint or the caller"
+            )
+            lines.append(f"| {fact} | `{value}` | {where} |")
+    if entry and entry.unknown:
+        lines += ["", "Not established:", "", *(f"- {item}" for item in entry.unknown)]
+    return "\n".join(lines) + "\n"
