@@ -3,7 +3,8 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-# The CPU build of torch; set TORCH_SPEC="torch" (or a CUDA wheel) on a GPU machine.
+# torch from PyPI: this pin resolves to the CPU build on our CI machines, which reach only PyPI. Elsewhere,
+# PyTorch's CPU index is the sure way to a CPU build (see README); set TORCH_SPEC on a GPU machine.
 TORCH_SPEC ?= torch==2.13.0
 EXTRAS ?= dev,docs,gguf,server,serving,app,onnx
 STAMP := $(VENV)/.installed

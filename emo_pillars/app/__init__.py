@@ -24,12 +24,31 @@ from .evaluate_tab import build_evaluate_tab
 from .sources import resolve_source
 from .try_tab import build_try_tab
 
-__all__ = ["build_app", "launch", "load_classifier", "DEFAULT_MODEL", "DEFAULT_ANNOTATIONS_DIR"]
+__all__ = [
+    "build_app",
+    "launch",
+    "load_classifier",
+    "check_app_dependencies",
+    "DEFAULT_MODEL",
+    "DEFAULT_ANNOTATIONS_DIR",
+]
 
 #: The model ``app.py`` shows when ``EMO_PILLARS_MODEL`` is not set: the paper's context-less release.
 DEFAULT_MODEL = "alex-shvets/roberta-large-emopillars-contextless"
 #: Where annotations are saved unless told otherwise.
 DEFAULT_ANNOTATIONS_DIR = "annotations"
+
+
+def check_app_dependencies() -> None:
+    """Refuse in one line, before anything loads, when the app's optional dependency (gradio) is missing.
+
+    Raises:
+        EmoPillarsError: gradio is not installed.
+    """
+    import importlib.util
+
+    if importlib.util.find_spec("gradio") is None:
+        raise EmoPillarsError('the app needs gradio: pip install "emo-pillars[app]"')
 
 
 def _quiet_gradio() -> Any:
@@ -136,8 +155,16 @@ def launch(
         annotations_dir: As for :func:`build_app`.
         **launch_kwargs: Passed to ``gradio.Blocks.launch``.
     """
+    check_app_dependencies()
     demo = build_app(model, dataset, annotations_dir=annotations_dir)
     options = {"server_name": host, "server_port": port, "share": False, "ssr_mode": False, "mcp_server": False}
     options.update(launch_kwargs)
+    # gradio's own lines include advice about public share links, which this app never makes: print the URL only.
+    options.setdefault("quiet", True)
+    blocking = not options.get("prevent_thread_lock", False)
+    options["prevent_thread_lock"] = True
     demo.launch(**options)
+    print(f"emo-pillars app: running on {demo.local_url} (Ctrl+C to stop)", flush=True)
+    if blocking:
+        demo.block_thread()
     return demo

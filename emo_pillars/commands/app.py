@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..app import launch
+from ..app import check_app_dependencies, launch
 from ..errors import InputError
 from ..utils.hub import looks_local
 from .checks import check_output_folder, warn
@@ -35,6 +35,7 @@ def run(args: argparse.Namespace) -> int:
     annotations = check_output_folder(args.annotations or "annotations", "--annotations")
     if args.annotations is not None and not args.dataset:
         warn(NAME, "--annotations changes nothing without --dataset (the annotation study judges a dataset)")
+    check_app_dependencies()  # before the model loads
 
     launch(args.model, args.dataset, host=args.host, port=args.port, annotations_dir=annotations)
     return 0

@@ -18,9 +18,11 @@ from typing import NoReturn
 
 from .. import __version__
 from ..errors import EmoPillarsError
+from ..utils.quiet import set_verbose
 from . import COMMANDS
 
 PROG = "emo-pillars"
+VERBOSE_HELP = "Show the library's debug lines and the third-party loading output it silences by default."
 
 
 class CommandParser(argparse.ArgumentParser):
@@ -40,12 +42,14 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
         prog=PROG, description="Fine-grained, context-aware emotion data synthesis, datasets, training and inference."
     )
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help=VERBOSE_HELP)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     chosen = None if argv is None else next((a for a in argv if not a.startswith("-")), "")
     for module in (import_module(f".{name}", __package__) for name in COMMANDS):
         command = sub.add_parser(module.NAME, help=module.HELP, description=module.HELP)
         if chosen in (None, module.NAME):
             module.register_subcommand(command)
+            command.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help=VERBOSE_HELP)
         command.set_defaults(_run=module.run)
     return parser
 
@@ -61,6 +65,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if getattr(args, "_run", None) is None:
         parser.print_help()
         return 0
+    set_verbose(args.verbose)
     try:
         return int(args._run(args) or 0)
     except EmoPillarsError as err:

@@ -10,19 +10,30 @@ from ..taxonomy import EMOTIONS
 __all__ = ["format_table", "format_predictions_table", "format_metrics_table"]
 
 
+def _is_number(text: str) -> bool:
+    try:
+        float(text.rstrip("%"))
+    except ValueError:
+        return False
+    return True
+
+
 def format_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    """A plain-text table: the first column left-aligned, the others right-aligned.
+    """A plain-text table: columns of numbers right-aligned, text left-aligned, each header as its column.
 
     Examples:
-        >>> print(format_table(["a", "b"], [["x", 1]]))
-        a  b
-        -  -
-        x  1
+        >>> print(format_table(["name", "score"], [["x", 1], ["yy", 0.5]]))
+        name  score
+        ----  -----
+        x         1
+        yy      0.5
     """
     cells = [[str(c) for c in header], *[[str(c) for c in row] for row in rows]]
     widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+    numeric = [bool(rows) and i > 0 and all(_is_number(row[i]) for row in cells[1:]) for i in range(len(header))]
     lines = [
-        "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))) for row in cells
+        "  ".join(c.rjust(w) if numeric[i] else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths))).rstrip()
+        for row in cells
     ]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)

@@ -18,7 +18,7 @@ from ..errors import ConfigError
 from ..modeling.classifier import EmoPillarsClassifier
 from ..modeling.inputs import check_texts
 from ..modeling.thresholds import parse_threshold
-from .checks import parse_labels, positive_int
+from .checks import parse_labels, positive_int, refuse_without
 from .formatting import format_predictions_table
 
 __all__ = ["predict_main"]
@@ -90,6 +90,18 @@ def register_subcommand(p: argparse.ArgumentParser) -> None:
     p.add_argument("--level", default="emotions", choices=["emotions", "ekman", "sentiment"], help="Label level.")
     p.add_argument("--labels", default=None, metavar="NAMES",
                    help="Class names in output order, comma-separated (a checkpoint that names none).")  # fmt: skip
+    p.add_argument(
+        "--backend",
+        default="torch",
+        choices=["torch", "onnx"],
+        help="torch (default), or onnx: an export written by emo-pillars export, run by onnxruntime.",
+    )
+    p.add_argument(
+        "--precision",
+        default=None,
+        choices=["fp32", "int8"],
+        help="With --backend onnx: model.onnx (fp32, default) or model_quantized.onnx (int8).",
+    )
     p.add_argument("--long-inputs", default="truncate", choices=["truncate", "window"],
                    help="A text longer than the model reads: truncate it (default) or score it in windows.")  # fmt: skip
     p.add_argument("--trust-remote-code", action="store_true", help="Allow custom code in the model folder.")
@@ -108,5 +120,14 @@ def run(args: argparse.Namespace) -> int:
         trust_remote_code=args.trust_remote_code,
         labels=parse_labels(args.labels),
         long_inputs=args.long_inputs,
+        **_backend_options(args),
     )
     return 0
+
+
+def _backend_options(args: argparse.Namespace) -> dict[str, str]:
+    """``backend`` (and ``precision``) for the loader; a precision without ``--backend onnx`` is refused."""
+    if args.backend == "torch":
+        refuse_without("--backend onnx", {"--precision": args.precision is not None})
+        return {}
+    return {"backend": "onnx", **({"precision": args.precision} if args.precision else {})}

@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ..taxonomy import EMOTIONS, NEUTRAL, NUM_EMOTIONS
+from ..utils.quiet import quiet
 
 
 class Predictor(Protocol):
@@ -151,7 +152,8 @@ def embed(texts: Sequence[str], model_path: str, batch_size: int = 64) -> Any:
     """L2-normalised sentence embeddings (``numpy``, one row per text) with ``SentenceTransformer.encode``."""
     from sentence_transformers import SentenceTransformer
 
-    model = SentenceTransformer(model_path, device="cpu")
+    with quiet():
+        model = SentenceTransformer(model_path, device="cpu")
     return model.encode(
         list(texts), batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
     )
@@ -215,6 +217,12 @@ class QualityReport:
     synopsis_rows: int = 0
     synopsis_copy_rate: float | None = None
     reference: dict[str, Any] | None = None
+
+    def __repr__(self) -> str:
+        return (
+            f"QualityReport({self.config}: {self.rows:,} rows, {self.cardinality_mean:.2f} labels each, "
+            f"{self.length_mean:.1f} words, distinct-2 {self.distinct_2:.2f})"
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -118,6 +118,13 @@ class BuildResult:
     def card_path(self) -> Path:
         return self.output_dir / "README.md"
 
+    def __repr__(self) -> str:
+        sizes = "; ".join(
+            f"{config} " + ", ".join(f"{split} {n:,}" for split, n in splits.items())
+            for config, splits in self.split_sizes.items()
+        )
+        return f"BuildResult({self.output_dir}: {sizes or 'no rows'})"
+
 
 # --------------------------------------------------------------------------------------------------------------------
 # Corpus and licence

@@ -106,6 +106,12 @@ class SourceReport:
     junk_values: Counter = field(default_factory=Counter)
     rows_without_labels: int = 0
 
+    def __repr__(self) -> str:
+        return (
+            f"SourceReport({self.config}: {self.rows_kept:,} of {self.rows_read:,} rows kept, {self.skipped:,} "
+            f"skipped, {self.junk_total:,} junk labels dropped)"
+        )
+
     def skip(self, error: InputError) -> None:
         """Count one skipped row."""
         self.skipped += 1

@@ -131,7 +131,7 @@ def _read_table(source: Path, config: str, layout: Layout, skip_invalid: bool, r
                 values.clear()
 
     rows = iter_rows(source, config, layout=layout, skip_invalid=skip_invalid, report=report)
-    for split, row in tqdm(rows, desc=f"Reading {config}", unit=" rows", mininterval=2, leave=False):
+    for split, row in tqdm(rows, desc=f"Reading {config}", unit=" rows", mininterval=2, delay=1, leave=False):
         for c in columns:
             buffer[c].append(row[c])
         source_splits.append(split)

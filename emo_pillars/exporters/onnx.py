@@ -42,6 +42,7 @@ import numpy as np
 from ..errors import ConfigError, InputError
 from ..modeling.onnx import ONNX_FILE, ONNX_INT8_FILE, OnnxModel, scores_from_logits
 from ..utils.io import atomic_write_json, current_umask, replace_directory
+from ..utils.quiet import quiet
 
 __all__ = ["ExportResult", "export_onnx", "CHECK_SENTENCES"]
 
@@ -97,6 +98,13 @@ class ExportResult:
     output_dir: Path
     files: dict[str, Path] = field(default_factory=dict)
     agreement: dict[str, dict[str, float]] = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        shown = ", ".join(
+            f"{precision} max|diff| {figures['max_abs_diff']:.1e}, same labels {figures['identical_labels']:.0%}"
+            for precision, figures in self.agreement.items()
+        )
+        return f"ExportResult({self.output_dir}: {shown})"
 
 
 def _labels(scores: np.ndarray, multi_label: bool, thresholds: np.ndarray) -> np.ndarray:
@@ -202,17 +210,18 @@ def export_onnx(
         raise ConfigError(f"quantize must be 'int8' or None, got {quantize!r}")
     output_dir = _check_target(Path(output_dir), overwrite)
     source = os.fspath(model)
-    tokenizer, torch_model = _load(source, trust_remote_code)
+    with quiet():
+        tokenizer, torch_model = _load(source, trust_remote_code)
     output_dir.parent.mkdir(parents=True, exist_ok=True)
     for stale in output_dir.parent.glob(f".{output_dir.name}.*.tmp"):  # left by an export killed with SIGKILL
         shutil.rmtree(stale, ignore_errors=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{output_dir.name}.", suffix=".tmp", dir=output_dir.parent))
     try:
-        _export_fp32(torch_model, tokenizer, staging / ONNX_FILE, opset)
-        files = {"fp32": ONNX_FILE}
-        if quantize == "int8":
-            _quantize_int8(staging)
-            files["int8"] = ONNX_INT8_FILE
+        with quiet():  # torch's exporter logs its registrations and warns about its own internals
+            _export_fp32(torch_model, tokenizer, staging / ONNX_FILE, opset)
+            if quantize == "int8":
+                _quantize_int8(staging)
+        files = {"fp32": ONNX_FILE} | ({"int8": ONNX_INT8_FILE} if quantize == "int8" else {})
         torch_model.config.save_pretrained(staging)
         tokenizer.save_pretrained(staging)
         result = _measure(torch_model, tokenizer, staging, output_dir, files, check_sentences)

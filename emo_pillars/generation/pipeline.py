@@ -127,6 +127,13 @@ def _read_jsonl(path: Path) -> list[dict[str, Any]]:
         return [json.loads(line) for line in handle if line.strip()]
 
 
+def _pause(bar: Any) -> None:
+    """Stop a step bar's clock: draw it now, and let its next ``unpause`` restart the clock from this moment, so
+    the time it shows is that of its step's calls (what the summary table reports), not of the whole run."""
+    bar.refresh()
+    bar.last_print_t = bar._time()  # tqdm's clock (``unpause`` measures the pause from ``last_print_t``)
+
+
 @dataclass(repr=False)
 class GenerationResult:
     """What a run produced. The examples stay on disk; :attr:`context_less` and :attr:`contextual` read them.
@@ -385,6 +392,8 @@ class EmoPillarsGenerator:
         answers = [_cached_completion(cache.get(key), stats) for key in keys]
         todo = [i for i, a in enumerate(answers) if a is None]
         bar = self._bar(step, len(prompts), len(prompts) - len(todo))
+        if bar is not None:
+            bar.unpause()  # the clock of a step's bar runs only during the step's calls
         start = time.perf_counter()
         moved = [0]
 
@@ -411,6 +420,8 @@ class EmoPillarsGenerator:
                     bar.set_postfix(calls_s=f"{stats.calls / max(time.perf_counter() - start, 1e-9):.2f}")
         finally:
             stats.seconds += time.perf_counter() - start
+            if bar is not None:
+                _pause(bar)
         return answers
 
     def _ask(self, step: Step, prompts: list[ChatPrompt], progress: Callable[[int], None]) -> list[Completion]:
@@ -503,6 +514,7 @@ class EmoPillarsGenerator:
             return self._run(plots, output_dir)
         finally:
             for bar in self._bars.values():
+                bar.unpause()  # closed with the time of its step's calls, not the whole run's
                 bar.close()
             self._bars.clear()
             if lock is not None:

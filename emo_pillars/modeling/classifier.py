@@ -22,6 +22,7 @@ from ..taxonomy import (
     SENTIMENT_LABELS,
     label2id,
 )
+from ..utils.quiet import quiet
 from .card import MODEL_REF_PLACEHOLDER, write_model_card
 from .inputs import (
     CONTEXTUAL_FORMATS,
@@ -242,6 +243,8 @@ class EmoPillarsClassifier:
         # A local-looking path that does not exist, or an unreachable Hub: one line, before anything downloads.
         check_model_folder(source, trust_remote_code, weights=False, tokenizer=False, **hub)
         if backend == "onnx":
+            if labels is not None:
+                raise ConfigError("labels name a torch checkpoint's outputs; an ONNX export carries its own")
             classifier = cls._from_onnx(source, file_name, precision, device, trust_remote_code, hub, model_kwargs)
             classifier.long_inputs = long_inputs
             return classifier
@@ -268,6 +271,11 @@ class EmoPillarsClassifier:
         classifier = cls(model, tokenizer, device=device, long_inputs=long_inputs)
         if Path(source).is_dir():
             classifier.source_dir = Path(source)
+        logger.debug(
+            "loaded %s: %d labels (%s), %s input, max length %d%s", source, classifier.label_space.num_labels,
+            classifier.label_space.problem_type, classifier.input_format, classifier.max_length,
+            f", registry entry {entry.repo_id}" if entry is not None else "",
+        )  # fmt: skip
         return classifier
 
     @classmethod
@@ -433,6 +441,11 @@ class EmoPillarsClassifier:
         windows = check_long_inputs(long_inputs or self.long_inputs) == "window"
         if contexts is None and self.input_format in CONTEXTUAL_FORMATS:
             logger.warning("this model was trained on contextual input; predicting without contexts")
+        if contexts is not None and self.input_format == "context_less":
+            logger.warning(
+                "this model was trained without context: the context is ignored and each utterance scored alone"
+            )
+            contexts = characters = None
         template = self.input_template if contexts is not None else None
         text, text_pair = format_inputs(utterances, contexts, characters, template)
         probs: np.ndarray | None = None
@@ -613,7 +626,8 @@ class EmoPillarsClassifier:
                 shutil.copyfile(self.model.path, path / self.model.path.name)
             self.model.config.save_pretrained(path)
         else:
-            self.model.save_pretrained(path)
+            with quiet():
+                self.model.save_pretrained(path)
         self.tokenizer.save_pretrained(path)
         if self.card_data is not None:
             write_model_card(self.card_data, path)

@@ -33,6 +33,8 @@ from typing import Any
 
 from ..errors import ConfigError, InputError
 from ..utils.hub import hub_error, is_offline, looks_local, probe
+from ..utils.quiet import quiet
+from .onnx import ONNX_FILE, ONNX_INT8_FILE
 
 __all__ = [
     "check_model_folder",
@@ -56,6 +58,8 @@ PICKLE_WEIGHTS = (
 )
 #: Weight files that are safetensors (loaded).
 SAFETENSORS_WEIGHTS = ("model.safetensors", "model.safetensors.index.json", "adapter_model.safetensors")
+#: The files of an ONNX export (``emo-pillars export``), loaded with ``backend="onnx"``.
+ONNX_EXPORT_FILES = (ONNX_FILE, ONNX_INT8_FILE)
 _TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "vocab.json", "spiece.model", "sentencepiece.bpe.model")
 #: Hub ids already looked up in this process: (endpoint, id, revision) -> extra loading options.
 _HUB_CHECKED: dict[tuple[str, str, str | None], dict[str, Any]] = {}
@@ -169,6 +173,12 @@ def check_model_folder(
                     "save_pretrained(safe_serialization=True)",
                     path=folder,
                 )
+            if any((folder / name).is_file() for name in ONNX_EXPORT_FILES):
+                raise InputError(
+                    "an ONNX export, not a torch checkpoint: load it with backend='onnx' (emo-pillars predict "
+                    "--backend onnx)",
+                    path=folder,
+                )
             raise InputError("missing model.safetensors (no weights)", path=folder)
         _check_safetensors(folder, present[0])
     if tokenizer:
@@ -213,7 +223,8 @@ def load_config(source: str | os.PathLike, trust_remote_code: bool = False, **kw
     check_model_folder(source, trust_remote_code, weights=False, tokenizer=False, **_hub_args(kwargs))
     kwargs = {**_hub_options(source, kwargs), **kwargs}
     try:
-        return AutoConfig.from_pretrained(source, trust_remote_code=trust_remote_code, **kwargs)
+        with quiet():
+            return AutoConfig.from_pretrained(source, trust_remote_code=trust_remote_code, **kwargs)
     except (OSError, ValueError, KeyError) as error:
         raise _one_line(error, source, "config") from None
 
@@ -226,7 +237,8 @@ def load_tokenizer(source: str | os.PathLike, trust_remote_code: bool = False, *
     check_model_folder(source, trust_remote_code, weights=False, tokenizer=True, **_hub_args(kwargs))
     kwargs = {**_hub_options(source, kwargs), **kwargs}
     try:
-        return AutoTokenizer.from_pretrained(source, trust_remote_code=trust_remote_code, **kwargs)
+        with quiet():
+            return AutoTokenizer.from_pretrained(source, trust_remote_code=trust_remote_code, **kwargs)
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise _one_line(error, source, "tokenizer") from None
 
@@ -239,9 +251,10 @@ def load_model(source: str | os.PathLike, trust_remote_code: bool = False, **kwa
     check_model_folder(source, trust_remote_code, weights=True, tokenizer=False, **_hub_args(kwargs))
     kwargs = {**_hub_options(source, kwargs), **kwargs}
     try:
-        return AutoModelForSequenceClassification.from_pretrained(
-            source, trust_remote_code=trust_remote_code, use_safetensors=True, **kwargs
-        )
+        with quiet():  # no loading bar, and no load report for the new head a base encoder is expected to lack
+            return AutoModelForSequenceClassification.from_pretrained(
+                source, trust_remote_code=trust_remote_code, use_safetensors=True, **kwargs
+            )
     except (OSError, ValueError, KeyError, RuntimeError) as error:
         raise _one_line(error, source, "model") from None
 

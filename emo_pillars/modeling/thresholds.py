@@ -92,7 +92,7 @@ class ThresholdResult:
 
     global_threshold: float
     global_f1: float
-    per_label: list[float]
+    per_label: list[float] = field(repr=False)
     per_label_f1: float
     grid: list[float] = field(repr=False)
     macro_f1_curve: list[float] = field(repr=False)

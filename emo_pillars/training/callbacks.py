@@ -7,7 +7,7 @@ The card data and its renderer live in :mod:`emo_pillars.modeling.card` (the cla
 
 from __future__ import annotations
 
-from transformers import TrainerCallback
+from transformers import ProgressCallback, TrainerCallback
 
 from ..modeling.card import (
     CARD_HIDDEN,
@@ -23,6 +23,7 @@ from ..modeling.card import (
 from .args import our_fields
 
 __all__ = [
+    "StepProgressCallback",
     "ModelCardCallback",
     "EmoPillarsModelCardData",
     "load_model_card_template",
@@ -81,3 +82,14 @@ class ModelCardCallback(TrainerCallback):
         entry = self._entry({**logs, "step": state.global_step, "epoch": state.epoch})
         if entry:
             self.card_data.training_logs.append(entry)
+
+
+class StepProgressCallback(ProgressCallback):
+    """transformers' progress bar over training steps, and no bar per evaluation or prediction pass.
+
+    Threshold tuning and test scoring run short prediction passes; a bar each is noise beside the one unit of work a
+    user follows, the training steps. Logs and the step bar are as in :class:`transformers.ProgressCallback`.
+    """
+
+    def on_prediction_step(self, args, state, control, eval_dataloader=None, **kwargs):  # noqa: D102
+        return None

@@ -51,6 +51,12 @@ class TrainResult:
     repo_id: str | None = None
     url: str | None = None
 
+    def __repr__(self) -> str:
+        best = self.metrics.get("per_label") or self.metrics.get("argmax") or {}
+        score = f", test macro-F1 {best['macro_f1']:.4f}" if "macro_f1" in best else ""
+        pushed = f", pushed to {self.repo_id}" if self.repo_id else ""
+        return f"TrainResult({self.output_dir}{score}{pushed})"
+
 
 def train_main(  # noqa: PLR0913 - a public entry point: one keyword per command option
     dataset: Any,

@@ -17,7 +17,14 @@ from typing import Any
 
 import numpy as np
 import torch
-from transformers import DataCollatorWithPadding, PreTrainedModel, Trainer, TrainerCallback, set_seed
+from transformers import (
+    DataCollatorWithPadding,
+    PreTrainedModel,
+    ProgressCallback,
+    Trainer,
+    TrainerCallback,
+    set_seed,
+)
 from transformers.trainer_pt_utils import LengthGroupedSampler
 
 from ..data import load_emo_pillars
@@ -30,9 +37,10 @@ from ..modeling.metrics import f1_scores
 from ..modeling.thresholds import THRESHOLD_GRID, ThresholdResult, tune_thresholds
 from ..utils.hub import looks_local
 from ..utils.io import current_umask, replace_directory
+from ..utils.quiet import quiet
 from .args import EmoPillarsTrainingArguments
 from .averaging import WeightAveragingCallback
-from .callbacks import ModelCardCallback
+from .callbacks import ModelCardCallback, StepProgressCallback
 
 logger = logging.getLogger(__name__)
 
@@ -303,6 +311,8 @@ class EmoPillarsTrainer(Trainer):
                 callbacks=self._callbacks(callbacks, args),
                 **kwargs,
             )
+        if self.pop_callback(ProgressCallback) is not None:  # one bar, over the training steps
+            self.add_callback(StepProgressCallback)
         self.threshold_result: ThresholdResult | None = None
 
     # ----- setup -----------------------------------------------------------------------------------------------
@@ -553,9 +563,10 @@ class EmoPillarsTrainer(Trainer):
                 out["labels"] = targets[indices].tolist()
             return out
 
-        return dataset.map(
-            encode, batched=True, with_indices=True, remove_columns=dataset.column_names, desc="Tokenizing"
-        )
+        with quiet():  # a "Tokenizing" bar per split is noise beside the training bar
+            return dataset.map(
+                encode, batched=True, with_indices=True, remove_columns=dataset.column_names, desc="Tokenizing"
+            )
 
     # ----- optimisation ----------------------------------------------------------------------------------------
     def _get_train_sampler(self, train_dataset: Any = None) -> Any:
@@ -815,7 +826,8 @@ class EmoPillarsTrainer(Trainer):
 
     def _save(self, output_dir: str | None = None, state_dict: dict | None = None) -> None:
         output_dir = output_dir if output_dir is not None else self.args.output_dir
-        super()._save(output_dir, state_dict=state_dict)
+        with quiet():  # no "Writing model shards" bar per checkpoint
+            super()._save(output_dir, state_dict=state_dict)
         # Trainer pickles the arguments; a saved folder holds no pickle: the same values as JSON instead.
         Path(output_dir, "training_args.bin").unlink(missing_ok=True)
         if self.args.should_save:

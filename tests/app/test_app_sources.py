@@ -12,7 +12,7 @@ import pytest
 
 from emo_pillars.app.sources import resolve_source
 from emo_pillars.errors import HubError, InputError
-from emo_pillars.utils.hub import looks_local
+from emo_pillars.utils.hub import PACKAGED_MODEL_HINT, looks_local
 
 
 @pytest.mark.parametrize(
@@ -41,7 +41,9 @@ def test_offline_hub_id_fails_in_one_line_without_waiting():
     with pytest.raises(HubError) as error:
         resolve_source("someone/not-cached", "model")
     assert time.perf_counter() - start < 1.0
-    assert str(error.value) == "someone/not-cached: HF_HUB_OFFLINE=1 and this model is not in the local cache"
+    assert str(error.value) == (
+        "someone/not-cached: HF_HUB_OFFLINE=1 and this model is not in the local cache" + PACKAGED_MODEL_HINT
+    )
 
 
 def _run_cli(args, env_extra, timeout=120):

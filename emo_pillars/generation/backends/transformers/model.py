@@ -6,7 +6,6 @@ the backend's description and cache identity).
 from __future__ import annotations
 
 import atexit
-import contextlib
 import gc
 import hashlib
 import logging
@@ -17,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from ....errors import BackendError, ConfigError
 from ....utils.hub import looks_local
+from ....utils.quiet import quiet
 
 if TYPE_CHECKING:
     import torch
@@ -102,8 +102,8 @@ class TransformersBackendConfig:
         ignore_eos: Always generate exactly ``max_new_tokens`` tokens (end-of-sequence tokens are suppressed). For
             benchmarks that need fixed reply lengths; replies then end with ``finish_reason="length"``. For free
             prompts: a constrained row whose grammar is complete is decoded freely from then on.
-        show_progress: Show the weight-loading and conversion bars of ``transformers`` (``False``: quiet, for
-            ``--quiet``; warnings below errors are silenced while loading too).
+        show_progress: ``True``: loading is quiet unless the library is verbose (``--verbose``), when the
+            weight-loading and conversion bars of ``transformers`` show; ``False``: quiet even then.
 
     Examples:
         >>> from emo_pillars.generation.backends import TransformersBackendConfig
@@ -243,28 +243,11 @@ class ModelLoading:
         cfg = self.config
         return cfg.model + (f" (gguf_file={cfg.gguf_file!r})" if cfg.gguf_file else "")
 
-    @contextlib.contextmanager
-    def _quiet(self):
-        """With ``show_progress=False``: no transformers progress bars and only its errors while loading.
-
-        The GGUF conversion bar is a bare ``tqdm`` that no transformers switch reaches, so ``sys.stderr`` is sent to
-        ``os.devnull`` while loading (failures still surface: they are exceptions, and logging handlers keep their
-        own stream)."""
-        if self.config.show_progress:
-            yield
-            return
-        from transformers.utils import logging as hf_logging
-
-        bars, verbosity = hf_logging.is_progress_bar_enabled(), hf_logging.get_verbosity()
-        hf_logging.disable_progress_bar()
-        hf_logging.set_verbosity_error()
-        try:
-            with open(os.devnull, "w") as sink, contextlib.redirect_stderr(sink):
-                yield
-        finally:
-            hf_logging.set_verbosity(verbosity)
-            if bars:
-                hf_logging.enable_progress_bar()
+    def _quiet(self) -> Any:
+        """Loading is quiet unless the library is verbose (:mod:`emo_pillars.utils.quiet`): no transformers bars or
+        load report, and no GGUF conversion bar, a bare ``tqdm`` that no switch reaches (``sys.stderr`` goes to
+        ``os.devnull`` while loading; failures still surface as exceptions)."""
+        return quiet(stderr=True, always=not self.config.show_progress)
 
     def _load_tokenizer(self):
         """The tokenizer, loaded once (left padding, a pad token, the chat template checked)."""
