@@ -25,6 +25,7 @@ _LAZY: dict[str, str] = {
     "load_emo_pillars": ".data.load",
     # The dataset commands, resolved through emo_pillars.data (its own lazy table names their modules).
     "build_repository": ".data",
+    "merge_shards": ".data",
     "push_repository": ".data",
     "EmoPillarsClassifier": ".modeling.classifier",
     "EmoPillarsTrainer": ".training.trainer",

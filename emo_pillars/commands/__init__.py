@@ -10,6 +10,7 @@ datasets, gradio) are imported inside ``run``, so ``emo-pillars --help`` starts 
 COMMANDS = (
     "demo",
     "generate",
+    "merge",
     "build_dataset",
     "push_dataset",
     "train",

@@ -2,6 +2,7 @@
 
 Examples:
     $ emo-pillars build-dataset --generated outputs/run1 --output dataset_builders/emo_pillars
+    $ emo-pillars build-dataset --generated outputs/shard0 outputs/shard1 --output dataset_builders/emo_pillars
 """
 
 from __future__ import annotations
@@ -36,9 +37,11 @@ def register_subcommand(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--generated",
         required=True,
+        nargs="+",
         metavar="DIR",
         help="Generator output folder (context_less.jsonl, contextual.jsonl, run.json), or the published "
-        "layout (context-less/{train,dev,test}.jsonl).",
+        "layout (context-less/{train,dev,test}.jsonl); or every shard's folder of a sharded generate, merged as "
+        "emo-pillars merge does.",
     )
     p.add_argument(
         "--output",
@@ -108,7 +111,11 @@ def check_options(args: argparse.Namespace) -> None:
     """Refuse what the build cannot honour and warn about options that change nothing, before anything loads."""
 
     check_output_folder(args.output)
-    layout = detect_layout(args.generated) if Path(args.generated).is_dir() else None
+    first = args.generated[0]
+    if len(args.generated) > 1:
+        layout = "generated"  # only generator output folders merge; build_repository checks each
+    else:
+        layout = detect_layout(first) if Path(first).is_dir() else None
     published = layout in ("published", "derived")  # both keep their own split files unless --resplit
     if args.resplit and not published:
         warn(NAME, "--resplit changes nothing here: generator output is always split by plot")
@@ -141,7 +148,7 @@ def run(args: argparse.Namespace) -> int:
     if args.contextual_splits is not None:
         ratios["contextual"] = args.contextual_splits
     result = build_repository(
-        args.generated,
+        args.generated[0] if len(args.generated) == 1 else args.generated,
         args.output,
         configs=args.configs,
         split_ratios=ratios or None,

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError
+from ..errors import ConfigError, InputError
 from ..generation import EmoPillarsGenerator, GenerationConfig
 from ..generation.config import parse_token_budgets
 from .checks import check_output_folder, positive_int, refuse_without
@@ -33,7 +34,7 @@ def _corpus_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-characters", type=positive_int, default=None, metavar="N",
                    help="Keep at most N characters a plot.")  # fmt: skip
     p.add_argument("--shard", default=None, metavar="I/N", help="Make shard I of N of the narratives (0-based), "
-                   "one per machine; the shards' JSONL files concatenate without id clashes.")  # fmt: skip
+                   "one per machine; join the shards with emo-pillars merge.")  # fmt: skip
     p.add_argument("--chunk-size", type=positive_int, default=16, metavar="N", help="Plots that flow through all "
                    "stages together; each finished chunk's examples are appended to the output files (16).")  # fmt: skip
     p.add_argument("--max-plot-tokens", type=positive_int, default=2048, metavar="N", help="Cut longer synopses to "
@@ -54,9 +55,12 @@ def _model_options(p: argparse.ArgumentParser) -> None:
     local.add_argument("--no-prefix-cache", action="store_true", help="Encode every prompt in full instead of "
                        "reusing the key/value cache of shared prompt prefixes.")  # fmt: skip
     server = p.add_argument_group("OpenAI-compatible servers (with --server-url)")
-    server.add_argument("--server-url", default=None, metavar="URL", help="OpenAI-compatible server (vLLM, "
-                        "SGLang, TGI, transformers serve) to use instead of a local model.")  # fmt: skip
-    server.add_argument("--max-concurrency", type=positive_int, default=None, help="Concurrent requests (8).")
+    server.add_argument("--server-url", default=None, action="append", metavar="URL_OR_FILE", help="OpenAI-"
+                        "compatible server (vLLM, SGLang, TGI, transformers serve) to use instead of a local model. "
+                        "Repeat it, or give a file with one URL per line, for one run over several servers: each "
+                        "plot's calls go to one server, and a server that fails is left out.")  # fmt: skip
+    server.add_argument("--max-concurrency", type=positive_int, default=None,
+                        help="Concurrent requests per server (8).")  # fmt: skip
     server.add_argument("--server-prefill", action="store_true", help="The server continues a final assistant "
                         "message (vLLM, SGLang); otherwise the reply's start is asked for in the prompt.")  # fmt: skip
     server.add_argument("--structured-outputs", default=None, choices=["auto", "on", "off"], help="Send each "
@@ -102,6 +106,35 @@ def check_options(args: argparse.Namespace) -> None:
         "--no-rewriting": args.no_rewriting,
     } if not args.contextual else {})  # fmt: skip
     refuse_without("--label-mode score", {"--no-calibration": args.no_calibration and args.label_mode != "score"})
+
+
+def server_urls(values: list[str] | None) -> list[str] | None:
+    """The servers ``--server-url`` names: URLs, and files of URLs (one per line; blank lines and ``#`` comments
+    are skipped). A file's line that is not a URL is refused with its file and line.
+
+    Examples:
+        >>> server_urls(["http://a:8000", "http://b:8000"])
+        ['http://a:8000', 'http://b:8000']
+    """
+    if not values:
+        return None
+    urls: list[str] = []
+    for value in values:
+        if value.startswith(("http://", "https://")):
+            urls.append(value)
+            continue
+        path = Path(value)
+        if not path.is_file():
+            raise ConfigError(f"--server-url {value!r} is neither an http(s) URL nor a file of URLs")
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            line = line.split("#", 1)[0].strip()
+            if line and not line.startswith(("http://", "https://")):
+                raise InputError(f"not an http(s) URL: {line!r}", path=path, line=number)
+            if line:
+                urls.append(line)
+    if not urls:
+        raise ConfigError("--server-url names no server")
+    return urls
 
 
 def _shard(text: str | None) -> tuple[int, int]:
@@ -151,10 +184,15 @@ def run(args: argparse.Namespace) -> int:
 
     check_options(args)
     config = _config(args)
+    urls = server_urls(args.server_url)
     generator = EmoPillarsGenerator(
-        args.model, config, server_url=args.server_url, show_progress=not args.quiet, **_backend_options(args)
+        args.model, config, server_url=urls, show_progress=not args.quiet, **_backend_options(args)
     )
-    result = generator.run(args.narratives, args.output, text_column=args.text_column)
+    try:
+        result = generator.run(args.narratives, args.output, text_column=args.text_column)
+    finally:
+        if urls:  # the server connections, also when the run stops (a local model's ranks close on their own)
+            generator.backend.close()
     if generator.backend.is_main_process:
         print(result.summary())
         if result.problem:

@@ -18,6 +18,8 @@ _LAZY = {
     "build_repository": ".repository",
     "verify_repository": ".repository",
     "BuildResult": ".repository",
+    "merge_shards": ".merge",
+    "MergeResult": ".merge",
     "push_repository": ".hub",
     "read_config": ".tables",
     "ConfigTables": ".tables",

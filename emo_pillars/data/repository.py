@@ -46,7 +46,7 @@ from typing import Any
 
 from ..errors import ConfigError, InputError
 from ..narratives import demo_corpus, load_narratives
-from ..utils.io import current_umask, replace_directory
+from ..utils.io import current_umask, pid_alive, replace_directory
 from .card import (
     BUNDLED_LICENCE,
     LABEL_CHART,
@@ -58,6 +58,7 @@ from .card import (
     write_label_chart,
 )
 from .features import CONFIG_NAMES, SPLITS, get_features
+from .merge import merge_shards
 from .quality import QualityReport, ReferenceModel, measure, write_length_chart
 from .sources import SourceReport, detect_layout
 from .tables import ConfigTables, read_source
@@ -298,16 +299,6 @@ def _load_and_compare(root: Path, stated: dict[str, dict[str, int]]) -> None:
 # --------------------------------------------------------------------------------------------------------------------
 # Swapping folders
 # --------------------------------------------------------------------------------------------------------------------
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _siblings(output: Path, kind: str) -> list[tuple[Path, int]]:
     found = []
     for path in output.parent.glob(f".{output.name}.{kind}-*"):
@@ -322,7 +313,7 @@ def recover_interrupted_swap(output: str | os.PathLike) -> None:
     output = Path(output)
     if not output.parent.is_dir():
         return
-    olds = [(p, pid) for p, pid in _siblings(output, "old") if not _pid_alive(pid)]
+    olds = [(p, pid) for p, pid in _siblings(output, "old") if not pid_alive(pid)]
     if olds and not output.exists():
         newest = max(olds, key=lambda item: item[0].stat().st_mtime)[0]
         os.rename(newest, output)
@@ -331,7 +322,7 @@ def recover_interrupted_swap(output: str | os.PathLike) -> None:
     for path, _ in olds:
         shutil.rmtree(path, ignore_errors=True)
     for path, pid in _siblings(output, "build"):
-        if not _pid_alive(pid):
+        if not pid_alive(pid):
             shutil.rmtree(path, ignore_errors=True)
 
 
@@ -376,7 +367,7 @@ def _write_shards(table: Any, folder: Path, split: str, max_shard_bytes: int) ->
 
 
 def build_repository(  # noqa: PLR0913 - a public entry point: one keyword per command option
-    source: str | os.PathLike,
+    source: str | os.PathLike | Sequence[str | os.PathLike],
     output_dir: str | os.PathLike,
     *,
     configs: Sequence[str] | None = None,
@@ -396,7 +387,10 @@ def build_repository(  # noqa: PLR0913 - a public entry point: one keyword per c
 
     Args:
         source: Generator output folder (``context_less.jsonl``, ``contextual.jsonl``, ``run.json``) or the
-            published layout (``context-less/{train,dev,test}.jsonl``; context-less only).
+            published layout (``context-less/{train,dev,test}.jsonl``; context-less only); or a list of the output
+            folders of a sharded run (``generate --shard I/N``), checked and merged as
+            :func:`~emo_pillars.data.merge.merge_shards` does (every shard is needed) into a temporary folder
+            beside ``output_dir`` that is removed once read.
         output_dir: The repository folder: new, empty, or an earlier build (replaced as a whole, atomically).
         configs: Configs to build; default: every config whose input file exists.
         split_ratios: Train/validation/test fractions (of plots), one triple for all configs or a mapping per config;
@@ -421,22 +415,22 @@ def build_repository(  # noqa: PLR0913 - a public entry point: one keyword per c
     Raises:
         InputError: For a malformed or empty input, or an ``output_dir`` that is a file or someone else's folder;
             nothing is written then.
-        ConfigError: For an unknown config, bad split ratios or a non-positive ``sample_size``.
+        ConfigError: For an unknown config, bad split ratios, a non-positive ``sample_size``, or folders that are
+            not the distinct shards of one run (:func:`~emo_pillars.data.merge.check_shards`).
     """
     if isinstance(sample_size, bool) or not isinstance(sample_size, int) or sample_size <= 0:
         raise ConfigError(f"the similarity sample must be a positive number of utterances, got {sample_size!r}")
-    source, output = Path(source), Path(output_dir)
-    if not source.exists():
-        raise InputError("no such folder", path=source)
+    output = Path(output_dir)
     recover_interrupted_swap(output)
     _check_output(output)
-    layout = detect_layout(source)
-    run_info = _read_run_info(source / "run.json")
 
     # 1. Read and validate everything before anything is written.
-    tables: dict[str, ConfigTables] = read_source(
-        source, configs, split_ratios=split_ratios, seed=seed, skip_invalid=skip_invalid, resplit=resplit
-    )
+    with _one_folder(source, output, narratives) as folder:
+        layout = detect_layout(folder)
+        run_info = _read_run_info(folder / "run.json")
+        tables: dict[str, ConfigTables] = read_source(
+            folder, configs, split_ratios=split_ratios, seed=seed, skip_invalid=skip_invalid, resplit=resplit
+        )
     plot_ids = {p for t in tables.values() for p in t.combined()["plot_id"].unique().to_pylist()}
     corpus, synopses = describe_corpus(layout, plot_ids, narratives)
     result = BuildResult(output_dir=output, run_info=run_info, corpus=corpus, repo_id=repo_id)
@@ -461,6 +455,32 @@ def build_repository(  # noqa: PLR0913 - a public entry point: one keyword per c
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return result
+
+
+@contextlib.contextmanager
+def _one_folder(
+    source: str | os.PathLike | Sequence[str | os.PathLike], output: Path, narratives: str | os.PathLike | None
+) -> Iterator[Path]:
+    """The folder to read: ``source`` itself, or the shards' folders merged into a temporary sibling of ``output``
+    (named like a build's, so a killed build's is removed by the next one), removed once the rows are read."""
+    folders = [Path(source)] if isinstance(source, str | os.PathLike) else [Path(s) for s in source]
+    if not folders:
+        raise ConfigError("no input folder to build from")
+    if len(folders) == 1:
+        if not folders[0].exists():
+            raise InputError("no such folder", path=folders[0])
+        yield folders[0]
+        return
+    output.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{output.name}.build-{os.getpid()}-", dir=output.parent))
+    try:
+        merged = merge_shards(folders, tmp / "generated", narratives=narratives)
+        try:
+            yield merged.output_dir
+        except InputError as err:  # a bad row: name the shard's file and line, not the temporary copy
+            raise merged.locate(err) from None
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _read_run_info(path: Path) -> dict[str, Any]:

@@ -19,15 +19,13 @@ Examples:
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 from ..errors import InputError
 from ..modeling.classifier import EmoPillarsClassifier
 from ..modeling.published import published_model
-from ..utils.io import atomic_write_text, current_umask, replace_directory
+from ..utils.io import atomic_write_text, staged_folder
 
 __all__ = ["import_model"]
 
@@ -67,16 +65,9 @@ def import_model(
     classifier = EmoPillarsClassifier.from_pretrained(
         source, revision=revision, token=token, device="cpu", trust_remote_code=trust_remote_code, labels=labels
     )
-    output_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{output_dir.name}.", suffix=".tmp", dir=output_dir.parent))
-    try:
+    with staged_folder(output_dir) as staging:
         classifier.save_pretrained(staging)
         atomic_write_text(staging / "README.md", _card(os.fspath(source), classifier))
-        os.chmod(staging, 0o777 & ~current_umask())  # mkdtemp makes 0700; the folder follows the user's umask
-        replace_directory(staging, output_dir)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return output_dir
 
 

@@ -31,7 +31,6 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,7 +40,7 @@ import numpy as np
 
 from ..errors import ConfigError, InputError
 from ..modeling.onnx import ONNX_FILE, ONNX_INT8_FILE, OnnxModel, scores_from_logits
-from ..utils.io import atomic_write_json, current_umask, replace_directory
+from ..utils.io import atomic_write_json, staged_folder
 from ..utils.quiet import quiet
 
 __all__ = ["ExportResult", "export_onnx", "CHECK_SENTENCES"]
@@ -215,8 +214,7 @@ def export_onnx(
     output_dir.parent.mkdir(parents=True, exist_ok=True)
     for stale in output_dir.parent.glob(f".{output_dir.name}.*.tmp"):  # left by an export killed with SIGKILL
         shutil.rmtree(stale, ignore_errors=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{output_dir.name}.", suffix=".tmp", dir=output_dir.parent))
-    try:
+    with staged_folder(output_dir) as staging:
         with quiet():  # torch's exporter logs its registrations and warns about its own internals
             _export_fp32(torch_model, tokenizer, staging / ONNX_FILE, opset)
             if quantize == "int8":
@@ -231,11 +229,6 @@ def export_onnx(
         (staging / "README.md").write_text(
             text.rstrip("\n") + "\n\n" + _card_section(result, source), encoding="utf-8"
         )
-        os.chmod(staging, 0o777 & ~current_umask())  # mkdtemp makes 0700; the folder follows the user's umask
-        replace_directory(staging, output_dir)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return result
 
 

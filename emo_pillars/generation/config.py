@@ -75,8 +75,8 @@ class GenerationConfig:
         max_characters: Keep at most this many characters per plot (``None``: all listed).
         num_shards: Split the narratives into this many shards, one per machine or server (after ``max_plots``).
         shard_index: The shard this run makes (``0 <= shard_index < num_shards``): narratives at positions
-            ``shard_index``, ``shard_index + num_shards``, ... Plot and example ids are those of the whole corpus,
-            so the shards' ``context_less.jsonl`` and ``contextual.jsonl`` concatenate without clashes.
+            ``shard_index``, ``shard_index + num_shards``, ... Plot and example ids are those of the whole corpus;
+            ``emo-pillars merge`` (:func:`emo_pillars.merge_shards`) joins the shards' folders.
         n_emotional: Emotional utterances asked per character (the paper: 8).
         n_neutral: Neutral utterances asked per character (the paper: 2).
         top_k_labels: Emotions asked for in the soft-label stage (the paper: 5).

@@ -26,7 +26,7 @@ import os
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -238,7 +238,7 @@ def default_model() -> tuple[str, str | None] | None:
 def resolve_backend(
     model: LLMBackend | str | os.PathLike | None = None,
     *,
-    server_url: str | None = None,
+    server_url: str | Sequence[str] | None = None,
     **backend_kwargs: Any,
 ) -> LLMBackend:
     """Turn what the user gave into a backend.
@@ -246,7 +246,8 @@ def resolve_backend(
     Args:
         model: A backend (returned as is), a Hub id, a model folder, a ``.gguf`` file, or ``None`` for the
             packaged SmolLM2 (or, with ``server_url``, the server's model name).
-        server_url: Base URL of an OpenAI-compatible server (vLLM, SGLang, TGI, ``transformers serve``).
+        server_url: Base URL of an OpenAI-compatible server (vLLM, SGLang, TGI, ``transformers serve``), or a list
+            of them: one run over several servers (each plot's calls on one server).
         **backend_kwargs: Options of the chosen backend's config.
     """
     if isinstance(model, LLMBackend):
@@ -328,7 +329,7 @@ class EmoPillarsGenerator:
             or ``None`` for the packaged SmolLM2.
         config: A :class:`GenerationConfig` (the paper's defaults when ``None``).
         steps: The steps to run (default: :func:`~emo_pillars.generation.stages.default_steps` of ``config``).
-        server_url: Use an OpenAI-compatible server at this URL (``backend`` is then the model name).
+        server_url: Use an OpenAI-compatible server at this URL, or several (``backend`` is then the model name).
         show_progress: Show a tqdm bar per step, moving per finished call.
         **backend_kwargs: Passed to the backend's config when the backend is built here.
 
@@ -356,7 +357,7 @@ class EmoPillarsGenerator:
         config: GenerationConfig | None = None,
         *,
         steps: Sequence[Step] | None = None,
-        server_url: str | None = None,
+        server_url: str | Sequence[str] | None = None,
         show_progress: bool = True,
         **backend_kwargs: Any,
     ):
@@ -403,8 +404,9 @@ class EmoPillarsGenerator:
                 bar.update(n)
 
         try:
-            for lo in range(0, len(todo), cfg.batch_size):
-                batch = todo[lo : lo + cfg.batch_size]
+            size = max(cfg.batch_size, self.backend.preferred_batch_size)
+            for lo in range(0, len(todo), size):
+                batch = todo[lo : lo + size]
                 moved[0] = 0
                 completions = self._ask(step, [prompts[i] for i in batch], progress)
                 fresh = []
@@ -451,7 +453,8 @@ class EmoPillarsGenerator:
             prompts: list[ChatPrompt | None] = [None] * len(rows)
             answers: list[Completion | None] = [None] * len(rows)
         else:
-            prompts = [step.format_input(row) for row in rows]
+            # The plot routes the call: a fleet of servers answers one plot's calls on one server (its prefix cache).
+            prompts = [replace(step.format_input(row), route=str(row.get("plot_id", ""))) for row in rows]
             answers = self._call(step, prompts, cache, stats)
         out: list[dict[str, Any]] = []
         for row, prompt, answer in zip(rows, prompts, answers):

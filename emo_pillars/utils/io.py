@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -177,6 +179,43 @@ class OutputLock:
 
     def __exit__(self, *exc) -> None:
         self.release()
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this id runs (on this machine): the owner of a staging folder, a lock.
+
+    Examples:
+        >>> pid_alive(os.getpid())
+        True
+    """
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@contextmanager
+def staged_folder(target: str | os.PathLike) -> Iterator[Path]:
+    """A temporary sibling of ``target`` to fill; when the block ends it replaces ``target`` whole
+    (:func:`replace_directory`, with the user's umask), and on any failure it is removed, ``target`` untouched.
+
+    Examples:
+        >>> with staged_folder("out/model") as staging:  # doctest: +SKIP
+        ...     (staging / "config.json").write_text("{}")
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    try:
+        yield staging
+        os.chmod(staging, 0o777 & ~current_umask())  # mkdtemp makes 0700; the folder follows the user's umask
+        replace_directory(staging, target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
 
 
 def check_output_folder(path: str | os.PathLike, option: str = "--output") -> Path:

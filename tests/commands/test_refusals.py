@@ -51,6 +51,7 @@ def test_an_output_that_names_an_existing_file_is_refused(capsys, a_file, genera
     for argv in (
         ["generate", *out],
         ["build-dataset", "--generated", str(generated), *out],
+        ["merge", str(generated), *out],
         ["train", "--dataset", str(generated), "--model", "org/model", "--output_dir", str(a_file)],
         ["finetune", "--task", "isear", "--data", str(tmp_path), "--model", "org/model", *out],
         ["export", "--model", "org/model", *out],

@@ -145,17 +145,16 @@ def test_fields_the_server_rejects_give_error_replies_with_a_hint(serve_url, tin
 # ---------------------------------------------------------------------------------------------- no server
 
 
-def test_closed_port_gives_error_replies_after_retries_and_load_fails():
+def test_closed_port_stops_the_run_in_one_line_after_retries_and_load_fails():
     url = f"http://127.0.0.1:{free_port()}"
     backend = OpenAICompatibleBackend(url, model="m", max_retries=2, max_concurrency=3)
     start = time.monotonic()
-    replies = backend.generate([ChatPrompt.from_user(f"q{i}") for i in range(4)], max_new_tokens=4)
+    with pytest.raises(BackendError) as error:
+        backend.generate([ChatPrompt.from_user(f"q{i}") for i in range(4)], max_new_tokens=4)
     assert time.monotonic() - start < 10
-    assert [r.finish_reason for r in replies] == ["error"] * 4
-    for reply in replies:
-        assert "ConnectError" in reply.error
-        assert "after 3 attempts" in reply.error
-        assert reply.text == ""
+    message = str(error.value)
+    assert "\n" not in message and f"127.0.0.1:{url.rsplit(':', 1)[1]}" in message and "cannot reach" in message
+    assert "run the same command again to resume" in message
     with pytest.raises(BackendError, match=f"127.0.0.1:{url.rsplit(':', 1)[1]}"):
         backend.load()
     backend.close()

@@ -249,29 +249,36 @@ def test_push_to_hub(tmp_path):
     assert any(name.startswith("context_less/") and name.endswith(".parquet") for name in files)
 
 
-def _readme_shard_lines() -> str:
+def _guide_merge_line() -> str:
     text = (REPO / "docs" / "guide" / "generating.md").read_text(encoding="utf-8")
-    start = text.index("mkdir -p outputs/all")
-    end = text.index("emo-pillars build-dataset --generated outputs/all")
-    return text[start:end]
+    start = text.index("emo-pillars merge --narratives plots.txt")
+    return text[start : text.index("\n", start)].split("#")[0]
 
 
 @pytest.mark.parametrize("contextual", [False, True])
 def test_the_guide_shard_recipe_works_as_written(tmp_path, contextual):
-    """The user guide's lines that join the shards, run as written, with and without --contextual."""
-    config = {"max_plots": 4, "contextual": contextual, "contextual_fraction": 1.0, "num_shards": 2}
+    """The user guide's line that joins the shards, run as written, with and without --contextual: the merged files
+    equal an unsharded run's."""
+    from emo_pillars.narratives import load_narratives
+
+    plots = [p.text for p in load_narratives(None)][:4]
+    (tmp_path / "plots.txt").write_text("\n<EOS>\n".join(plots) + "\n", encoding="utf-8")
+    config = {"contextual": contextual, "contextual_fraction": 1.0}
     for index in range(2):
         generator = EmoPillarsGenerator(
-            scripted_teacher(), GenerationConfig(**config, shard_index=index), show_progress=False
+            scripted_teacher(), GenerationConfig(**config, num_shards=2, shard_index=index), show_progress=False
         )
-        generator.run(None, tmp_path / "outputs" / f"shard{index}")
-    run = subprocess.run(["bash", "-e", "-c", _readme_shard_lines()], cwd=tmp_path, capture_output=True, text=True)
+        generator.run(tmp_path / "plots.txt", tmp_path / "outputs" / f"shard{index}")
+    EmoPillarsGenerator(scripted_teacher(), GenerationConfig(**config), show_progress=False).run(
+        tmp_path / "plots.txt", tmp_path / "whole"
+    )
+    line = _guide_merge_line().replace("emo-pillars", f"{sys.executable} -m emo_pillars", 1)
+    run = subprocess.run(["bash", "-e", "-c", line], cwd=tmp_path, capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
     joined = tmp_path / "outputs" / "all"
-    shards = [tmp_path / "outputs" / f"shard{i}" for i in range(2)]
-    assert _lines(joined / CONTEXT_LESS_FILE) == sum((_lines(s / CONTEXT_LESS_FILE) for s in shards), [])
+    assert _lines(joined / CONTEXT_LESS_FILE) == _lines(tmp_path / "whole" / CONTEXT_LESS_FILE)
     assert (joined / CONTEXTUAL_FILE).exists() == contextual
-    if not contextual:  # the case that failed: no contextual.jsonl to cat, then an empty contextual config
+    if not contextual:  # no contextual.jsonl to join: the build must still make the context-less config
         from emo_pillars.commands.cli import main
 
         assert main(["build-dataset", "--generated", str(joined), "--output", str(tmp_path / "repo")]) == 0

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from ...errors import ConfigError
@@ -37,11 +37,14 @@ class ChatPrompt:
             (:attr:`Completion.text`) holds only the continuation, without the prefill.
         constraint: The shape the reply (after the prefill) must have, enforced while decoding by backends
             that can (:mod:`~emo_pillars.generation.constraints`); ``None`` for free generation.
+        route: What the call belongs to (the plot id): a fleet of servers sends the calls of one route to one
+            server. Not part of the prompt, of its cache key or of its equality.
     """
 
     messages: tuple[tuple[str, str], ...]
     prefill: str = ""
     constraint: Constraint | None = None
+    route: str = field(default="", compare=False)
 
     @classmethod
     def from_user(cls, user: str, system: str | None = None, prefill: str = "") -> ChatPrompt:
@@ -123,6 +126,12 @@ class LLMBackend(abc.ABC):
     #: Called with the number of prompts just finished, as they finish (the pipeline sets it to move its progress
     #: bar per call); backends that cannot report progress leave it uncalled.
     progress_callback: Callable[[int], None] | None = None
+
+    @property
+    def preferred_batch_size(self) -> int:
+        """The fewest prompts to hand over at once to keep the backend busy (the pipeline's batches are at least
+        this large); 1 for backends that batch on their own terms."""
+        return 1
 
     @property
     @abc.abstractmethod

@@ -1,16 +1,22 @@
 """Generation through an OpenAI-compatible chat server: vLLM, SGLang, TGI, ``transformers serve``, ...
 
-Requests go through the maintained ``openai`` client (``pip install 'emo-pillars[server]'``), several at a time
-from a bounded thread pool (the client is thread-safe and keeps one connection pool). Retries of transient failures
-(connection errors, timeouts, 408, 409, 429, 5xx, honouring ``Retry-After``) are the client's own ``max_retries``
-with its exponential back-off; a prompt that still fails comes back as ``Completion(finish_reason="error")`` so one
-bad call never stops a run.
+Requests are plain JSON ``POST``s of the OpenAI chat-completions API through aiohttp (``pip install
+'emo-pillars[server]'``; :mod:`.http` says why not the ``openai`` client): one asyncio event loop in one background
+thread holds every request in flight (thousands, with no thread per request), at most ``max_concurrency`` per
+server. Transient failures (connection errors, timeouts, 408, 409, 429, 5xx) are retried ``max_retries`` times with
+exponential back-off, honouring ``Retry-After``. A call the server answered with an error still comes back as
+``Completion(finish_reason="error")``, so one bad call never stops a run.
 
-Why ``openai`` and not ``huggingface_hub.InferenceClient(base_url=...)``: both are maintained and installed
-already; ``openai`` takes arbitrary extra request fields (``extra_body``), which the structured-output parameters of
-vLLM and SGLang and the prefill extension need, retries on its own, and reports ``usage`` and ``finish_reason`` as
-typed fields. ``InferenceClient.chat_completion`` has a fixed argument list (``extra_body`` only in recent
-versions) and no retries.
+**Several servers, one run.** ``base_url`` may list several servers (vLLM replicas). Every call of one plot goes to
+one server (:mod:`.routing`: chosen on the plot's first call, the least-loaded server in the plot id's rendezvous
+order), so the plot's prompt prefix stays cached there. A server that cannot be reached is taken out and its calls, in flight or not, go to the others; it is probed
+again later. When no server is left the run stops with one :class:`~emo_pillars.errors.BackendError` line, and a
+re-run resumes from the reply cache. Replies do not depend on which server gave them (the cache key leaves the
+address out), so with a greedy teacher the output is the same as with one server. ``describe()`` (``run.json``)
+records the calls each server answered.
+
+The request body is the OpenAI schema plus the extra fields vLLM and SGLang read (structured outputs, the prefill
+extension, ``repetition_penalty``); :meth:`OpenAICompatibleBackend.request_body` builds it in one place.
 
 Constrained decoding: a prompt's constraint (a regex over the reply after the prefill) is sent as the
 structured-output parameters servers document -- vLLM >= 0.10 ``"structured_outputs": {"regex": ...}``
@@ -25,18 +31,23 @@ The API key is read from the config or from ``EMO_PILLARS_API_KEY`` / ``OPENAI_A
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
+import json
 import logging
 import os
+import queue
 import re
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from emo_pillars.errors import BackendError, ConfigError
 
 from .base import ChatPrompt, Completion, DecodingConfig, LLMBackend
+from .http import CallError, Unreachable, new_session, request_json
+from .routing import Router, ServerState
 
 __all__ = ["OpenAICompatibleBackend", "OpenAICompatibleConfig"]
 
@@ -61,11 +72,11 @@ class OpenAICompatibleConfig:
 
     Args:
         base_url: Server root, with or without the trailing ``/v1`` (``http://localhost:8000`` or
-            ``http://localhost:8000/v1``).
+            ``http://localhost:8000/v1``), or a list of them: one run over several servers.
         model: The model name the server expects in requests.
         api_key: Bearer token; defaults to ``$EMO_PILLARS_API_KEY``, then ``$OPENAI_API_KEY``. Never shown in
             ``repr`` or :meth:`OpenAICompatibleBackend.describe`.
-        max_concurrency: Requests in flight at once.
+        max_concurrency: Requests in flight at once, per server.
         timeout_s: Timeout of one request, in seconds.
         max_retries: Retries of a request after its first failure (the ``openai`` client's own retries:
             connection errors, timeouts, 408, 409, 429, 5xx; exponential back-off from 0.5 s, at most 8 s, or the
@@ -79,7 +90,9 @@ class OpenAICompatibleConfig:
         structured_outputs: Send each prompt's constraint as structured-output parameters: ``"auto"`` when the
             server says it is vLLM or SGLang, ``True`` always (vLLM's and SGLang's forms), ``False`` never.
         extra_body: More fields merged into every request body (e.g. ``{"top_k": 20}``).
-        check_health: Check in :meth:`OpenAICompatibleBackend.load` that the server answers.
+        check_health: Check in :meth:`OpenAICompatibleBackend.load` that the servers answer.
+        revive_after_s: A server that failed is probed again after this long (doubling with each failure in a row,
+            at most 5 minutes).
         show_progress: Accepted for symmetry with the transformers backend (this backend prints no bars).
 
     Examples:
@@ -91,7 +104,7 @@ class OpenAICompatibleConfig:
         False
     """
 
-    base_url: str
+    base_url: str | Sequence[str]
     model: str
     api_key: str | None = field(default=None, repr=False)
     max_concurrency: int = 8
@@ -103,11 +116,23 @@ class OpenAICompatibleConfig:
     structured_outputs: bool | Literal["auto"] = "auto"
     extra_body: dict[str, Any] = field(default_factory=dict)
     check_health: bool = True
+    revive_after_s: float = 30.0
     show_progress: bool = True
 
     def __post_init__(self):
-        if not self.base_url or not self.base_url.startswith(("http://", "https://")):
-            raise ConfigError(f"base_url must start with http:// or https://, got {self.base_url!r}")
+        urls = [self.base_url] if isinstance(self.base_url, str) else list(self.base_url)
+        if not urls:
+            raise ConfigError("base_url must name at least one server")
+        for url in urls:
+            if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+                raise ConfigError(f"base_url must start with http:// or https://, got {url!r}")
+        roots = [url.rstrip("/").removesuffix("/v1") for url in urls]
+        repeated = sorted({root for root in roots if roots.count(root) > 1})
+        if repeated:
+            raise ConfigError(f"a server is listed twice: {', '.join(repeated)}")
+        self.base_url = urls[0] if len(urls) == 1 else urls
+        if self.revive_after_s <= 0:
+            raise ConfigError(f"revive_after_s must be > 0, got {self.revive_after_s}")
         if not self.model:
             raise ConfigError("model must name the model the server serves")
         if self.max_concurrency < 1:
@@ -122,10 +147,15 @@ class OpenAICompatibleConfig:
             self.api_key = next((os.environ[v] for v in API_KEY_ENV_VARS if os.environ.get(v)), None)
 
     @property
+    def server_roots(self) -> tuple[str, ...]:
+        """Every server root, without ``/v1``, in the order given."""
+        urls = [self.base_url] if isinstance(self.base_url, str) else self.base_url
+        return tuple(url.rstrip("/").removesuffix("/v1") for url in urls)
+
+    @property
     def root_url(self) -> str:
-        """The server root, without ``/v1``."""
-        url = self.base_url.rstrip("/")
-        return url.removesuffix("/v1")
+        """The (first) server root, without ``/v1``."""
+        return self.server_roots[0]
 
     @property
     def api_url(self) -> str:
@@ -173,9 +203,12 @@ class OpenAICompatibleBackend(LLMBackend):
             config = OpenAICompatibleConfig(base_url=config, **overrides)
         self.config = config
         self.progress_callback = progress_callback
-        self._client = None
         self._lock = threading.Lock()
         self._server: dict[str, Any] | None = None  # this model's entry of GET /v1/models, once read
+        #: The fleet: one state per server, in the order given (see :mod:`.routing`).
+        self.servers = [ServerState(root) for root in config.server_roots]
+        self.router = Router(self.servers)
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     @property
     def model_name(self) -> str:
@@ -192,6 +225,8 @@ class OpenAICompatibleBackend(LLMBackend):
             structured_outputs_dialect=self._dialect() if self._server is not None else None,
             max_concurrency=cfg.max_concurrency,
         )
+        if len(self.servers) > 1:
+            info["servers"] = {server.root: server.usage() for server in self.servers}
         return info
 
     def cache_identity(self) -> dict[str, Any]:
@@ -207,6 +242,12 @@ class OpenAICompatibleBackend(LLMBackend):
         }
 
     @property
+    def preferred_batch_size(self) -> int:
+        """Enough calls to keep every server busy: consecutive calls belong to one plot, hence to one server, so a
+        batch must span many plots (1,024 calls a server, and at least twice what the fleet holds in flight)."""
+        return max(2 * self.config.max_concurrency, 1024) * len(self.servers)
+
+    @property
     def context_window(self) -> int | None:
         """``max_model_len`` from ``GET /v1/models`` when the server reports it (vLLM does), else ``None``."""
         value = (self._server_info() or {}).get("max_model_len")
@@ -214,36 +255,23 @@ class OpenAICompatibleBackend(LLMBackend):
 
     # ------------------------------------------------------------------ connection
 
-    def _get_client(self):
-        with self._lock:
-            if self._client is None:
-                try:
-                    from openai import OpenAI
-                except ImportError as exc:  # pragma: no cover - an extra
-                    raise ConfigError(
-                        "the server backend needs the openai client: pip install 'emo-pillars[server]'"
-                    ) from exc
-                cfg = self.config
-                self._client = OpenAI(
-                    base_url=cfg.api_url,
-                    api_key=cfg.api_key or "EMPTY",
-                    timeout=cfg.timeout_s,
-                    max_retries=cfg.max_retries,
-                )
-            return self._client
+    @property
+    def _headers(self) -> dict[str, str]:
+        """Request headers; the API key travels only here."""
+        return {"Authorization": f"Bearer {self.config.api_key or 'EMPTY'}"}
 
     def _server_info(self) -> dict[str, Any] | None:
-        """This model's entry of ``GET /v1/models`` (the first entry when the name is not listed); ``{}`` when the
-        listing fails."""
+        """This model's entry of ``GET /v1/models`` on the first server that answers (the first entry when the
+        name is not listed); ``None`` when none answers."""
         if self._server is None:
-            try:
-                listing = self._get_client().models.list()
-                entries = [m.model_dump() for m in listing.data]
-            except Exception as exc:
-                logger.debug("GET /v1/models failed: %s", exc)
+            answers = self._run(self._probe_all())
+            entries = next((a for a in answers if not isinstance(a, str)), None)
+            if entries is None:
+                logger.debug("GET /v1/models failed: %s", "; ".join(str(a) for a in answers))
                 return None
-            chosen = next((e for e in entries if e.get("id") == self.config.model), entries[0] if entries else {})
-            self._server = chosen
+            self._server = next(
+                (e for e in entries if e.get("id") == self.config.model), entries[0] if entries else {}
+            )
         return self._server
 
     def _dialect(self) -> str | None:
@@ -257,29 +285,93 @@ class OpenAICompatibleBackend(LLMBackend):
         return _DIALECTS.get(owner)
 
     def load(self) -> None:
-        """Create the client and check that the server answers (``GET /v1/models``, with the client's retries).
+        """Check that the servers answer (``GET /v1/models``, with retries).
+
+        A server that does not answer is left out (one warning line) while another does.
 
         Raises:
-            BackendError: No server answered at ``base_url``.
+            BackendError: No server answered.
         """
-        client = self._get_client()
         if not self.config.check_health:
             return
-        try:
-            listing = client.models.list()
-            entries = [m.model_dump() for m in listing.data]
-        except Exception as exc:
-            raise BackendError(
-                f"no OpenAI-compatible server answers at {self.config.root_url} ({_describe_error(exc)})"
-            ) from exc
+        answers = self._run(self._probe_all(retries=self.config.max_retries))
+        failed = {server.root: answer for server, answer in zip(self.servers, answers) if isinstance(answer, str)}
+        if len(failed) == len(self.servers):
+            where = "; ".join(f"{root} ({reason})" for root, reason in failed.items())
+            raise BackendError(f"no OpenAI-compatible server answers at {where}")
+        for server in self.servers:
+            if server.root in failed:
+                server.mark_down(revive_after_s=self.config.revive_after_s)
+        if failed:
+            logger.warning("left out until they answer: %s", ", ".join(failed))
+        entries = next(answer for answer in answers if not isinstance(answer, str))
         self._server = next((e for e in entries if e.get("id") == self.config.model), entries[0] if entries else {})
-        logger.info("server %s: structured outputs %s", self.config.root_url, self._dialect() or "off")
+        logger.info("servers %s: structured outputs %s", ", ".join(self.config.server_roots), self._dialect() or "off")
 
     def close(self) -> None:
         with self._lock:
-            if self._client is not None:
-                self._client.close()
-                self._client = None
+            loop, self._loop = self._loop, None
+        if loop is not None:
+            for server in self.servers:
+                if server.client is not None:
+                    asyncio.run_coroutine_threadsafe(server.client.close(), loop).result(timeout=10)
+                    server.client = server.limit = None
+            loop.call_soon_threadsafe(loop.stop)
+
+    # ------------------------------------------------------------------ the event loop and the fleet
+
+    def _run(self, coroutine: Any) -> Any:
+        """Run ``coroutine`` on the backend's event loop (one background thread) and wait for its result."""
+        return asyncio.run_coroutine_threadsafe(coroutine, self._event_loop()).result()
+
+    def _event_loop(self) -> asyncio.AbstractEventLoop:
+        with self._lock:
+            if self._loop is None:
+                loop = asyncio.new_event_loop()
+                threading.Thread(target=loop.run_forever, name="emo-pillars-openai", daemon=True).start()
+                self._loop = loop
+            return self._loop
+
+    def _session(self, server: ServerState) -> Any:
+        """The server's HTTP session and its in-flight limit, made on the loop the first time."""
+        if server.client is None:
+            try:
+                server.client = new_session(self.config.max_concurrency, self.config.timeout_s)
+            except ImportError as exc:  # pragma: no cover - an extra
+                raise ConfigError("the server backend needs aiohttp: pip install 'emo-pillars[server]'") from exc
+            server.limit = asyncio.Semaphore(self.config.max_concurrency)
+        return server.client
+
+    async def _probe(self, server: ServerState, retries: int = 0) -> list[dict[str, Any]] | str:
+        """``GET /v1/models`` on one server: its entries, or why it failed."""
+        try:
+            listing = await request_json(
+                self._session(server), "GET", server.root + "/v1/models", self._headers, max_retries=retries
+            )
+        except CallError as error:
+            return str(error)
+        server.mark_up()
+        return list(listing.get("data") or [])
+
+    async def _probe_all(self, retries: int = 0) -> list[list[dict[str, Any]] | str]:
+        return await asyncio.gather(*(self._probe(server, retries) for server in self.servers))
+
+    async def _pick(self, route: str) -> ServerState:
+        """The server for ``route``, first probing the servers that are down when none is up.
+
+        Raises:
+            BackendError: Every server is down and none answers a probe.
+        """
+        while True:
+            server = self.router.choose(route)
+            if server is not None:
+                return server
+            answers = await self._probe_all()
+            if all(isinstance(answer, str) for answer in answers):
+                reasons = "; ".join(f"{s.root} ({a})" for s, a in zip(self.servers, answers))
+                raise BackendError(
+                    f"every server failed: {reasons}; finished calls are cached, run the same command again to resume"
+                )
 
     # ------------------------------------------------------------------ requests
 
@@ -341,81 +433,101 @@ class OpenAICompatibleBackend(LLMBackend):
         decoding: DecodingConfig | None = None,
         on_progress: Callable[[int], None] | None = None,
     ) -> list[Completion]:
-        """Send every prompt (at most ``max_concurrency`` at once) and return the replies in order.
+        """Send every prompt (at most ``max_concurrency`` at once per server) and return the replies in order.
 
         ``on_progress(1)`` (and the backend's ``progress_callback``) runs in the calling thread as each reply
         arrives.
+
+        Raises:
+            BackendError: No server can be reached (the replies already given are returned to no one: the
+                pipeline caches per batch, and a re-run resumes).
         """
         if max_new_tokens < 1:
             raise ConfigError(f"max_new_tokens must be >= 1, got {max_new_tokens}")
-        client = self._get_client()
         if any(p.constraint is not None for p in prompts):
-            self._dialect()  # read GET /v1/models once, before the threads start
+            self._dialect()  # read GET /v1/models once, before the requests start
+        arrived: queue.Queue = queue.Queue()
+        job = asyncio.run_coroutine_threadsafe(
+            self._generate_all(prompts, max_new_tokens, decoding, arrived), self._event_loop()
+        )
+        job.add_done_callback(lambda _: arrived.put(None))
         results: list[Completion | None] = [None] * len(prompts)
-        workers = min(self.config.max_concurrency, max(len(prompts), 1))
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="emo-pillars-openai") as pool:
-            futures = {
-                pool.submit(self._complete, client, prompt, max_new_tokens, decoding): i
-                for i, prompt in enumerate(prompts)
-            }
-            for future in as_completed(futures):
-                results[futures[future]] = future.result()
-                for callback in (self.progress_callback, on_progress):
-                    if callback is not None:
-                        callback(1)
+        while (item := arrived.get()) is not None:
+            index, completion = item
+            results[index] = completion
+            for callback in (self.progress_callback, on_progress):
+                if callback is not None:
+                    callback(1)
+        job.result()  # raises BackendError when every server failed
         return results  # type: ignore[return-value]
 
-    def _complete(
-        self, client, prompt: ChatPrompt, max_new_tokens: int, decoding: DecodingConfig | None
-    ) -> Completion:
+    async def _generate_all(
+        self, prompts: Sequence[ChatPrompt], max_new_tokens: int, decoding: DecodingConfig | None, arrived: Any
+    ) -> None:
+        async def one(index: int, prompt: ChatPrompt) -> None:
+            arrived.put((index, await self._complete(prompt, max_new_tokens, decoding)))
+
+        tasks = [asyncio.ensure_future(one(i, p)) for i, p in enumerate(prompts)]
         try:
-            kwargs = self.request_kwargs(prompt, max_new_tokens=max_new_tokens, decoding=decoding)
-            response = client.chat.completions.create(**kwargs)
-            choice = response.choices[0]
-            text = choice.message.content or ""
-            usage = response.usage
-            finish = choice.finish_reason
-        except Exception as exc:  # one bad call never stops the run
-            return Completion(text="", finish_reason="error", error=self._explain(exc))
+            await asyncio.gather(*tasks)
+        finally:
+            for task in tasks:
+                task.cancel()
+
+    async def _complete(self, prompt: ChatPrompt, max_new_tokens: int, decoding: DecodingConfig | None) -> Completion:
+        """One call on the server its route picks; when that server cannot be reached, on the next one."""
+        body = self.request_body(prompt, max_new_tokens=max_new_tokens, decoding=decoding)
+        route = prompt.route or _prompt_key(body)
+        fleet = len(self.servers) > 1
+        while True:
+            server = await self._pick(route)
+            session = self._session(server)
+            async with server.limit:
+                try:
+                    reply = await request_json(
+                        session, "POST", server.root + "/v1/chat/completions", self._headers, body,
+                        max_retries=self.config.max_retries, retry_unreachable=not fleet,
+                    )  # fmt: skip
+                except Unreachable as error:
+                    if server.is_up():
+                        server.mark_down(revive_after_s=self.config.revive_after_s)
+                        if fleet:
+                            logger.warning("%s left out (%s); its calls go to the others", server.root, error)
+                    continue
+                except CallError as error:  # the server answered with an error: one bad call never stops the run
+                    return Completion(text="", finish_reason="error", error=self._explain(error))
+            server.calls += 1
+            return self._completion(prompt, reply)
+
+    def _completion(self, prompt: ChatPrompt, reply: dict[str, Any]) -> Completion:
+        try:
+            choice = reply["choices"][0]
+            text = choice["message"].get("content") or ""
+        except (KeyError, IndexError, TypeError, AttributeError):
+            return Completion(text="", finish_reason="error", error=f"a reply without choices: {str(reply)[:200]}")
+        usage = reply.get("usage") or {}
         if prompt.prefill and not self.config.supports_prefill:
             text = strip_prefill(text, prompt.prefill)
         return Completion(
             text=text,
-            prompt_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
-            completion_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
-            finish_reason="length" if finish == "length" else "stop",
+            prompt_tokens=int(usage.get("prompt_tokens") or 0),
+            completion_tokens=int(usage.get("completion_tokens") or 0),
+            finish_reason="length" if choice.get("finish_reason") == "length" else "stop",
         )
 
-    def _explain(self, exc: Exception) -> str:
+    def _explain(self, error: CallError) -> str:
         """One line: what failed, after how many attempts, and the switch that avoids a refused field."""
-        import openai
-
-        message = _describe_error(exc)
-        retried = isinstance(exc, openai.APIConnectionError) or (
-            isinstance(exc, openai.APIStatusError) and (exc.status_code in (408, 409, 429) or exc.status_code >= 500)
-        )
-        if retried and self.config.max_retries:
-            message += f" after {self.config.max_retries + 1} attempts"
-        if isinstance(exc, openai.APIStatusError) and exc.status_code in (400, 422):
-            detail = f"{exc} {getattr(exc.response, 'text', '')}"
-            hints = sorted({hint for name, hint in _SWITCHES.items() if name in detail})
+        message = str(error)
+        if error.status in (400, 422):
+            hints = sorted({hint for name, hint in _SWITCHES.items() if name in error.body})
             if hints:
                 message += f" (for this server set {' and '.join(hints)})"
         return message
 
 
-def _describe_error(exc: Exception) -> str:
-    """``ErrorType: message`` of an ``openai`` exception, with the HTTP status or the transport error under it."""
-    status = getattr(exc, "status_code", None)
-    cause = exc.__cause__
-    text = f"{type(exc).__name__}: {exc}"
-    if status is not None:
-        response = getattr(exc, "response", None)
-        detail = getattr(response, "text", "") if response is not None else ""
-        text = f"HTTP {status}: {type(exc).__name__}: {detail[:400] or exc}"
-    elif cause is not None:
-        text += f" ({type(cause).__name__})"
-    return text[:600]
+def _prompt_key(body: dict[str, Any]) -> str:
+    """A route for a call that belongs to no plot: its messages, so such calls spread over the servers."""
+    return hashlib.blake2b(json.dumps(body["messages"], sort_keys=True).encode(), digest_size=8).hexdigest()
 
 
 def strip_prefill(text: str, prefill: str) -> str:
