@@ -8,8 +8,8 @@ exponential back-off, honouring ``Retry-After``. A call the server answered with
 ``Completion(finish_reason="error")``, so one bad call never stops a run.
 
 **Several servers, one run.** ``base_url`` may list several servers (vLLM replicas). Every call of one plot goes to
-one server (:mod:`.routing`: chosen on the plot's first call, the least-loaded server in the plot id's rendezvous
-order), so the plot's prompt prefix stays cached there. A server that cannot be reached is taken out and its calls, in flight or not, go to the others; it is probed
+one server (:mod:`.routing`: chosen on the plot's first call, the server holding the fewest plots, ties broken by
+the plot id's rendezvous order), so the plot's prompt prefix stays cached there. A server that cannot be reached is taken out and its calls, in flight or not, go to the others; it is probed
 again later. When no server is left the run stops with one :class:`~emo_pillars.errors.BackendError` line, and a
 re-run resumes from the reply cache. Replies do not depend on which server gave them (the cache key leaves the
 address out), so with a greedy teacher the output is the same as with one server. ``describe()`` (``run.json``)

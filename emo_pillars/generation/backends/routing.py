@@ -3,7 +3,7 @@
 Several OpenAI-compatible servers (vLLM replicas, one per node or per GPU) serve one run. Each call carries a route
 key, the plot it belongs to, and every call of a plot goes to the same server, so the plot's shared prompt prefix
 (the 28 definitions, then the synopsis) stays hot in that server's prefix cache (:class:`Router`). A plot's server is
-chosen on its first call: the server that has been given the fewest calls so far, ties broken by the plot's
+chosen on its first call: the server that holds the fewest plots, ties broken by the plot's
 rendezvous (highest-random-weight) order, a hash of its id (``hashlib``, not Python's salted ``hash``), so the choice
 is the same from run to run. Pure rendezvous hashing (:func:`choose`) keeps a plot on its server with no state, but
 200 plots over 8 servers then give the busiest server about 1.3 times its share, and the fleet waits for it; the
@@ -102,6 +102,10 @@ def choose(servers: Sequence[ServerState], key: str, now: float | None = None) -
 class Router:
     """Sticky, balanced routing: a route keeps the server it was given while that server is up.
 
+    A new route goes to the server that holds the fewest routes (plots), ties broken by the route's rendezvous order.
+    Counting routes, not calls, matters: a plot's first call says nothing of the hundreds that follow it, and a
+    server a few calls behind would otherwise draw every new plot of the next chunk.
+
     Args:
         servers: The fleet.
 
@@ -115,17 +119,20 @@ class Router:
     def __init__(self, servers: Sequence[ServerState]):
         self.servers = list(servers)
         self.assigned: dict[str, ServerState] = {}
-        self.routed = {server.root: 0 for server in self.servers}
+        self.routes = {server.root: 0 for server in self.servers}
 
     def choose(self, route: str, now: float | None = None) -> ServerState | None:
-        """The server for a call of ``route`` (``None`` when none is up); the call is counted on it."""
+        """The server for a call of ``route`` (``None`` when none is up)."""
         now = time.monotonic() if now is None else now
         server = self.assigned.get(route)
-        if server is None or not server.is_up(now):
-            up = [s for s in rendezvous_order(self.servers, route) if s.is_up(now)]
-            if not up:
-                return None
-            server = min(up, key=lambda s: self.routed[s.root])  # the first of equals: the rendezvous order
-            self.assigned[route] = server
-        self.routed[server.root] += 1
-        return server
+        if server is not None and server.is_up(now):
+            return server
+        up = [s for s in rendezvous_order(self.servers, route) if s.is_up(now)]
+        if not up:
+            return None
+        if server is not None:
+            self.routes[server.root] -= 1  # its server is down: the route moves
+        chosen = min(up, key=lambda s: self.routes[s.root])  # the first of equals: the rendezvous order
+        self.assigned[route] = chosen
+        self.routes[chosen.root] += 1
+        return chosen
