@@ -41,6 +41,7 @@ from typing import Any
 
 from ..errors import InputError
 from ..taxonomy import EMOTIONS, NUM_EMOTIONS
+from ..utils.io import read_jsonl
 
 __all__ = ["DERIVED_SPLITS", "DerivedRecord", "DerivedShape", "derived_files", "read_derived", "shape_of", "split_of"]
 
@@ -219,20 +220,11 @@ def _field_count_error(record: list[str], header: list[str], path: str, line: in
 
 
 def _jsonl_records(path: Path) -> Iterator[tuple[int, dict[str, Any] | InputError]]:
-    name = os.fspath(path)
-    with open(path, "rb") as handle:
-        for line, raw in enumerate(handle, 1):
-            if not raw.strip():
-                continue
-            try:
-                obj = json.loads(raw)
-            except (json.JSONDecodeError, UnicodeDecodeError) as err:
-                yield line, InputError(f"not valid JSON ({err})", path=name, line=line)
-                continue
-            if isinstance(obj, dict):
-                yield line, obj
-            else:
-                yield line, InputError(f"expected a JSON object, got {type(obj).__name__}", path=name, line=line)
+    for line, _, obj in read_jsonl(path):
+        if isinstance(obj, dict | InputError):
+            yield line, obj
+        else:
+            yield line, InputError(f"expected a JSON object, got {type(obj).__name__}", path=path, line=line)
 
 
 def _parquet_records(path: Path, columns: list[str]) -> Iterator[tuple[int, dict[str, Any] | InputError]]:

@@ -57,7 +57,7 @@ from typing import Any, Literal
 from ..errors import ConfigError, InputError
 from ..narratives import demo_corpus, load_narratives
 from ..utils.hub import looks_local
-from ..utils.io import current_umask, pid_alive, replace_directory
+from ..utils.io import current_umask, pid_alive, read_jsonl, replace_directory
 from .features import CONFIG_NAMES
 
 __all__ = [
@@ -210,18 +210,13 @@ def _read_run_info(folder: Path) -> dict[str, Any]:
 
 def _read_rows(path: Path) -> list[_Row]:
     rows = []
-    with path.open("rb") as handle:
-        for number, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except (json.JSONDecodeError, UnicodeDecodeError) as err:
-                raise InputError(f"not valid JSON ({err})", path=path, line=number) from None
-            for key in ("id", "plot_id"):
-                if not isinstance(row, dict) or not isinstance(row.get(key), str) or not row[key]:
-                    raise InputError("missing or not a string", path=path, line=number, field=key)
-            rows.append(_Row(row["id"], row["plot_id"], line if line.endswith(b"\n") else line + b"\n", number))
+    for number, line, row in read_jsonl(path):
+        if isinstance(row, InputError):
+            raise row
+        for key in ("id", "plot_id"):
+            if not isinstance(row, dict) or not isinstance(row.get(key), str) or not row[key]:
+                raise InputError("missing or not a string", path=path, line=number, field=key)
+        rows.append(_Row(row["id"], row["plot_id"], line if line.endswith(b"\n") else line + b"\n", number))
     return rows
 
 

@@ -31,7 +31,6 @@ Examples:
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from collections import Counter
@@ -42,6 +41,7 @@ from typing import Any, Literal
 
 from ..errors import ConfigError, InputError
 from ..taxonomy import EMOTIONS, NUM_EMOTIONS, label2id
+from ..utils.io import read_jsonl
 from .derived import DerivedRecord, derived_files, read_columns, read_derived, shape_of
 from .features import CONFIG_NAMES, VARIANTS, check_config
 
@@ -526,16 +526,7 @@ def _records(file: Path, layout: Layout) -> Iterator[tuple[int, Any]]:
     if layout == "derived":
         yield from ((record.line, record) for record in read_derived(file))
         return
-    name = os.fspath(file)
-    with open(file, "rb") as handle:
-        for line, raw in enumerate(handle, 1):
-            if not raw.strip():
-                continue
-            try:
-                obj: Any = json.loads(raw)
-            except (json.JSONDecodeError, UnicodeDecodeError) as err:
-                obj = InputError(f"not valid JSON ({err})", path=name, line=line)
-            yield line, obj
+    yield from ((line, obj) for line, _, obj in read_jsonl(file))
 
 
 def _parse(obj: Any, config: str, layout: Layout, split: str | None, report: SourceReport, where: dict) -> list[dict]:

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError
+from ..errors import ConfigError, InputError
 
 __all__ = [
     "LOCK_FILE",
@@ -179,6 +179,30 @@ class OutputLock:
 
     def __exit__(self, *exc) -> None:
         self.release()
+
+
+def read_jsonl(path: str | os.PathLike) -> Iterator[tuple[int, bytes, Any]]:
+    r"""``(line, raw, value)`` for each non-blank line of a JSONL file: its 1-based number, its bytes, and the parsed
+    value, or an :class:`~emo_pillars.errors.InputError` naming the file and line where it is not JSON (the caller
+    decides whether that stops the read or counts a bad row).
+
+    Examples:
+        >>> import tempfile
+        >>> f = Path(tempfile.mkdtemp()) / "rows.jsonl"
+        >>> _ = f.write_text('{"a": 1}\n\nnot json\n')
+        >>> [(line, type(value).__name__) for line, _, value in read_jsonl(f)]
+        [(1, 'dict'), (3, 'InputError')]
+    """
+    name = os.fspath(path)
+    with open(path, "rb") as handle:
+        for line, raw in enumerate(handle, 1):
+            if not raw.strip():
+                continue
+            try:
+                value: Any = json.loads(raw)
+            except (json.JSONDecodeError, UnicodeDecodeError) as err:
+                value = InputError(f"not valid JSON ({err})", path=name, line=line)
+            yield line, raw, value
 
 
 def pid_alive(pid: int) -> bool:
