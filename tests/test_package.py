@@ -62,7 +62,7 @@ def test_cli_reports_our_errors_in_one_line_without_traceback(tmp_path):
 def test_cli_taxonomy_normalises_words(capsys):
     assert main(["taxonomy", "Furious", "plot"]) == 0
     out = capsys.readouterr().out
-    assert "->  anger" in out and "(not an emotion)" in out
+    assert "->  anger" in out and "(not a label)" in out
 
 
 def test_wheel_ships_prompts_corpus_and_templates(tmp_path):

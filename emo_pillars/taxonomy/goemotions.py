@@ -1,7 +1,7 @@
-"""The 28-class emotion taxonomy of GoEmotions, its coarser views, and label maps for downstream tasks.
+"""The 28 GoEmotions classes: names, definitions, Ekman and sentiment groups, synonyms, and the benchmarks' label maps.
 
-This module is the ground floor of the library: it imports nothing but the standard library, and every other
-module takes class names, indices and definitions from here.
+The default :class:`~emo_pillars.taxonomy.model.Taxonomy` (``goemotions``) is built from these constants; the
+benchmarks (ISEAR, EmoContext, IEMOCAP) map their labels into the 28 here.
 
 Examples:
     >>> from emo_pillars.taxonomy import EMOTIONS, normalize_emotion
@@ -13,10 +13,10 @@ Examples:
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections.abc import Iterable, Mapping
 from types import MappingProxyType
+
+from .words import normalize_word
 
 __all__ = [
     "EMOTIONS",
@@ -359,52 +359,13 @@ SYNONYMS: Mapping[str, str] = MappingProxyType(
     {word: emotion for emotion, words in _SYNONYM_GROUPS.items() for word in words} | {e: e for e in EMOTIONS}
 )
 
-# Filler words stripped before lookup ("a deep sense of sadness" -> "sadness").
-_FILLERS = frozenset(
-    """a an the of some slight slightly mild mildly deep deeply great greatly strong strongly intense intensely
-    extreme extremely very really quite rather somewhat little bit overwhelming profound sheer pure utter
-    sense feeling feelings feel feels felt emotion emotions emotional state mood touch hint of
-    growing sudden suddenly overall general primary secondary main underlying mixed""".split()
-)
-
-_WORD_RE = re.compile(r"[a-z]+(?:[-'][a-z]+)*")
-
-# Derivational endings tried in order when a word is not in the table ("furiously" -> "furious").
-_SUFFIXES: tuple[tuple[str, str], ...] = (
-    ("iness", "y"),
-    ("ness", ""),
-    ("fully", "ful"),
-    ("ily", "y"),
-    ("ly", ""),
-    ("ied", "y"),
-    ("ed", ""),
-    ("ed", "e"),
-    ("ing", ""),
-    ("ing", "e"),
-    ("ies", "y"),
-    ("es", ""),
-    ("s", ""),
-    ("ment", ""),
-    ("ful", ""),
-)
-
-
-def _lookup(token: str) -> str | None:
-    if token in SYNONYMS:
-        return SYNONYMS[token]
-    for suffix, replacement in _SUFFIXES:
-        if token.endswith(suffix) and len(token) - len(suffix) >= 3:
-            stem = token[: -len(suffix)] + replacement
-            if stem in SYNONYMS:
-                return SYNONYMS[stem]
-    return None
-
 
 def normalize_emotion(word: str | None) -> str | None:
     """Map a free-text emotion word, as an LLM writes it, to one of the 28 classes.
 
     Case, accents, quotes, list markers, trailing punctuation, scores and filler words ("a deep sense of") are
-    ignored; inflections and synonyms are resolved through :data:`SYNONYMS` and a few suffix rules.
+    ignored; inflections and synonyms are resolved through :data:`SYNONYMS` and a few suffix rules
+    (:func:`~emo_pillars.taxonomy.words.normalize_word`).
 
     Args:
         word: The word or short phrase, e.g. ``"Happiness"``, ``"furious"``, ``"2. Anxious (0.6)"``.
@@ -417,31 +378,7 @@ def normalize_emotion(word: str | None) -> str | None:
         >>> normalize_emotion("Thankful."), normalize_emotion("hopeful"), normalize_emotion("Alice")
         ('gratitude', 'optimism', None)
     """
-    if not word or not isinstance(word, str):
-        return None
-    text = unicodedata.normalize("NFKD", word).encode("ascii", "ignore").decode("ascii").lower()
-    text = text.replace("_", " ")
-    tokens = _WORD_RE.findall(text)
-    if not tokens or len(tokens) > 8:
-        return None
-    phrase = " ".join(tokens)
-    if phrase in SYNONYMS:
-        return SYNONYMS[phrase]
-    content = [t for t in tokens if t not in _FILLERS]
-    if not content:
-        return None
-    phrase = " ".join(content)
-    found = _lookup(phrase)
-    if found is not None:
-        return found
-    # Short phrases such as "anxious anticipation": the last word is usually the head noun.
-    if len(content) > 3:
-        return None
-    for token in reversed(content):
-        found = _lookup(token)
-        if found is not None:
-            return found
-    return None
+    return normalize_word(word, SYNONYMS)
 
 
 # --------------------------------------------------------------------------------------------------------------------
