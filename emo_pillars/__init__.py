@@ -12,7 +12,7 @@ Examples:
 from __future__ import annotations
 
 from .errors import BackendError, ConfigError, EmoPillarsError, HubError, InputError
-from .taxonomy import EMOTIONS, id2label, label2id, normalize_emotion
+from .taxonomy import EMOTIONS, Taxonomy, id2label, label2id, load_taxonomy, normalize_emotion
 from .utils.lazy import lazy_getattr
 
 __version__ = "0.1.0.dev0"
@@ -23,6 +23,7 @@ _LAZY: dict[str, str] = {
     "GenerationConfig": ".generation.config",
     "load_narratives": ".narratives",
     "load_emo_pillars": ".data.load",
+    "dataset_taxonomy": ".data.load",
     # The dataset commands, resolved through emo_pillars.data (its own lazy table names their modules).
     "build_repository": ".data",
     "merge_shards": ".data",
@@ -41,6 +42,8 @@ __all__ = [
     "label2id",
     "id2label",
     "normalize_emotion",
+    "Taxonomy",
+    "load_taxonomy",
     "EmoPillarsError",
     "InputError",
     "ConfigError",

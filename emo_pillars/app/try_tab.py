@@ -4,7 +4,8 @@ The scoring (:func:`analyse`) is plain Python over :class:`~emo_pillars.EmoPilla
 without gradio; :func:`build_try_tab` lays it out. The label space is the model's own (``config.id2label``):
 a multi-label head (``problem_type="multi_label_classification"``) shows sigmoid scores and the emotions at or
 above the model's tuned thresholds; a single-label task head (ISEAR's 7 labels, say) shows softmax scores and its
-top label. Ekman and sentiment roll-ups are shown only for the 28 GoEmotions classes.
+top label. The roll-ups are the groupings of the model's taxonomy: Ekman and sentiment for the 28 GoEmotions classes,
+a custom taxonomy's own (stored in the model's config by training).
 
 Examples:
     >>> from emo_pillars.app.try_tab import format_predicted
@@ -15,12 +16,11 @@ Examples:
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 
 from ..errors import InputError
-from ..modeling.classifier import rollup_proba
 from ..taxonomy import EMOTIONS
 
 __all__ = ["TryResult", "analyse", "label_names", "is_emotions_model", "is_single_label", "load_examples",
@@ -52,6 +52,7 @@ class TryResult:
         predicted: The thresholded labels (multi-label) or the top label (single-label), best first.
         ekman: Ekman-6 + neutral roll-up scores (28-class models only).
         sentiment: Sentiment roll-up scores (28-class models only).
+        rollups: Every grouping of the model's taxonomy -> its group scores (none without a taxonomy).
 
     Examples:
         >>> TryResult(scores={"joy": 0.9, "fear": 0.1}, predicted={"joy": 0.9}).top
@@ -62,6 +63,7 @@ class TryResult:
     predicted: dict[str, float]
     ekman: dict[str, float] | None = None
     sentiment: dict[str, float] | None = None
+    rollups: dict[str, dict[str, float]] = field(default_factory=dict)
 
     @property
     def top(self) -> str:
@@ -97,10 +99,10 @@ def analyse(classifier: Any, utterance: str, context: str | None = None, charact
     else:
         predicted = classifier.predict([utterance], contexts=contexts, characters=characters)[0]
     result = TryResult(scores=scores, predicted=dict(predicted))
-    if is_emotions_model(classifier):
-        for level in ("ekman", "sentiment"):
-            groups, values = rollup_proba(probs, level)
-            setattr(result, level, {g: float(v) for g, v in zip(groups, values[0])})
+    for level in classifier.levels[1:]:
+        groups, values = classifier.roll_up(probs, level)
+        result.rollups[level] = {g: float(v) for g, v in zip(groups, values[0])}
+    result.ekman, result.sentiment = result.rollups.get("ekman"), result.rollups.get("sentiment")
     return result
 
 
@@ -144,7 +146,7 @@ def build_try_tab(gr: Any, classifier: Any | None, source: str, error: str | Non
         gr.Markdown(f"**No model loaded:** {error or 'start the app with a model'}", elem_id="model-error")
         return
     names = label_names(classifier)
-    rollups = is_emotions_model(classifier)
+    levels = list(classifier.levels[1:])
     gr.Markdown(describe_model(classifier, source), elem_id="model-info")
     with gr.Row():
         with gr.Column(scale=1):
@@ -157,17 +159,21 @@ def build_try_tab(gr: Any, classifier: Any | None, source: str, error: str | Non
         with gr.Column(scale=1):
             predicted = gr.Textbox(label="Predicted emotions", interactive=False, elem_id="predicted")
             scores = gr.Label(label="All label scores", num_top_classes=len(names), elem_id="scores")
-            ekman = gr.Label(label="Ekman roll-up", visible=rollups, elem_id="ekman")
-            sentiment = gr.Label(label="Sentiment roll-up", visible=rollups, elem_id="sentiment")
+            # Ekman and sentiment keep their places (the API's outputs); other groupings follow them.
+            shown = ["ekman", "sentiment", *(level for level in levels if level not in ("ekman", "sentiment"))]
+            rollups = [
+                gr.Label(label=f"{level.capitalize()} roll-up", visible=level in levels, elem_id=level)
+                for level in shown
+            ]
 
     def classify(text: str, situation: str, speaker: str):
         try:
             result = analyse(classifier, text, situation, speaker)
         except InputError as err:
-            return None, "", None, None, f"**{err}**"
-        return (result.scores, format_predicted(result.predicted), result.ekman, result.sentiment, "")
+            return None, "", *([None] * len(shown)), f"**{err}**"
+        return (result.scores, format_predicted(result.predicted), *(result.rollups.get(k) for k in shown), "")
 
-    outputs = [scores, predicted, ekman, sentiment, status]
+    outputs = [scores, predicted, *rollups, status]
     inputs = [utterance, context, character]
     button.click(classify, inputs, outputs, api_name="classify")
     utterance.submit(classify, inputs, outputs, api_visibility="private")

@@ -69,9 +69,13 @@ def _model_options(p: argparse.ArgumentParser) -> None:
 
 
 def _stage_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--taxonomy", default=None, metavar="NAME|FILE", help="The label set: goemotions (default, the "
+                   "28 classes), ekman, plutchik, isear, or a .yaml/.json file (see emo-pillars taxonomy show).")  # fmt: skip
+    p.add_argument("--keep-repetitions", action="store_true", help="Keep utterances that repeat a three-word run "
+                   "three times or more (dropped by default).")  # fmt: skip
     p.add_argument("--label-threshold", type=float, default=0.3, help="Score that makes an emotion a label (0.3).")
     p.add_argument("--label-mode", default="generate", choices=["generate", "score"], help="Stage 3: the paper's "
-                   "generated list (generate) or one forward pass scoring all 28 emotions (score; local models).")  # fmt: skip
+                   "generated list (generate) or one forward pass scoring every label (score; local models).")  # fmt: skip
     p.add_argument("--no-calibration", action="store_true", help="--label-mode score: rank the raw emotion "
                    "probabilities, without dividing by those of a content-free utterance.")  # fmt: skip
     p.add_argument("--no-constrained", action="store_true", help="The paper's free generation: no reply shapes "
@@ -163,7 +167,8 @@ def _config(args: argparse.Namespace) -> Any:
         stages=stages, shard_index=shard_index, num_shards=num_shards, contextual=args.contextual,
         max_plots=args.max_plots, max_characters=args.max_characters, label_threshold=args.label_threshold,
         label_mode=args.label_mode, calibrate=not args.no_calibration, constrained=not args.no_constrained,
-        chunk_size=args.chunk_size, max_plot_tokens=args.max_plot_tokens,
+        chunk_size=args.chunk_size, max_plot_tokens=args.max_plot_tokens, taxonomy=args.taxonomy,
+        drop_repetitions=not args.keep_repetitions,
     )  # fmt: skip
 
 

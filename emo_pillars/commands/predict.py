@@ -48,7 +48,7 @@ def predict_main(
         threshold: ``None`` (the stored per-label thresholds, or the argmax of a single-label model), ``"global"``,
             or a number in [0, 1].
         top_k: At most this many labels per utterance (at least 1).
-        level: ``emotions``, ``ekman`` or ``sentiment``.
+        level: ``emotions``, or a grouping of the model's taxonomy (``ekman`` or ``sentiment`` for the 28 classes).
         stream: Where the table goes (default: stdout).
         **load_options: For :meth:`EmoPillarsClassifier.from_pretrained`: ``trust_remote_code``, ``labels`` (class
             names in output order, for a checkpoint that names none), ``long_inputs`` (``truncate`` or ``window``).
@@ -64,8 +64,8 @@ def predict_main(
         raise ConfigError("--character needs --context (it names who speaks in the situation)")
     if context is not None and not context.strip():
         raise ConfigError("--context is empty")
-    if level not in ("emotions", "ekman", "sentiment"):
-        raise ConfigError(f"--level must be emotions, ekman or sentiment, got {level!r}")
+    if not isinstance(level, str) or not level.strip():
+        raise ConfigError("--level is empty: give emotions or a grouping of the model's taxonomy")
 
     stream = stream or sys.stdout
     classifier = EmoPillarsClassifier.from_pretrained(model, **load_options)
@@ -87,7 +87,8 @@ def register_subcommand(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threshold", default=None, help="A number in [0, 1], 'global', or nothing for the stored "
                    "per-label thresholds (single-label models: the best label).")  # fmt: skip
     p.add_argument("--top-k", type=positive_int, default=None, help="At most K labels per utterance (K >= 1).")
-    p.add_argument("--level", default="emotions", choices=["emotions", "ekman", "sentiment"], help="Label level.")
+    p.add_argument("--level", default="emotions", help="emotions (the model's labels), or a grouping of its "
+                   "taxonomy to roll up to: ekman or sentiment for the 28 classes.")  # fmt: skip
     p.add_argument("--labels", default=None, metavar="NAMES",
                    help="Class names in output order, comma-separated (a checkpoint that names none).")  # fmt: skip
     p.add_argument(

@@ -15,6 +15,7 @@ from .features import COLUMN_DOCS, COLUMNS, CONFIG_NAMES, DEFAULT_CONFIG, SPLITS
 
 _LAZY = {
     "load_emo_pillars": ".load",
+    "dataset_taxonomy": ".load",
     "build_repository": ".repository",
     "verify_repository": ".repository",
     "BuildResult": ".repository",

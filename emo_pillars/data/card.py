@@ -23,7 +23,7 @@ from pathlib import Path, PurePath
 from typing import Any
 
 from .. import __version__
-from ..taxonomy import EMOTIONS
+from ..taxonomy import EMOTIONS, GOEMOTIONS, Taxonomy
 from .features import COLUMN_DOCS, COLUMNS, DEFAULT_CONFIG, SPLITS, VARIANTS, get_features
 
 __all__ = [
@@ -134,23 +134,25 @@ def set_load_id(card_text: str, repo_id: str) -> str:
     return _LOAD_RE.sub(lambda m: f'{m.group(1)}"{repo_id}"', card_text)
 
 
-def write_label_chart(counts: Mapping[str, Sequence[int]], sizes: Mapping[str, int], path: Path) -> None:
+def write_label_chart(
+    counts: Mapping[str, Sequence[int]], sizes: Mapping[str, int], path: Path, labels: Sequence[str] = EMOTIONS
+) -> None:
     """Save a horizontal bar chart: share of examples carrying each label, one bar per config (PNG)."""
     import matplotlib
 
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(8, 9), dpi=100)
+    fig, ax = plt.subplots(figsize=(8, max(3.0, 0.3 * len(labels) + 1.0)), dpi=100)
     configs = list(counts)
     height = 0.8 / max(1, len(configs))
     for k, config in enumerate(configs):
         total = max(1, sizes[config])
         shares = [100 * c / total for c in counts[config]]
-        positions = [i + (k - (len(configs) - 1) / 2) * height for i in range(len(EMOTIONS))]
+        positions = [i + (k - (len(configs) - 1) / 2) * height for i in range(len(labels))]
         ax.barh(positions, shares, height=height, label=f"{config} ({total:,} examples)")
-    ax.set_yticks(range(len(EMOTIONS)))
-    ax.set_yticklabels(EMOTIONS)
+    ax.set_yticks(range(len(labels)))
+    ax.set_yticklabels(labels)
     ax.invert_yaxis()
     ax.set_xlabel("% of examples carrying the label")
     ax.set_title("Emo Pillars: label distribution")
@@ -195,16 +197,16 @@ def _size_category(n: int) -> str:
     return "1M<n<10M"
 
 
-def _example(config: str, row: Mapping[str, Any]) -> str:
+def _example(config: str, row: Mapping[str, Any], names: Sequence[str] = EMOTIONS) -> str:
     shown = dict(row)
-    shown["labels"] = [EMOTIONS[i] for i in row["labels"]]
-    shown["emotion_scores"] = {EMOTIONS[i]: round(s, 3) for i, s in enumerate(row["emotion_scores"]) if s > 0}
+    shown["labels"] = [names[i] for i in row["labels"]]
+    shown["emotion_scores"] = {names[i]: round(s, 3) for i, s in enumerate(row["emotion_scores"]) if s > 0}
     if config == "contextual":
         shown["variant"] = VARIANTS[row["variant"]]
     body = json.dumps(shown, ensure_ascii=False, indent=2)
     return (
         f"`{config}` (first training row; `labels` and `variant` shown as names, `emotion_scores` as the non-zero "
-        f"classes; on disk they are class indices and 28 floats):\n\n```json\n{body}\n```"
+        f"classes; on disk they are class indices and {len(names)} floats):\n\n```json\n{body}\n```"
     )
 
 
@@ -265,14 +267,16 @@ def render_card(result: Any, *, pretty_name: str = "Emo Pillars") -> Any:
     run = result.run_info
     teacher, _ = teacher_description(run.get("backend") or {})
     corpus: Corpus = result.corpus
+    taxonomy: Taxonomy = result.taxonomy
+    classes = "28 GoEmotions emotion classes" if taxonomy == GOEMOTIONS else f"{len(taxonomy)} {taxonomy.name} labels"
     return DatasetCard.from_template(
         _card_data(result, pretty_name),
         template_path=str(CARD_TEMPLATE),
         pretty_name=pretty_name,
         summary=(
-            f"{total:,} synthetic English utterances of story characters, each labelled with one or more of the 28 "
-            "GoEmotions emotion classes by a teacher LLM, for training fine-grained, context-aware and context-less "
-            "emotion classifiers."
+            f"{total:,} synthetic English utterances of story characters, each labelled with one or more of the "
+            f"{classes} by a teacher LLM, for training fine-grained, context-aware and context-less emotion "
+            "classifiers."
         ),
         load_id=result.repo_id or result.output_dir.as_posix(),
         library_version=run.get("emo_pillars_version") or __version__,
@@ -283,7 +287,9 @@ def render_card(result: Any, *, pretty_name: str = "Emo Pillars") -> Any:
         label_threshold=run.get("label_threshold", 0.3),
         decoding=json.dumps(run.get("decoding") or {}, sort_keys=True),
         created=run.get("created") or "unknown (no run.json)",
-        examples="\n\n".join(_example(c, result.examples[c]) for c in configs),
+        classes=classes,
+        taxonomy_text=_taxonomy_text(taxonomy),
+        examples="\n\n".join(_example(c, result.examples[c], taxonomy.labels) for c in configs),
         split_notes="\n".join(f"- `{c}`: {result.split_notes[c]}" for c in configs),
         **_run_tables(run),
         **_data_tables(result),
@@ -311,11 +317,13 @@ def _card_data(result: Any, pretty_name: str) -> Any:
         annotations_creators=["machine-generated"], language_creators=["machine-generated"],
         multilinguality=["monolingual"], task_categories=["text-classification"],
         task_ids=["multi-label-classification", "sentiment-classification"],
-        tags=["emotion", "goemotions", "synthetic", "distillation", "emo-pillars", f"teacher:{teacher_tag}"],
+        tags=["emotion", result.taxonomy.name, "synthetic", "distillation", "emo-pillars", f"teacher:{teacher_tag}"],
         size_categories=[_size_category(total)], source_datasets=["original"],
         emo_pillars={
             "teacher": teacher_tag, "corpus": corpus.kind, "split_fallback": fallbacks or None,
             "splits": {c: list(result.split_sizes[c]) for c in configs},
+            "taxonomy": {"name": result.taxonomy.name, "content_hash": result.taxonomy.content_hash,
+                         "labels": len(result.taxonomy)},
         },
     )  # fmt: skip
     MetadataConfigs(
@@ -335,7 +343,7 @@ def _card_data(result: Any, pretty_name: str) -> Any:
         for split, rows in result.split_sizes[config].items():
             splits.add(datasets.SplitInfo(name=split, num_bytes=result.num_bytes[config][split], num_examples=rows))
         infos[config] = DatasetInfo(
-            features=get_features(config), splits=splits, dataset_size=sum(result.num_bytes[config].values()),
+            features=get_features(config, result.taxonomy), splits=splits, dataset_size=sum(result.num_bytes[config].values()),
             config_name=config,
         )  # fmt: skip
     DatasetInfosDict(infos).to_dataset_card_data(card_data)
@@ -347,12 +355,13 @@ def _run_tables(run: Mapping[str, Any]) -> dict[str, str]:
     stages = run.get("stages") or {}
     stages_table = (
         _table(
-            ["stage", "LLM calls", "cached", "failed", "parse failures", "kept", "dropped"],
+            ["stage", "LLM calls", "cached", "failed", "parse failures", "kept", "dropped", "dropped by reason"],
             [
                 [
                     name, s.get("calls", ""), s.get("cached", ""), s.get("failed", ""),
                     sum((s.get("parse_failures") or {}).values()), s.get("kept", ""),
                     sum(s["dropped"].values()) if isinstance(s.get("dropped"), dict) else s.get("dropped", ""),
+                    ", ".join(f"{k} {v}" for k, v in (s.get("dropped_by_reason") or {}).items()),
                 ]
                 for name, s in stages.items()
             ],
@@ -367,13 +376,28 @@ def _run_tables(run: Mapping[str, Any]) -> dict[str, str]:
     return {"stages_table": stages_table, "prompt_hashes_table": prompt_hashes_table}
 
 
+def _taxonomy_text(taxonomy: Taxonomy) -> str:
+    """The taxonomy paragraph: name, source, content hash, neutral label and groupings."""
+    lines = [
+        f"- **Taxonomy:** `{taxonomy.name}` ({len(taxonomy)} labels, content hash `{taxonomy.content_hash}`)"
+        + (f": {taxonomy.description}" if taxonomy.description else ""),
+        f"- **Source of the labels:** {taxonomy.source or 'not stated'}",
+        f"- **No-emotion label:** {f'`{taxonomy.neutral}`' if taxonomy.neutral else 'none'}",
+    ]
+    for level, groups in taxonomy.groupings.items():
+        shown = "; ".join(f"{group}: {', '.join(members)}" for group, members in groups.items())
+        lines.append(f"- **Grouping `{level}`:** {shown}")
+    return "\n".join(lines)
+
+
 def _data_tables(result: Any) -> dict[str, str]:
     """The columns, splits, labels, label cardinality and utterance lengths, one table each."""
 
     configs = list(result.split_sizes)
     totals = {c: sum(result.split_sizes[c].values()) for c in configs}
     quality = result.quality
-    features = get_features("contextual" if "contextual" in configs else configs[0])
+    taxonomy: Taxonomy = result.taxonomy
+    features = get_features("contextual" if "contextual" in configs else configs[0], taxonomy)
     columns_table = _table(
         ["column", "type", "configs", "description"],
         [
@@ -387,8 +411,8 @@ def _data_tables(result: Any) -> dict[str, str]:
         [[f"`{c}`", *(f"{result.split_sizes[c].get(s, 0):,}" for s in SPLITS), f"{totals[c]:,}"] for c in configs],
     )
     label_rows = []
-    for i, name in enumerate(EMOTIONS):
-        row = [f"{i}", name]
+    for i, name in enumerate(taxonomy.labels):
+        row = [f"{i}", name, taxonomy.definitions[name]]
         for c in configs:
             count = quality[c].label_counts[i]
             row.append(f"{count:,} ({100 * count / max(1, totals[c]):.1f}%)")
@@ -412,7 +436,7 @@ def _data_tables(result: Any) -> dict[str, str]:
     )  # fmt: skip
     return {
         "columns_table": columns_table, "splits_table": splits_table,
-        "labels_table": _table(["index", "label", *(f"`{c}`" for c in configs)], label_rows),
+        "labels_table": _table(["index", "label", "definition", *(f"`{c}`" for c in configs)], label_rows),
         "cardinality_table": cardinality_table, "length_table": length_table,
     }  # fmt: skip
 

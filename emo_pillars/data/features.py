@@ -18,12 +18,12 @@ Examples:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Literal
 
 from ..errors import ConfigError
-from ..taxonomy import EMOTIONS, NUM_EMOTIONS
+from ..taxonomy import EMOTIONS, Taxonomy
 
 if TYPE_CHECKING:  # pragma: no cover
     import datasets
@@ -38,6 +38,8 @@ __all__ = [
     "COLUMN_DOCS",
     "COLUMNS",
     "get_features",
+    "has_features",
+    "label_names",
     "check_config",
 ]
 
@@ -62,11 +64,12 @@ COLUMN_DOCS: Mapping[str, str] = MappingProxyType(
         "plot_id": "Id of the story (plot synopsis) the example was generated from; splits never share a plot.",
         "character": "The story character who thinks the utterance aloud (empty where the source has none).",
         "utterance": "What the character thinks aloud: the text to classify.",
-        "primary_emotion": "The class the utterance was generated for (`neutral` for neutral ones); one of the 28.",
+        "primary_emotion": "The class the utterance was generated for (the taxonomy's neutral label for neutral "
+        "ones); one of the taxonomy's labels.",
         "labels": "The positive classes: every class the teacher scored at or above the label threshold, best first "
-        "(`ClassLabel` indices into the 28 GoEmotions classes).",
-        "emotion_scores": "The teacher's soft labels: 28 float32 expressiveness scores in [0, 1], in class-index "
-        "order; 0 where the teacher gave none.",
+        "(`ClassLabel` indices into the taxonomy's labels; the 28 GoEmotions classes by default).",
+        "emotion_scores": "The teacher's soft labels: one float32 expressiveness score in [0, 1] per class, in "
+        "class-index order; 0 where the teacher gave none.",
         "context": "Contextual only: the situation that explains the utterance, written from the story without naming "
         "the character's emotions (raw for `original`, cleaned for `rewritten`).",
         "variant": "Contextual only: `original` (the utterance with the raw context) or `rewritten` (an ambiguous "
@@ -93,30 +96,46 @@ def check_config(config: str) -> str:
     return name
 
 
-def get_features(config: str = DEFAULT_CONFIG) -> datasets.Features:
+def get_features(config: str = DEFAULT_CONFIG, labels: Taxonomy | Sequence[str] | None = None) -> datasets.Features:
     """The exact ``datasets.Features`` of a config.
 
     Args:
         config: ``"context_less"`` or ``"contextual"``.
+        labels: The class names (a :class:`~emo_pillars.taxonomy.Taxonomy` or names; default: the 28 classes).
 
     Returns:
-        Features with ``labels`` as ``List(ClassLabel(names=EMOTIONS))``, ``emotion_scores`` as a length-28
-        ``List(Value("float32"))`` and, for ``contextual``, ``variant`` as ``ClassLabel(names=VARIANTS)``.
+        Features with ``labels`` as ``List(ClassLabel(names=labels))``, ``emotion_scores`` as a
+        ``List(Value("float32"))`` of one score per class and, for ``contextual``, ``variant`` as
+        ``ClassLabel(names=VARIANTS)``.
     """
     import datasets
 
     config = check_config(config)
+    names = list(EMOTIONS if labels is None else labels.labels if isinstance(labels, Taxonomy) else labels)
     columns = {
         "id": datasets.Value("string"),
         "plot_id": datasets.Value("string"),
         "character": datasets.Value("string"),
         "utterance": datasets.Value("string"),
         "primary_emotion": datasets.Value("string"),
-        "labels": datasets.List(datasets.ClassLabel(names=list(EMOTIONS))),
-        "emotion_scores": datasets.List(datasets.Value("float32"), length=NUM_EMOTIONS),
+        "labels": datasets.List(datasets.ClassLabel(names=names)),
+        "emotion_scores": datasets.List(datasets.Value("float32"), length=len(names)),
     }
     if config == "contextual":
         columns["context"] = datasets.Value("string")
         columns["variant"] = datasets.ClassLabel(names=list(VARIANTS))
         columns["source_utterance"] = datasets.Value("string")
     return datasets.Features(columns)
+
+
+def label_names(features: datasets.Features) -> list[str] | None:
+    """The class names of a dataset's ``labels`` column (``None`` when it is not a list of ``ClassLabel``)."""
+    inner = getattr(features.get("labels"), "feature", None)
+    names = getattr(inner, "names", None)
+    return list(names) if names else None
+
+
+def has_features(features: datasets.Features, config: str) -> bool:
+    """Whether ``features`` are a config's Features over some label set (its own ``labels`` names)."""
+    names = label_names(features)
+    return names is not None and features == get_features(config, names)

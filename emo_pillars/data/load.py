@@ -27,20 +27,22 @@ Examples:
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, InputError
+from ..taxonomy import Taxonomy
 from ..utils.hub import resolve_folder
 from .derived import DERIVED_SPLITS
-from .features import DEFAULT_CONFIG, check_config, get_features
-from .repository import quiet_datasets, recover_interrupted_swap, repository_configs
-from .sources import CONTEXT_LESS_FOLDER, CONTEXTUAL_FOLDERS, detect_layout
+from .features import DEFAULT_CONFIG, check_config, has_features
+from .repository import TAXONOMY_FILE, quiet_datasets, recover_interrupted_swap, repository_configs
+from .sources import CONTEXT_LESS_FOLDER, CONTEXTUAL_FOLDERS, detect_layout, source_taxonomy
 from .tables import read_config
 
-__all__ = ["load_emo_pillars", "resolve_source", "PUBLISHED_HUB_ID"]
+__all__ = ["load_emo_pillars", "dataset_taxonomy", "resolve_source", "PUBLISHED_HUB_ID"]
 
 #: The original release on the Hub (the published layout: ``context-less/{train,dev,test}.jsonl``).
 PUBLISHED_HUB_ID = "alex-shvets/EmoPillars"
@@ -49,6 +51,7 @@ PUBLISHED_HUB_ID = "alex-shvets/EmoPillars"
 _HUB_PATTERNS = [
     "README.md",
     "run.json",
+    "taxonomy.json",
     "*/*.parquet",
     *(f"{folder}/*.jsonl" for folder in (CONTEXT_LESS_FOLDER, *CONTEXTUAL_FOLDERS)),
     *(f"{split}*.{ext}" for split in DERIVED_SPLITS for ext in ("csv", "jsonl", "parquet")),
@@ -105,7 +108,7 @@ def _load_repository(folder: Path, config: str, cache_dir: Any, label: str) -> A
         raise InputError(
             f"damaged dataset repository: {config} has rows {found}, its card states {stated[config]}", path=label
         )
-    if any(d.features != get_features(config) for d in loaded.values()):
+    if not all(has_features(d.features, config) for d in loaded.values()):
         raise InputError(f"damaged dataset repository: {config} lacks the Emo Pillars Features", path=label)
     return loaded
 
@@ -178,3 +181,32 @@ def load_emo_pillars(
     if split not in dataset:
         raise ConfigError(f"{label}: no {split!r} split in {config}; it has {', '.join(dataset)}")
     return dataset[split]
+
+
+def dataset_taxonomy(
+    source: str | os.PathLike,
+    *,
+    revision: str | None = None,
+    token: str | None = None,
+    cache_dir: str | os.PathLike | None = None,
+) -> Taxonomy | None:
+    """The taxonomy of a dataset source, with its definitions: a built repository's ``taxonomy.json``, a generator
+    folder's ``run.json``; the 28 classes for the release and its copies. ``None`` for a repository built before
+    taxonomies were stored (its labels are still in its Features).
+
+    Raises:
+        InputError: A ``taxonomy.json`` or ``run.json`` that does not hold a valid taxonomy (file and field named).
+    """
+    folder = resolve_source(source, revision=revision, token=token, cache_dir=cache_dir)
+    layout = detect_layout(folder)
+    if layout != "repository":
+        return source_taxonomy(folder, layout)
+    path = folder / TAXONOMY_FILE
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return Taxonomy.from_dict({k: v for k, v in data.items() if k != "content_hash"})
+    except (OSError, ValueError, AttributeError) as err:
+        field = getattr(err, "field", None)
+        raise InputError(getattr(err, "message", None) or f"not valid JSON ({err})", path=path, field=field) from None

@@ -39,7 +39,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from ..taxonomy import EMOTIONS, NEUTRAL, NUM_EMOTIONS
+from ..taxonomy import GOEMOTIONS, NUM_EMOTIONS, Taxonomy
 from ..utils.quiet import quiet
 
 
@@ -101,12 +101,12 @@ def _words(text: str) -> list[str]:
     return _TOKEN_RE.findall(text.lower())
 
 
-def label_counts(labels: Any) -> list[int]:
-    """Examples per class from a ``labels`` column (a ``pyarrow`` list array or lists of ints): 28 counts."""
+def label_counts(labels: Any, num_labels: int = NUM_EMOTIONS) -> list[int]:
+    """Examples per class from a ``labels`` column (a ``pyarrow`` list array or lists of ints): one count a class."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    counts = [0] * NUM_EMOTIONS
+    counts = [0] * num_labels
     if isinstance(labels, (pa.Array, pa.ChunkedArray)):
         for entry in pc.value_counts(pc.list_flatten(labels)).to_pylist():
             counts[entry["values"]] += entry["counts"]
@@ -279,7 +279,9 @@ def _similarity(report: QualityReport, texts: list[str], keys: list[str], neutra
             report.cosine[name] = round(float(sims[mask].mean()), 4) if mask.any() else None
 
 
-def _reference_agreement(reference: ReferenceModel, table: Any, config: str, rows: list[int]) -> dict[str, Any]:
+def _reference_agreement(
+    reference: ReferenceModel, table: Any, config: str, rows: list[int], names: Sequence[str]
+) -> dict[str, Any]:
     import numpy as np
     from sklearn.metrics import f1_score
 
@@ -289,10 +291,12 @@ def _reference_agreement(reference: ReferenceModel, table: Any, config: str, row
     contexts = sample["context"].to_pylist() if config == "contextual" else None
     characters = sample["character"].to_pylist() if config == "contextual" else None
     predicted = classifier.predict(utterances, contexts, characters)
-    y_pred = np.zeros((len(rows), NUM_EMOTIONS), dtype=int)
+    index = {name: i for i, name in enumerate(names)}
+    y_pred = np.zeros((len(rows), len(names)), dtype=int)
     for i, found in enumerate(predicted):
         for name in found:
-            y_pred[i, EMOTIONS.index(name)] = 1
+            if name in index:  # a reference model over other labels agrees on the shared ones only
+                y_pred[i, index[name]] = 1
     y_true = np.zeros_like(y_pred)
     for i, labels in enumerate(sample["labels"].to_pylist()):
         y_true[i, labels] = 1
@@ -314,6 +318,7 @@ def measure(
     synopses: Mapping[str, str] | None = None,
     reference_model: ReferenceModel | None = None,
     encoder: str | None = None,
+    taxonomy: Taxonomy | None = None,
 ) -> QualityReport:
     """Measure one config's Arrow table (all splits together).
 
@@ -326,7 +331,9 @@ def measure(
         synopses: Plot id -> synopsis text, for the synopsis-copy rate (``None``: not measured).
         reference_model: A trained classifier to measure agreement with the labels.
         encoder: Sentence-transformers model folder (default: the packaged MiniLM, :func:`minilm_path`).
+        taxonomy: The rows' labels (default: the 28 GoEmotions classes).
     """
+    taxonomy = taxonomy or GOEMOTIONS
     import numpy as np
 
     utterances = table["utterance"].to_pylist()
@@ -337,7 +344,7 @@ def measure(
     report = QualityReport(
         config=config,
         rows=len(utterances),
-        label_counts=label_counts(table["labels"]),
+        label_counts=label_counts(table["labels"], len(taxonomy)),
         cardinality_mean=round(float(np.mean([len(x) for x in label_lists])), 3) if label_lists else 0.0,
         cardinality=dict(sorted(cardinality.items())),
         length_mean=round(float(lengths.mean()), 2) if len(lengths) else 0.0,
@@ -376,9 +383,9 @@ def measure(
         report.sample = len(rows)
         report.sample_characters = len({keys[i] for i in rows if keys[i]})
         _similarity(report, [utterances[i] for i in rows], [keys[i] for i in rows],
-                    [primaries[i] == NEUTRAL for i in rows], model)  # fmt: skip
+                    [primaries[i] == taxonomy.neutral for i in rows], model)  # fmt: skip
     if reference_model is not None:
-        report.reference = _reference_agreement(reference_model, table, config, rows)
+        report.reference = _reference_agreement(reference_model, table, config, rows, taxonomy.labels)
     return report
 
 

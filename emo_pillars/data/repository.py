@@ -46,6 +46,7 @@ from typing import Any
 
 from ..errors import ConfigError, InputError
 from ..narratives import demo_corpus, load_narratives
+from ..taxonomy import GOEMOTIONS, Taxonomy
 from ..utils.io import current_umask, pid_alive, replace_directory
 from .card import (
     BUNDLED_LICENCE,
@@ -57,7 +58,7 @@ from .card import (
     render_card,
     write_label_chart,
 )
-from .features import CONFIG_NAMES, SPLITS, get_features
+from .features import CONFIG_NAMES, SPLITS, has_features
 from .merge import merge_shards
 from .quality import QualityReport, ReferenceModel, measure, write_length_chart
 from .sources import SourceReport, detect_layout
@@ -72,14 +73,17 @@ __all__ = [
     "repository_configs",
     "quiet_datasets",
     "REPOSITORY_FILES",
+    "TAXONOMY_FILE",
 ]
 
 logger = logging.getLogger(__name__)
 
 #: Glob patterns of the files that make the repository (what ``push-dataset`` uploads).
-REPOSITORY_FILES: tuple[str, ...] = ("README.md", "run.json", "*.png", ".gitattributes", "*/*.parquet")
+#: The repository's taxonomy: labels, definitions, groupings (``train --dataset`` reads it for the model card).
+TAXONOMY_FILE = "taxonomy.json"
+REPOSITORY_FILES: tuple[str, ...] = ("README.md", "run.json", TAXONOMY_FILE, "*.png", ".gitattributes", "*/*.parquet")
 _GITATTRIBUTES = "*.parquet filter=lfs diff=lfs merge=lfs -text\n*.png filter=lfs diff=lfs merge=lfs -text\n"
-_OURS = {"README.md", "run.json", LABEL_CHART, LENGTH_CHART, ".gitattributes", *CONFIG_NAMES}
+_OURS = {"README.md", "run.json", TAXONOMY_FILE, LABEL_CHART, LENGTH_CHART, ".gitattributes", *CONFIG_NAMES}
 _STATIC = {"BUILDING.md", ".gitignore", ".gitattributes"}
 
 
@@ -99,6 +103,7 @@ class BuildResult:
         examples: Config -> the first training row (as stored).
         corpus: The stories' :class:`~emo_pillars.data.card.Corpus` (and licence).
         run_info: The generator's ``run.json`` (empty when the input had none).
+        taxonomy: The label set (the generator's; the 28 classes for the release and its copies).
         repo_id: The Hub id the card's loading snippet shows (``None``: the folder path).
     """
 
@@ -113,6 +118,7 @@ class BuildResult:
     examples: dict[str, dict[str, Any]] = field(default_factory=dict)
     corpus: Corpus | None = None
     run_info: dict[str, Any] = field(default_factory=dict)
+    taxonomy: Taxonomy = GOEMOTIONS
     repo_id: str | None = None
 
     @property
@@ -292,7 +298,7 @@ def _load_and_compare(root: Path, stated: dict[str, dict[str, int]]) -> None:
                 raise InputError(
                     f"damaged dataset repository: {config} has rows {found}, the card states {splits}", path=root
                 )
-            if any(d.features != get_features(config) for d in loaded.values()):
+            if not all(has_features(d.features, config) for d in loaded.values()):
                 raise InputError(f"damaged dataset repository: {config} lacks the Emo Pillars Features", path=root)
 
 
@@ -433,12 +439,13 @@ def build_repository(  # noqa: PLR0913 - a public entry point: one keyword per c
         )
     plot_ids = {p for t in tables.values() for p in t.combined()["plot_id"].unique().to_pylist()}
     corpus, synopses = describe_corpus(layout, plot_ids, narratives)
-    result = BuildResult(output_dir=output, run_info=run_info, corpus=corpus, repo_id=repo_id)
+    taxonomy = next(iter(tables.values())).taxonomy
+    result = BuildResult(output_dir=output, run_info=run_info, corpus=corpus, repo_id=repo_id, taxonomy=taxonomy)
     for config, t in tables.items():
         _describe_config(result, config, t)
         result.quality[config] = measure(
             t.combined(), config, sample_size=sample_size, seed=seed, similarity=similarity, synopses=synopses,
-            reference_model=reference_model,
+            reference_model=reference_model, taxonomy=taxonomy,
         )  # fmt: skip
 
     # 2. Write into a temporary sibling, verify, swap.
@@ -523,6 +530,9 @@ def _write_repository(
         {c: q.label_counts for c, q in result.quality.items()},
         {c: sum(s.values()) for c, s in result.split_sizes.items()},
         folder / LABEL_CHART,
+        result.taxonomy.labels,
     )
+    taxonomy = {**result.taxonomy.to_dict(), "content_hash": result.taxonomy.content_hash}
+    (folder / TAXONOMY_FILE).write_text(json.dumps(taxonomy, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     write_length_chart(result.quality, folder / LENGTH_CHART)
     (folder / "README.md").write_text(str(render_card(result, pretty_name=pretty_name)), encoding="utf-8")

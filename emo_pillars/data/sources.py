@@ -31,6 +31,7 @@ Examples:
 
 from __future__ import annotations
 
+import json
 import math
 import os
 from collections import Counter
@@ -40,7 +41,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ..errors import ConfigError, InputError
-from ..taxonomy import EMOTIONS, NUM_EMOTIONS, label2id
+from ..taxonomy import EMOTIONS, GOEMOTIONS, NUM_EMOTIONS, Taxonomy, label2id
 from ..utils.io import read_jsonl
 from .derived import DerivedRecord, derived_files, read_columns, read_derived, shape_of
 from .features import CONFIG_NAMES, VARIANTS, check_config
@@ -53,6 +54,7 @@ __all__ = [
     "source_files",
     "iter_rows",
     "parse_generated_row",
+    "source_taxonomy",
     "parse_published_row",
     "parse_published_contextual_row",
     "parse_derived_row",
@@ -282,7 +284,32 @@ def _score(value: Any, key: str, where: dict) -> float:
     return float(value)
 
 
-def parse_generated_row(obj: Any, config: str, *, path: str | None = None, line: int | None = None) -> dict[str, Any]:
+def source_taxonomy(path: str | os.PathLike, layout: Layout | None = None) -> Taxonomy:
+    """The taxonomy of an input: a generator folder's ``run.json`` names it; the release and its copies keep the 28.
+
+    Raises:
+        InputError: ``run.json`` is not JSON or records an invalid taxonomy (file and field named).
+    """
+    root = Path(path)
+    layout = layout or detect_layout(root)
+    run_file = root / "run.json"
+    if layout != "generated" or not run_file.is_file():
+        return GOEMOTIONS
+    try:
+        recorded = json.loads(run_file.read_text(encoding="utf-8")).get("config", {}).get("taxonomy")
+    except (OSError, ValueError, AttributeError) as err:
+        raise InputError(f"cannot read its taxonomy ({err})", path=run_file) from None
+    if not recorded:
+        return GOEMOTIONS  # a run from before taxonomies: the 28 classes
+    try:
+        return Taxonomy.from_dict({k: v for k, v in recorded.items() if k != "content_hash"})
+    except InputError as err:
+        raise InputError(err.message, path=run_file, field=f"config.taxonomy.{err.field}") from None
+
+
+def parse_generated_row(
+    obj: Any, config: str, *, path: str | None = None, line: int | None = None, taxonomy: Taxonomy | None = None
+) -> dict[str, Any]:
     """Validate one object of ``context_less.jsonl``/``contextual.jsonl`` and encode it as a dataset row.
 
     Args:
@@ -290,14 +317,18 @@ def parse_generated_row(obj: Any, config: str, *, path: str | None = None, line:
         config: ``"context_less"`` or ``"contextual"``.
         path: The file, for error messages.
         line: The 1-based line, for error messages.
+        taxonomy: The run's labels (default: the 28 GoEmotions classes).
 
     Returns:
-        The row: the config's columns, ``labels``/``variant`` as indices, ``emotion_scores`` as 28 floats.
+        The row: the config's columns, ``labels``/``variant`` as indices, ``emotion_scores`` as one float per label.
 
     Raises:
         InputError: With ``path``, ``line`` and ``field`` set, for a missing or mistyped key, a label or score name
-            outside the 28 classes, or a score outside [0, 1].
+            outside the taxonomy, or a score outside [0, 1].
     """
+    taxonomy = taxonomy or GOEMOTIONS
+    ids = taxonomy.label2id
+    outside = "one of the 28 classes" if taxonomy is GOEMOTIONS else f"a label of taxonomy {taxonomy.name!r}"
     where = {"path": path, "line": line}
     if not isinstance(obj, dict):
         raise InputError(f"expected a JSON object, got {type(obj).__name__}", **where)
@@ -308,8 +339,8 @@ def parse_generated_row(obj: Any, config: str, *, path: str | None = None, line:
         "utterance": _string(obj, "utterance", where),
     }
     primary = _string(obj, "primary_emotion", where)
-    if primary not in label2id:
-        raise InputError(f"{primary!r} is not one of the 28 classes", field="primary_emotion", **where)
+    if primary not in ids:
+        raise InputError(f"{primary!r} is not {outside}", field="primary_emotion", **where)
     row["primary_emotion"] = primary
 
     labels = obj.get("labels")
@@ -317,9 +348,9 @@ def parse_generated_row(obj: Any, config: str, *, path: str | None = None, line:
         raise InputError("missing or not a list", field="labels", **where)
     encoded: list[int] = []
     for label in labels:
-        index = label2id.get(label) if isinstance(label, str) else None
+        index = ids.get(label) if isinstance(label, str) else None
         if index is None:
-            raise InputError(f"{label!r} is not one of the 28 classes", field="labels", **where)
+            raise InputError(f"{label!r} is not {outside}", field="labels", **where)
         if index not in encoded:
             encoded.append(index)
     row["labels"] = encoded
@@ -329,13 +360,13 @@ def parse_generated_row(obj: Any, config: str, *, path: str | None = None, line:
         pairs = list(pairs.items())
     if not isinstance(pairs, list):
         raise InputError("must be a list of [emotion, score] pairs", field="emotion_scores", **where)
-    scores = [0.0] * NUM_EMOTIONS
+    scores = [0.0] * len(ids)
     for pair in pairs:
         if not (isinstance(pair, (list, tuple)) and len(pair) == 2 and isinstance(pair[0], str)):
             raise InputError(f"{pair!r} is not an [emotion, score] pair", field="emotion_scores", **where)
-        index = label2id.get(pair[0])
+        index = ids.get(pair[0])
         if index is None:
-            raise InputError(f"{pair[0]!r} is not one of the 28 classes", field="emotion_scores", **where)
+            raise InputError(f"{pair[0]!r} is not {outside}", field="emotion_scores", **where)
         scores[index] = max(scores[index], _score(pair[1], "emotion_scores", where))
     row["emotion_scores"] = scores
 
@@ -529,7 +560,9 @@ def _records(file: Path, layout: Layout) -> Iterator[tuple[int, Any]]:
     yield from ((line, obj) for line, _, obj in read_jsonl(file))
 
 
-def _parse(obj: Any, config: str, layout: Layout, split: str | None, report: SourceReport, where: dict) -> list[dict]:
+def _parse(
+    obj: Any, config: str, layout: Layout, split: str | None, report: SourceReport, where: dict, taxonomy: Taxonomy
+) -> list[dict]:
     """The example(s) of one record, or the InputError that makes it unusable."""
     if isinstance(obj, InputError):
         raise obj
@@ -541,7 +574,7 @@ def _parse(obj: Any, config: str, layout: Layout, split: str | None, report: Sou
         return parse_published_contextual_row(obj, split or "train", report, path=where["path"], line=where["line"])
     if layout == "published":
         return [parse_published_row(obj, split or "train", report, path=where["path"], line=where["line"])]
-    return [parse_generated_row(obj, config, path=where["path"], line=where["line"])]
+    return [parse_generated_row(obj, config, path=where["path"], line=where["line"], taxonomy=taxonomy)]
 
 
 def _dropped(err: InputError, obj: Any, layout: Layout) -> bool:
@@ -553,7 +586,14 @@ def _dropped(err: InputError, obj: Any, layout: Layout) -> bool:
 
 
 def _file_rows(
-    file: Path, split: str | None, config: str, layout: Layout, skip_invalid: bool, report: SourceReport, position: int
+    file: Path,
+    split: str | None,
+    config: str,
+    layout: Layout,
+    skip_invalid: bool,
+    report: SourceReport,
+    position: int,
+    taxonomy: Taxonomy,
 ) -> Iterator[tuple[int, list[dict[str, Any]]]]:
     """``(line, examples)`` for each usable record of one file; unusable ones are counted in ``report`` or raised.
 
@@ -564,7 +604,8 @@ def _file_rows(
         report.rows_read += 1
         position += 1
         try:
-            rows = _parse(obj, config, layout, split, report, {"path": name, "line": line, "position": position})
+            where = {"path": name, "line": line, "position": position}
+            rows = _parse(obj, config, layout, split, report, where, taxonomy)
         except InputError as err:
             if skip_invalid or _dropped(err, obj, layout):
                 report.skip(err)
@@ -580,6 +621,7 @@ def iter_rows(
     layout: Layout | None = None,
     skip_invalid: bool = False,
     report: SourceReport | None = None,
+    taxonomy: Taxonomy | None = None,
 ) -> Iterator[tuple[str | None, dict[str, Any]]]:
     """Yield ``(split, row)`` for every valid row of a config's input, in file order.
 
@@ -593,6 +635,7 @@ def iter_rows(
         layout: The layout, if known (else detected).
         skip_invalid: Skip and count invalid rows instead of raising.
         report: Filled with counts as rows are read.
+        taxonomy: The labels rows are read against (default: :func:`source_taxonomy`).
 
     Raises:
         InputError: On the first invalid row (unless ``skip_invalid``); if an id repeats; or if no row is left
@@ -605,12 +648,13 @@ def iter_rows(
     config = check_config(config)
     layout = layout or detect_layout(path)
     report = report if report is not None else SourceReport(config)
+    taxonomy = taxonomy or source_taxonomy(path, layout)
     seen_ids: set[str] = set()
     positions: Counter = Counter()
     for split, file in source_files(path, config, layout):
         report.files.append(os.fspath(file))
         rows_before = report.rows_read
-        for line, rows in _file_rows(file, split, config, layout, skip_invalid, report, positions[split]):
+        for line, rows in _file_rows(file, split, config, layout, skip_invalid, report, positions[split], taxonomy):
             kept = False
             for row in rows:
                 if row["id"] in seen_ids:

@@ -30,8 +30,9 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from ..errors import ConfigError, InputError
+from ..taxonomy import GOEMOTIONS, Taxonomy
 from .features import COLUMNS, CONFIG_NAMES, DEFAULT_SPLIT_RATIOS, SPLITS, check_config, get_features
-from .sources import Layout, SourceReport, detect_layout, iter_rows, layout_configs
+from .sources import Layout, SourceReport, detect_layout, iter_rows, layout_configs, source_taxonomy
 from .splits import SplitPlan, check_ratios, plan_splits
 
 __all__ = ["ConfigTables", "read_config", "read_source", "resolve_ratios", "input_configs"]
@@ -50,6 +51,7 @@ class ConfigTables:
         report: Rows read, kept, skipped and dropped (:class:`~emo_pillars.data.sources.SourceReport`).
         plan: The split by plot (``None`` where the published or derived train/dev/test files were kept).
         split_note: One line on how the splits were made, for the card.
+        taxonomy: The label set of the rows (the generator's; the 28 classes for the release and its copies).
 
     Examples:
         >>> tables = read_config("outputs/run1", "context_less")  # doctest: +SKIP
@@ -62,6 +64,7 @@ class ConfigTables:
     report: SourceReport
     plan: SplitPlan | None
     split_note: str
+    taxonomy: Taxonomy = GOEMOTIONS
 
     @property
     def num_rows(self) -> int:
@@ -83,7 +86,7 @@ class ConfigTables:
         import datasets
         from datasets.table import InMemoryTable
 
-        features = get_features(self.config)
+        features = get_features(self.config, self.taxonomy)
         return datasets.DatasetDict(
             {
                 split: datasets.Dataset(
@@ -113,11 +116,13 @@ def input_configs(source: str | os.PathLike, layout: Layout) -> list[str]:
     return layout_configs(source, layout)
 
 
-def _read_table(source: Path, config: str, layout: Layout, skip_invalid: bool, report: SourceReport) -> tuple:
+def _read_table(
+    source: Path, config: str, layout: Layout, skip_invalid: bool, report: SourceReport, taxonomy: Taxonomy
+) -> tuple:
     """Stream a config's rows into one Arrow table (schema with the Features' metadata) plus per-row source splits."""
     import pyarrow as pa
 
-    schema = get_features(config).arrow_schema
+    schema = get_features(config, taxonomy).arrow_schema
     columns = COLUMNS[config]
     batches: list[pa.RecordBatch] = []
     source_splits: list[str | None] = []
@@ -130,7 +135,7 @@ def _read_table(source: Path, config: str, layout: Layout, skip_invalid: bool, r
             for values in buffer.values():
                 values.clear()
 
-    rows = iter_rows(source, config, layout=layout, skip_invalid=skip_invalid, report=report)
+    rows = iter_rows(source, config, layout=layout, skip_invalid=skip_invalid, report=report, taxonomy=taxonomy)
     for split, row in tqdm(rows, desc=f"Reading {config}", unit=" rows", mininterval=2, delay=1, leave=False):
         for c in columns:
             buffer[c].append(row[c])
@@ -178,7 +183,8 @@ def read_config(
         raise InputError("is a built dataset repository, not generator output", path=root)
     ratios = check_ratios(split_ratios) if split_ratios is not None else DEFAULT_SPLIT_RATIOS[config]
     report = SourceReport(config)
-    table, source_splits = _read_table(root, config, layout, skip_invalid, report)
+    taxonomy = source_taxonomy(root, layout)
+    table, source_splits = _read_table(root, config, layout, skip_invalid, report, taxonomy)
     code = {name: i for i, name in enumerate(SPLITS)}
     if layout in ("published", "derived") and not resplit:
         codes = np.array([code[s] for s in source_splits], dtype=np.int8)
@@ -199,7 +205,7 @@ def read_config(
         part = table.filter(pa.array(codes == i))
         if part.num_rows:
             splits[split] = part.combine_chunks()
-    return ConfigTables(config, splits, report, plan, note)
+    return ConfigTables(config, splits, report, plan, note, taxonomy)
 
 
 def read_source(

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from ..errors import ConfigError
+from ..taxonomy import Taxonomy, load_taxonomy
 from .backends.base import DecodingConfig
 
 __all__ = ["STAGES", "CONTEXTUAL_STAGES", "StageConfig", "GenerationConfig", "parse_token_budgets"]
@@ -98,6 +99,16 @@ class GenerationConfig:
         batch_size: Prompts handed to the backend at once; replies are cached after every batch.
         decoding: Decoding settings (the paper: greedy, repetition penalty 1.03).
         seed: Seed for the contextual selection and any sampling.
+        taxonomy: The label set (:class:`~emo_pillars.taxonomy.Taxonomy`, a built-in name such as ``"ekman"``, a
+            YAML/JSON file or a mapping; default: the 28 GoEmotions classes). The prompts' definitions, the emotions
+            assigned to characters, the constraints, the scored continuations and the parsers all follow it. A
+            taxonomy with fewer emotions than ``n_emotional`` (or ``top_k_labels``) asks for as many as it has; one
+            without a neutral label asks for no neutral lines.
+        drop_repetitions: Drop an utterance that repeats itself: a run of ``repetition_ngram`` words that occurs
+            more than ``repetition_max`` times (a small teacher's loop, "I am a hero, I am a hero, I am a hero").
+            Counted as ``repetition`` in the ``repetition`` step of ``run.json``.
+        repetition_ngram: The run length in words (3).
+        repetition_max: How often a run may occur before the utterance is dropped (2: a third time drops it).
     """
 
     stages: dict[str, StageConfig] = field(default_factory=_default_stages)
@@ -120,8 +131,13 @@ class GenerationConfig:
     batch_size: int = 64
     decoding: DecodingConfig = field(default_factory=DecodingConfig)
     seed: int = 0
+    taxonomy: Taxonomy = None  # type: ignore[assignment] - a name, file or mapping is resolved on creation
+    drop_repetitions: bool = True
+    repetition_ngram: int = 3
+    repetition_max: int = 2
 
     def __post_init__(self):
+        self.taxonomy = load_taxonomy(self.taxonomy)
         stages = _default_stages()
         for name, value in (self.stages or {}).items():
             if name not in stages:
@@ -154,10 +170,12 @@ class GenerationConfig:
             raise ConfigError(
                 f"need num_shards >= 1 and 0 <= shard_index < num_shards, got {self.shard_index}/{self.num_shards}"
             )
-        if self.n_emotional < 1 or self.n_emotional > 27 or self.n_neutral < 0:
-            raise ConfigError("n_emotional must be in 1..27 and n_neutral >= 0")
-        if not 1 <= self.top_k_labels <= 28:
-            raise ConfigError(f"top_k_labels must be in 1..28, got {self.top_k_labels}")
+        if self.n_emotional < 1 or self.n_neutral < 0:
+            raise ConfigError("n_emotional must be >= 1 and n_neutral >= 0")
+        if self.top_k_labels < 1:
+            raise ConfigError(f"top_k_labels must be >= 1, got {self.top_k_labels}")
+        if self.repetition_ngram < 1 or self.repetition_max < 1:
+            raise ConfigError("repetition_ngram and repetition_max must be >= 1")
         if self.batch_size < 1:
             raise ConfigError(f"batch_size must be >= 1, got {self.batch_size}")
         if self.chunk_size < 1:
@@ -176,9 +194,28 @@ class GenerationConfig:
             names += [n for n in CONTEXTUAL_STAGES if self.stages[n].enabled]
         return names
 
+    @property
+    def emotions_per_character(self) -> int:
+        """Emotional utterances asked per character: ``n_emotional``, at most the taxonomy's emotions."""
+        return min(self.n_emotional, len(self.taxonomy.emotional))
+
+    @property
+    def neutral_per_character(self) -> int:
+        """Neutral utterances asked per character: ``n_neutral``, or 0 for a taxonomy without a neutral label."""
+        return self.n_neutral if self.taxonomy.neutral else 0
+
+    @property
+    def labels_per_reply(self) -> int:
+        """Emotions asked for in the soft-label stage: ``top_k_labels``, at most the taxonomy's size."""
+        return min(self.top_k_labels, len(self.taxonomy))
+
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict (what ``run.json`` records)."""
-        return dataclasses.asdict(self)
+        """A JSON-ready dict (what ``run.json`` records); the taxonomy in full, with its content hash."""
+        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        out["stages"] = {name: dataclasses.asdict(stage) for name, stage in self.stages.items()}
+        out["decoding"] = dataclasses.asdict(self.decoding)
+        out["taxonomy"] = {**self.taxonomy.to_dict(), "content_hash": self.taxonomy.content_hash}
+        return out
 
 
 def parse_token_budgets(text: str) -> dict[str, int]:

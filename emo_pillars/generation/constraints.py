@@ -81,34 +81,37 @@ def characters_constraint(max_names: int | None = None, numbered: bool = False) 
     return Constraint(rf"{name}(\n{name}){count}\n?", name="characters")
 
 
-def utterances_constraint(emotions: Sequence[str], n_neutral: int, max_chars: int = 300) -> Constraint:
+def utterances_constraint(
+    emotions: Sequence[str], n_neutral: int, max_chars: int = 300, neutral: str = NEUTRAL
+) -> Constraint:
     """Exactly one ``emotion: "thought"`` line per emotion of ``emotions``, in that order, then ``n_neutral``
-    ``neutral: "thought"`` lines."""
-    return _utterances_constraint(tuple(emotions), n_neutral, max_chars)
+    ``<neutral>: "thought"`` lines (``neutral``: the taxonomy's label for no emotion)."""
+    return _utterances_constraint(tuple(emotions), n_neutral, max_chars, neutral)
 
 
 @functools.lru_cache(maxsize=4096)
-def _utterances_constraint(emotions: tuple[str, ...], n_neutral: int, max_chars: int) -> Constraint:
+def _utterances_constraint(emotions: tuple[str, ...], n_neutral: int, max_chars: int, neutral: str) -> Constraint:
     # two words or more, no space before the closing quote
     thought = rf"\"[^\"\n ]{{1,40}} [^\"\n]{{0,{max_chars - 1}}}[^\"\n ]\""
-    lines = [f"{re.escape(e)}: {thought}" for e in emotions] + [f"{NEUTRAL}: {thought}"] * n_neutral
+    lines = [f"{re.escape(e)}: {thought}" for e in emotions] + [f"{re.escape(neutral)}: {thought}"] * n_neutral
     return Constraint(r"\n".join(lines) + r"\n?", name="utterances")
 
 
-def labels_constraint(top_k: int, first_emotion: str | None = None) -> Constraint:
+def labels_constraint(top_k: int, first_emotion: str | None = None, labels: Sequence[str] = EMOTIONS) -> Constraint:
     """``top_k`` lines ``N. emotion score`` with emotions from the taxonomy and scores 0.0-1.0 in steps of 0.1.
 
     With ``first_emotion`` the prompt's prefill already holds ``"1. <first_emotion>"``, so the reply starts with
     that line's score, and the later lines name other emotions (a regular expression cannot keep all five
-    distinct without listing every combination; the parser keeps the first of any repeat).
+    distinct without listing every combination; the parser keeps the first of any repeat). ``labels``: the
+    taxonomy's names (default: the 28 GoEmotions classes).
     """
-    return _labels_constraint(top_k, first_emotion or None)
+    return _labels_constraint(top_k, first_emotion or None, tuple(labels))
 
 
-@functools.lru_cache(maxsize=128)
-def _labels_constraint(top_k: int, first_emotion: str | None) -> Constraint:
-    any_emotion = _alternation(EMOTIONS)
-    others = _alternation([e for e in EMOTIONS if e != first_emotion])
+@functools.lru_cache(maxsize=512)
+def _labels_constraint(top_k: int, first_emotion: str | None, labels: tuple[str, ...]) -> Constraint:
+    any_emotion = _alternation(labels)
+    others = _alternation([e for e in labels if e != first_emotion])
     rest = [rf"\n{rank}\. {others} {_SCORE}" for rank in range(2, top_k + 1)]
     head = rf" {_SCORE}" if first_emotion else rf"1\. {any_emotion} {_SCORE}"
     return Constraint(head + "".join(rest) + r"\n?", name="labels")

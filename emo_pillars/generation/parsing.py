@@ -16,6 +16,7 @@ Examples:
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
@@ -23,9 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from ..taxonomy import EMOTIONS, normalize_emotion
-
-_EMOTION_NAMES = frozenset(EMOTIONS)
+from ..taxonomy import GOEMOTIONS, Taxonomy
 
 __all__ = [
     "MAX_CHARS", "PARSE_FAILURE_REASONS", "ParseResult", "RESULT_PARSERS", "strip_code_fences", "parse_characters",
@@ -370,7 +369,7 @@ _ACTION_RE = re.compile(r'^\s*[*(\[][^*()\[\]"“]{1,40}[*)\]]\s*(?=["“])')  #
 _TRAILING_EMOTION_RE = re.compile(r"[\s\-–—:,]*[(\[]\s*([A-Za-z][A-Za-z /-]{1,40}?)\s*[)\]]\s*\.?\s*$")
 
 
-def _split_label(body: str, depth: int = 0) -> tuple[str | None, str, bool]:
+def _split_label(body: str, taxonomy: Taxonomy, depth: int = 0) -> tuple[str | None, str, bool]:
     """Split ``Joy: "..."`` into (emotion, rest, True); (None, body, False) when the line has no label."""
     bracket = _BRACKET_LABEL_RE.match(body)
     if bracket:
@@ -384,25 +383,25 @@ def _split_label(body: str, depth: int = 0) -> tuple[str | None, str, bool]:
     label = label.strip(" *_`#\"'")
     if not label or len(_ALPHA_RE.findall(label)) > 3:
         return None, body, False
-    emotion = normalize_emotion(label)
+    emotion = taxonomy.normalize(label)
     if emotion:
         return emotion, rest, True
     if rest.lstrip()[:1] in _QUOTE_CLOSERS:  # "Zorblax: \"...\"", "Alice: \"...\"": a label, not an emotion
         return None, rest, True
     if _GENERIC_LABEL_RE.fullmatch(label):
         if depth == 0:
-            inner, inner_rest, labelled = _split_label(rest.strip(), 1)
+            inner, inner_rest, labelled = _split_label(rest.strip(), taxonomy, 1)
             if labelled and inner:
                 return inner, inner_rest, True
         return None, rest, True
     return None, body, False
 
 
-def _is_header(body: str) -> str | None:
+def _is_header(body: str, taxonomy: Taxonomy) -> str | None:
     text = body.strip(" *_#:`")
     if not text or len(_ALPHA_RE.findall(text)) > 3 or text.endswith(_TERMINAL) or text[0] in _QUOTE_CLOSERS:
         return None
-    return normalize_emotion(text)
+    return taxonomy.normalize(text)
 
 
 def _clean_utterance(text: str) -> str:
@@ -420,7 +419,7 @@ def _is_complete(text: str) -> bool:
     return text.rstrip('"”’)*_ ').endswith(_TERMINAL)
 
 
-def _utterance_items(lines: list[str]) -> list[list[Any]]:
+def _utterance_items(lines: list[str], taxonomy: Taxonomy) -> list[list[Any]]:
     """Return items [emotion, text, closing quote missing, line index]."""
     items: list[list[Any]] = []
     pending: str | None = None  # from "Emotion: joy" or a header: the next unlabelled line
@@ -432,7 +431,7 @@ def _utterance_items(lines: list[str]) -> list[list[Any]]:
         body = _JSON_KEY_RE.sub(r"\1: ", body)  # '"utterance": "..."' from a cut-off JSON reply
         key = _EMOTION_KEY_RE.match(body)
         if key:
-            emotion = normalize_emotion(key.group(1).strip(" \"',"))
+            emotion = taxonomy.normalize(key.group(1).strip(" \"',"))
             if items and items[-1][0] is None and items[-1][3] == idx - 1 and pending is None:
                 items[-1][0] = emotion  # "Utterance: ...\nEmotion: joy"
             else:
@@ -440,8 +439,8 @@ def _utterance_items(lines: list[str]) -> list[list[Any]]:
             continue
         if (key := _KEY_RE.match(body)) and key.group(1).strip().lower() in _DROP_KEYS | {"reason", "context"}:
             continue  # "Explanation: ...", "Note: ..."
-        emotion, rest, labelled = _split_label(body)
-        header = emotion if labelled and not rest.strip(' *_"') else None if labelled else _is_header(body)
+        emotion, rest, labelled = _split_label(body, taxonomy)
+        header = emotion if labelled and not rest.strip(' *_"') else None if labelled else _is_header(body, taxonomy)
         if header:
             pending = section = header
             continue
@@ -452,9 +451,9 @@ def _utterance_items(lines: list[str]) -> list[list[Any]]:
             emotion = pending or section
         if emotion is None:
             trailing = _TRAILING_EMOTION_RE.search(after if quoted else utterance)
-            found = normalize_emotion(trailing.group(1)) if trailing else None
+            found = taxonomy.normalize(trailing.group(1)) if trailing else None
             if found is None and quoted and 0 < len(_ALPHA_RE.findall(after)) <= 3:
-                found = normalize_emotion(after)
+                found = taxonomy.normalize(after)
             if found and trailing and not quoted:
                 utterance = utterance[: trailing.start()]
             emotion = found
@@ -463,11 +462,11 @@ def _utterance_items(lines: list[str]) -> list[list[Any]]:
     return items
 
 
-def _parse_utterances(text: str) -> ParseResult[list[tuple[str | None, str]]]:
+def _parse_utterances(text: str, taxonomy: Taxonomy) -> ParseResult[list[tuple[str | None, str]]]:
     lines, from_json, truncated = _reply_lines(text)
     if not lines:
         return ParseResult([], False, EMPTY)
-    items = _utterance_items(lines)
+    items = _utterance_items(lines, taxonomy)
     last_line = -1 if from_json else len(lines) - 1
     cleaned = [_clean_utterance(item[1]) if isinstance(item[1], str) else "" for item in items]
     out: list[tuple[str | None, str]] = []
@@ -489,11 +488,11 @@ def _parse_utterances(text: str) -> ParseResult[list[tuple[str | None, str]]]:
     return _result(out, truncated, partial, TRUNCATED if truncated else NO_VALID_ITEMS)
 
 
-_SCORE_LINE = re.compile(r"(\d+)\. ([a-z]+) (0\.[0-9]|1\.0)")
-_UTTERANCE_LINE = re.compile(r'([a-z]+): "([^"\n]+)"')
+_SCORE_LINE = re.compile(r"(\d+)\. ([a-z]+(?:[ '-][a-z]+)*) (0\.[0-9]|1\.0)")
+_UTTERANCE_LINE = re.compile(r'([a-z]+(?:[ \'-][a-z]+)*): "([^"\n]+)"')
 
 
-def _shaped_scores(text: str, top_k: int) -> ParseResult | None:
+def _shaped_scores(text: str, top_k: int, taxonomy: Taxonomy) -> ParseResult | None:
     """A fast, exact reading of a reply in the requested shape (``top_k`` lines ``N. emotion score`` from the
     taxonomy), as the parser would read it (ranked by score; a repeated emotion once); ``None`` when the reply has
     another shape, which the tolerant parser then reads."""
@@ -501,7 +500,7 @@ def _shaped_scores(text: str, top_k: int) -> ParseResult | None:
     pairs = []
     for rank, line in enumerate(lines, 1):
         match = _SCORE_LINE.fullmatch(line)
-        if match is None or int(match.group(1)) != rank or match.group(2) not in _EMOTION_NAMES:
+        if match is None or int(match.group(1)) != rank or match.group(2) not in taxonomy:
             return None
         pairs.append((match.group(2), float(match.group(3))))
     if len(pairs) != top_k:
@@ -514,13 +513,13 @@ def _shaped_scores(text: str, top_k: int) -> ParseResult | None:
     return ParseResult([(e, s) for e, (s, _) in ranked], True, None, exact=True)
 
 
-def _shaped_utterances(text: str) -> ParseResult | None:
+def _shaped_utterances(text: str, taxonomy: Taxonomy) -> ParseResult | None:
     """A fast, exact reading of ``emotion: "thought"`` lines (clean thoughts of two words or more; repeats are
     kept for the step to count); ``None`` for any other shape, which the tolerant parser then reads."""
     pairs = []
     for line in text.strip().split("\n"):
         match = _UTTERANCE_LINE.fullmatch(line)
-        if match is None or match.group(1) not in _EMOTION_NAMES:
+        if match is None or match.group(1) not in taxonomy:
             return None
         thought = " ".join(match.group(2).split())  # spacing is not structure: "I am a  " reads as "I am a"
         if thought != thought.strip("*_'\u201c\u201d") or len(thought.split()) < 2:
@@ -529,13 +528,16 @@ def _shaped_utterances(text: str) -> ParseResult | None:
     return ParseResult(pairs, True, None, exact=True) if pairs else None
 
 
-def parse_utterances_result(text: str, exact_first: bool = False) -> ParseResult[list[tuple[str | None, str]]]:
+def parse_utterances_result(
+    text: str, exact_first: bool = False, taxonomy: Taxonomy | None = None
+) -> ParseResult[list[tuple[str | None, str]]]:
     """Parse like :func:`parse_utterances`, and say whether it worked.
 
     Args:
         text: The stage-2 reply.
         exact_first: First read the requested shape exactly (``emotion: "thought"`` lines, repeats kept for the
             step to count), which is fast; any other shape goes to the tolerant reader.
+        taxonomy: The labels emotions are read as (default: the 28 GoEmotions classes); other words count as none.
 
     Returns:
         The pairs with ``ok`` and a reason: ``empty``, ``no_valid_items``, ``truncated`` or ``partial``.
@@ -544,7 +546,10 @@ def parse_utterances_result(text: str, exact_first: bool = False) -> ParseResult
         >>> parse_utterances_result('1. Joy: "We did it!"\\n2. Fear: "What if they').reason
         'truncated'
     """
-    return (exact_first and _shaped_utterances(text)) or _guarded(_parse_utterances, text)
+    taxonomy = taxonomy or GOEMOTIONS
+    return (exact_first and _shaped_utterances(text, taxonomy)) or _guarded(
+        functools.partial(_parse_utterances, taxonomy=taxonomy), text
+    )
 
 
 def parse_utterances(text: str) -> list[tuple[str | None, str]]:
@@ -589,23 +594,23 @@ _SCORE_PROSE = _words(
 _Entry = tuple[str | None, bool, float | None, str]
 
 
-def _score_label(name: str) -> tuple[str | None, bool]:
+def _score_label(name: str, taxonomy: Taxonomy) -> tuple[str | None, bool]:
     lead = _LEAD_SPLIT_RE.split(name.strip(), maxsplit=1)[0].strip(_EDGE_PUNCT)
     tokens = _ALPHA_RE.findall(lead)
-    emotion = normalize_emotion(lead) if 0 < len(tokens) <= 4 else None
+    emotion = taxonomy.normalize(lead) if 0 < len(tokens) <= 4 else None
     if emotion is None:
         rest = _SCORE_WORDS_RE.sub(" ", name)
         if 0 < len(_ALPHA_RE.findall(rest)) <= 3:
-            emotion = normalize_emotion(rest)
+            emotion = taxonomy.normalize(rest)
     return emotion, 0 < len(tokens) <= 3 and tokens[0].lower() not in _SCORE_PROSE
 
 
-def _score_entry(segment: str) -> _Entry:
+def _score_entry(segment: str, taxonomy: Taxonomy) -> _Entry:
     number = _NUM_RE.search(segment)
     name = segment if number is None else segment[: number.start()]
     if number is not None and not _ALPHA_RE.search(name):
         name = segment[number.end() :]  # "0.9 fear"
-    emotion, label_like = _score_label(name)
+    emotion, label_like = _score_label(name, taxonomy)
     if number is None:
         return emotion, label_like, None, ""
     return emotion, label_like, float(number.group(1)), "%" if number.group(2) else number.group(3) or ""
@@ -620,7 +625,7 @@ def _to_unit(number: float, scale_marker: str, plain_scale: float) -> float | No
     return round(number / divisor, 4)
 
 
-def _parse_emotion_scores(text: str) -> ParseResult[list[tuple[str, float]]]:
+def _parse_emotion_scores(text: str, taxonomy: Taxonomy) -> ParseResult[list[tuple[str, float]]]:
     lines, from_json, truncated = _reply_lines(text)
     if not lines:
         return ParseResult([], False, EMPTY)
@@ -629,7 +634,7 @@ def _parse_emotion_scores(text: str) -> ParseResult[list[tuple[str, float]]]:
     for idx, line in enumerate(lines):
         _, marked, body = _split_marker(line)
         segments = re.split(r"[,;|]", body) if len(_NUM_RE.findall(body)) >= 2 else [body]
-        line_entries = [_score_entry(_split_marker(s)[2]) for s in segments if s.strip()]
+        line_entries = [_score_entry(_split_marker(s)[2], taxonomy) for s in segments if s.strip()]
         if (
             len(line_entries) == 1
             and line_entries[0][2] is not None
@@ -679,13 +684,16 @@ def _parse_emotion_scores(text: str) -> ParseResult[list[tuple[str, float]]]:
     return ParseResult([], False, TRUNCATED if truncated else NO_VALID_ITEMS)
 
 
-def parse_emotion_scores_result(text: str, top_k: int | None = None) -> ParseResult[list[tuple[str, float]]]:
+def parse_emotion_scores_result(
+    text: str, top_k: int | None = None, taxonomy: Taxonomy | None = None
+) -> ParseResult[list[tuple[str, float]]]:
     """Parse like :func:`parse_emotion_scores`, and say whether it worked.
 
     Args:
         text: The stage-3 reply, prefill included.
         top_k: The number of ``N. emotion score`` lines requested: a reply in exactly that shape is read by a fast
             exact reader (with the same result); any other shape goes to the tolerant reader.
+        taxonomy: The labels scores are read for (default: the 28 GoEmotions classes); other names are dropped.
 
     Returns:
         The ranked scores with ``ok`` and a reason: ``empty``, ``no_valid_items``, ``no_scores``,
@@ -695,7 +703,10 @@ def parse_emotion_scores_result(text: str, top_k: int | None = None) -> ParseRes
         >>> parse_emotion_scores_result("1. plot: 0.8\\n2. Alice: 0.5")
         ParseResult(value=[], ok=False, reason='out_of_taxonomy_only')
     """
-    return (top_k is not None and _shaped_scores(text, top_k)) or _guarded(_parse_emotion_scores, text)
+    taxonomy = taxonomy or GOEMOTIONS
+    return (top_k is not None and _shaped_scores(text, top_k, taxonomy)) or _guarded(
+        functools.partial(_parse_emotion_scores, taxonomy=taxonomy), text
+    )
 
 
 def parse_emotion_scores(text: str) -> list[tuple[str, float]]:

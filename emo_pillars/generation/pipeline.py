@@ -34,6 +34,7 @@ from typing import Any
 from .. import __version__
 from ..errors import ConfigError
 from ..narratives import load_narratives
+from ..taxonomy import GOEMOTIONS, Taxonomy
 from ..utils.io import OutputLock, atomic_write_json, check_output_folder
 from .backends.base import ChatPrompt, Completion, LLMBackend
 from .backends.openai import OpenAICompatibleBackend
@@ -61,6 +62,8 @@ CONTEXTUAL_FILE = f"{CONTEXTUAL}.jsonl"
 OUTPUT_FILES = (CONTEXT_LESS_FILE, CONTEXTUAL_FILE)
 RUN_FILE = "run.json"
 CACHE_DIR = "cache"
+#: The taxonomy a cache was made with (in the cache folder), checked before a run resumes from it.
+TAXONOMY_FILE = "taxonomy.json"
 
 
 @dataclass
@@ -71,10 +74,12 @@ class StageStats:
     entries keep theirs), ``cached_completion_tokens`` the cached share. ``structured`` counts replies that parsed
     into the requested structure (a clean parse and, where the prompt carries a constraint, a reply of exactly
     that shape, whether or not the backend enforced it); ``parse_failures`` the others, by reason (``off_shape``:
-    the parser read it, but it is not the requested shape).
+    the parser read it, but it is not the requested shape). ``setup_calls`` are the step's once-per-run prompts
+    (the content-free calibration prompt of score mode): counted in ``calls``, not among the rows' replies.
     """
 
     inputs: int = 0
+    setup_calls: int = 0
     calls: int = 0
     cached: int = 0
     failed: int = 0
@@ -90,8 +95,9 @@ class StageStats:
 
     @property
     def replies(self) -> int:
-        """Answers this step received (from the backend or the cache), failed ones included."""
-        return self.calls + self.cached
+        """Answers to the rows' prompts this step received (from the backend or the cache), failed ones included;
+        its setup prompts are not among them."""
+        return self.calls + self.cached - self.setup_calls
 
     @property
     def structured_rate(self) -> float | None:
@@ -102,6 +108,7 @@ class StageStats:
         out = {
             "inputs": self.inputs,
             "calls": self.calls,
+            "setup_calls": self.setup_calls,
             "cached": self.cached,
             "failed": self.failed,
             "structured": self.structured,
@@ -512,8 +519,10 @@ class EmoPillarsGenerator:
         output_dir = check_output_folder(output_dir)
         plots = load_narratives(narratives, text_column=text_column, max_plots=cfg.max_plots)
         plots = plots[cfg.shard_index :: cfg.num_shards]
-        lock = OutputLock(output_dir).acquire() if _launch_rank() == 0 else None
+        main = _launch_rank() == 0
+        lock = OutputLock(output_dir).acquire() if main else None
         try:
+            check_taxonomy(output_dir / CACHE_DIR, cfg.taxonomy, writable=main)
             return self._run(plots, output_dir)
         finally:
             for bar in self._bars.values():
@@ -538,6 +547,7 @@ class EmoPillarsGenerator:
             setup = step.setup_prompts()
             if setup:
                 step.setup(self._call(step, setup, caches[step.name], stats[step.name]))
+                stats[step.name].setup_calls += len(setup)
         outputs = _Outputs(output_dir, [s.output for s in self.steps if s.output], writable=main)
         truncated_warned = False
         try:
@@ -599,6 +609,35 @@ class EmoPillarsGenerator:
                     line = f"the {step.name} step kept 0 of {s.inputs} rows ({reasons})"
                 return f"{line}: {step.hint}" if step.hint else line
         return None
+
+
+def check_taxonomy(cache_dir: Path, taxonomy: Taxonomy, *, writable: bool = True) -> None:
+    """Refuse to resume a cache made with another taxonomy (before any model loads); stamp a new cache with it.
+
+    The stamp is ``<cache>/taxonomy.json`` (name and content hash). A cache from before taxonomies has replies but
+    no stamp: it was made with the 28 GoEmotions classes. Nothing in the cache is touched when the run is refused.
+
+    Raises:
+        ConfigError: One line naming the folder, both taxonomies and what to do.
+    """
+    stamp = cache_dir / TAXONOMY_FILE
+    recorded: dict[str, Any] | None = None
+    if stamp.is_file():
+        try:
+            recorded = json.loads(stamp.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            recorded = None
+    elif cache_dir.is_dir() and any(cache_dir.glob("*.jsonl")):
+        recorded = {"name": GOEMOTIONS.name, "content_hash": GOEMOTIONS.content_hash}
+    if recorded is not None and recorded.get("content_hash") != taxonomy.content_hash:
+        raise ConfigError(
+            f"{cache_dir.parent} holds a run made with taxonomy {recorded.get('name')!r} (hash "
+            f"{recorded.get('content_hash')}); this run asks for {taxonomy.name!r} (hash {taxonomy.content_hash}): "
+            "resume with the same --taxonomy, or write to another --output"
+        )
+    if recorded is None and writable:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        atomic_write_json(stamp, {"name": taxonomy.name, "content_hash": taxonomy.content_hash})
 
 
 def _cached_completion(entry: dict[str, Any] | None, stats: StageStats) -> Completion | None:

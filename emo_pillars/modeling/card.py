@@ -167,6 +167,7 @@ class EmoPillarsModelCardData(CardData):
     train_examples: dict[str, list[str]] = field(default_factory=dict, init=False)
     train_stats: dict[str, Any] = field(default_factory=dict, init=False)
     versions: dict[str, str] = field(default_factory=dict, init=False)
+    taxonomy: dict[str, Any] | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         # CardData keeps its data in __dict__; the dataclass __init__ has set everything already.
@@ -184,6 +185,13 @@ class EmoPillarsModelCardData(CardData):
         if sorted(self.labels) != sorted(EMOTIONS):
             tags = [tag for tag in tags if tag != "goemotions-taxonomy"]
         self.tags = tags
+
+    def set_taxonomy(self, taxonomy: Any) -> None:
+        """Record the taxonomy of the model's labels: the card lists each label with its definition."""
+        self.taxonomy = {**taxonomy.to_dict(), "content_hash": taxonomy.content_hash}
+        name = f"{taxonomy.name}-taxonomy"
+        if name not in self.tags and taxonomy.name != "goemotions":
+            self.tags = [*self.tags, name]
 
     def set_thresholds(self, result: Any, split: str = "validation") -> None:
         """Record a :class:`~emo_pillars.modeling.thresholds.ThresholdResult` tuned on ``split``."""
@@ -360,6 +368,7 @@ class EmoPillarsModelCardData(CardData):
             "train_runtime": self.train_runtime,
             "versions": self.versions,
             "labels": list(self.labels),
+            "taxonomy": self.taxonomy,
             "num_labels": len(self.labels),
             "multi_label": self.multi_label,
             "is_emotions": sorted(self.labels) == sorted(EMOTIONS),

@@ -13,15 +13,7 @@ from typing import Any, Literal
 import numpy as np
 
 from ..errors import ConfigError, HubError, InputError
-from ..taxonomy import (
-    EKMAN_GROUPS,
-    EKMAN_LABELS,
-    EMOTIONS,
-    NEUTRAL,
-    SENTIMENT_GROUPS,
-    SENTIMENT_LABELS,
-    label2id,
-)
+from ..taxonomy import EMOTIONS, GOEMOTIONS, Taxonomy
 from ..utils.quiet import quiet
 from .card import MODEL_REF_PLACEHOLDER, write_model_card
 from .inputs import (
@@ -51,20 +43,21 @@ CONFIG_KEY = "emo_pillars"
 #: of similar length (little padding: 512 GoEmotions test comments in batches of 32 pad to 10,656 tokens sorted, 18,400 in input order) while memory
 #: stays bounded for long input lists.
 SORT_BLOCK_BATCHES = 64
-Level = Literal["emotions", "ekman", "sentiment"]
+#: ``"emotions"`` (the model's labels) or a grouping of its taxonomy (``"ekman"``, ``"sentiment"`` for the 28).
+Level = str
 Backend = Literal["torch", "onnx"]
 LongInputs = Literal["truncate", "window"]
 
 
-def _group_index(level: str) -> tuple[tuple[str, ...], list[list[int]]]:
-    if level == "ekman":
-        groups, labels = EKMAN_GROUPS, EKMAN_LABELS
-    elif level == "sentiment":
-        groups, labels = SENTIMENT_GROUPS, SENTIMENT_LABELS
-    else:
-        raise ConfigError(f"level must be 'emotions', 'ekman' or 'sentiment', got {level!r}")
-    members = [[label2id[e] for e in groups[g]] if g != NEUTRAL else [label2id[NEUTRAL]] for g in labels]
-    return labels, members
+def _group_index(level: str, taxonomy: Taxonomy = GOEMOTIONS) -> tuple[tuple[str, ...], list[list[int]]]:
+    """The groups of ``level`` (then every label no group holds, such as neutral) and each one's label indices."""
+    if level not in taxonomy.groupings:
+        levels = ", ".join(["emotions", *taxonomy.groupings])
+        raise ConfigError(f"level must be one of {levels}, got {level!r}")
+    of, groups = taxonomy.roll_up(level), taxonomy.groupings[level]
+    names = (*groups, *(name for name in taxonomy.labels if of[name] == name and name not in groups))
+    index = taxonomy.label2id
+    return names, [[index[label] for label in taxonomy.labels if of[label] == group] for group in names]
 
 
 def rollup_proba(probs: Any, level: Level = "ekman") -> tuple[tuple[str, ...], np.ndarray]:
@@ -89,8 +82,22 @@ def rollup_proba(probs: Any, level: Level = "ekman") -> tuple[tuple[str, ...], n
     p = np.asarray(probs, dtype=np.float64)
     if level == "emotions":
         return EMOTIONS, p
-    labels, members = _group_index(level)
+    labels, members = _group_index(level, GOEMOTIONS)
     return labels, np.stack([p[:, idx].max(axis=1) for idx in members], axis=1)
+
+
+def _stored_taxonomy(stored: Any, labels: Sequence[str]) -> Taxonomy | None:
+    """The taxonomy a model's config stores, when it describes the model's labels; the 28 classes' for them."""
+    if isinstance(stored, dict):
+        try:
+            taxonomy = Taxonomy.from_dict({k: v for k, v in stored.items() if k != "content_hash"})
+        except InputError as err:
+            logger.warning("the model's stored taxonomy is not valid and is ignored: %s", err)
+        else:
+            if taxonomy.labels == tuple(labels):
+                return taxonomy
+            logger.warning("the model's stored taxonomy names other labels than its outputs; it is ignored")
+    return GOEMOTIONS if tuple(labels) == EMOTIONS else None
 
 
 class EmoPillarsClassifier:
@@ -167,6 +174,9 @@ class EmoPillarsClassifier:
         #: Model output index for each of :attr:`labels` (the GoEmotions order for 28-class models).
         self._order = space.emotion_order() if space.is_emotions else list(range(space.num_labels))
         self.labels: tuple[str, ...] = tuple(EMOTIONS) if space.is_emotions else space.names
+        #: The model's taxonomy: stored by training (labels, definitions, groupings), the 28 classes' for 28-class
+        #: models, ``None`` for other models without one. Its groupings are the roll-up levels.
+        self.taxonomy: Taxonomy | None = _stored_taxonomy(self.settings.get("taxonomy"), self.labels)
         self.max_length = resolve_max_length(
             self.input_format, self.settings.get("max_length"), self.tokenizer, self.model.config
         )
@@ -470,7 +480,23 @@ class EmoPillarsClassifier:
                     probs = np.empty((len(text), scores.shape[1]), dtype=scores.dtype)
                 probs[first : first + len(chunk)] = scores[:, self._order]
                 bar.update(-(-len(chunk) // batch_size))
-        return rollup_proba(probs, level)[1] if level != "emotions" else probs
+        return self.roll_up(probs, level)[1]
+
+    def roll_up(self, probs: Any, level: Level) -> tuple[tuple[str, ...], np.ndarray]:
+        """Scores in :attr:`labels` order rolled up to a grouping of the model's taxonomy (see :attr:`levels`).
+
+        A group's score is the highest score among its labels; a label no group holds (such as neutral) stays
+        itself. ``"emotions"`` returns the labels and the scores unchanged.
+
+        Returns:
+            ``(names, scores)`` with ``scores`` of shape ``(n, len(names))``.
+        """
+        self._check_level(level)
+        probs = np.asarray(probs)
+        if level == "emotions":
+            return self.labels, probs
+        names, members = _group_index(level, self.taxonomy)
+        return names, np.stack([probs[:, idx].max(axis=1) for idx in members], axis=1)
 
     def _score_encoding(self, encoding: Any, batch_size: int) -> np.ndarray:
         """Scores of every encoded row, in the model's output order and the rows' order.
@@ -537,11 +563,15 @@ class EmoPillarsClassifier:
         """``classifier(texts, ...)`` is :meth:`predict` (as with pipelines and SetFit models)."""
         return self.predict(utterances, contexts, characters, **kwargs)
 
+    @property
+    def levels(self) -> tuple[str, ...]:
+        """The levels :meth:`predict` takes: ``"emotions"`` and the taxonomy's groupings (``"ekman"`` and
+        ``"sentiment"`` for the 28 classes)."""
+        return ("emotions", *(self.taxonomy.groupings if self.taxonomy is not None else ()))
+
     def _check_level(self, level: str) -> None:
-        if level not in ("emotions", "ekman", "sentiment"):
-            raise ConfigError(f"level must be 'emotions', 'ekman' or 'sentiment', got {level!r}")
-        if level != "emotions" and not self.label_space.is_emotions:
-            raise ConfigError(f"level={level!r} rolls up the 28 GoEmotions classes; this model's labels differ")
+        if level not in self.levels:
+            raise ConfigError(f"level must be one of {', '.join(self.levels)} for this model, got {level!r}")
 
     def decide(
         self,
@@ -566,7 +596,7 @@ class EmoPillarsClassifier:
         if level == "emotions":
             names, scores = self.labels, probs
         else:
-            names, members = _group_index(level)
+            names, members = _group_index(level, self.taxonomy)
             scores = np.stack([np.where(keep[:, idx], probs[:, idx], -1.0).max(axis=1) for idx in members], axis=1)
             keep = scores >= 0
         results = []

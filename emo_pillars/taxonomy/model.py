@@ -61,6 +61,16 @@ def _frozen(groupings: Mapping[str, Mapping[str, Sequence[str]]]) -> Mapping[str
     )
 
 
+def _read_groupings(groupings: Mapping[str, Any]) -> dict[str, Any]:
+    """Groupings as level -> group -> labels; a level may also be a list of ``{name, labels}`` (:meth:`to_dict`)."""
+    out: dict[str, Any] = {}
+    for level, groups in groupings.items():
+        if isinstance(groups, list) and all(isinstance(g, Mapping) and set(g) == {"name", "labels"} for g in groups):
+            groups = {g["name"]: g["labels"] for g in groups}
+        out[level] = groups
+    return out
+
+
 @dataclass(frozen=True, eq=False)
 class Taxonomy:
     """A validated label set with definitions, groupings and synonyms.
@@ -163,7 +173,6 @@ class Taxonomy:
     def content_hash(self) -> str:
         """16 hex digits of sha256 over the labels, definitions, groupings, synonyms and neutral (not the name)."""
         content = {k: v for k, v in self.to_dict().items() if k not in ("name", "source", "description")}
-        content["order"] = list(self.definitions)  # sorted keys would lose the output order
         payload = json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
         return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:16]
 
@@ -196,14 +205,19 @@ class Taxonomy:
 
     # ------------------------------------------------------------------------------------------------ I/O
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict, the shape :meth:`from_dict` reads (what ``run.json`` and cards record)."""
+        """A JSON-ready dict, the shape :meth:`from_dict` reads (what ``run.json`` and cards record); the labels are a
+        list of ``{name, definition}`` and each grouping a list of ``{name, labels}``, so their order survives a writer
+        that sorts keys (a model's ``config.json``)."""
         return {
             "name": self.name,
             "source": self.source,
             "description": self.description,
             "neutral": self.neutral,
-            "labels": dict(self.definitions),
-            "groupings": {level: {g: list(m) for g, m in groups.items()} for level, groups in self.groupings.items()},
+            "labels": [{"name": name, "definition": text} for name, text in self.definitions.items()],
+            "groupings": {
+                level: [{"name": group, "labels": list(members)} for group, members in groups.items()]
+                for level, groups in self.groupings.items()
+            },
             "synonyms": {label: list(words) for label, words in self.synonyms.items()},
         }
 
@@ -239,7 +253,7 @@ class Taxonomy:
             return cls(
                 name=data.get("name") or name or "custom",
                 definitions=definitions,
-                groupings=data.get("groupings") or {},
+                groupings=_read_groupings(data.get("groupings") or {}),
                 synonyms=data.get("synonyms") or {},
                 neutral=data.get("neutral", _AUTO),
                 source=data.get("source") or "",

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..data import dataset_taxonomy
 from ..errors import ConfigError, InputError
 from ..modeling.card import EmoPillarsModelCardData, resolve_base_model
 from ..modeling.classifier import upload_model_folder
@@ -139,6 +140,7 @@ def train_main(  # noqa: PLR0913 - a public entry point: one keyword per command
     splits = load_training_dataset(dataset, config)
     if "train" not in splits:
         raise InputError(f"the dataset has no train split (splits: {list(splits)})")
+    taxonomy = dataset_taxonomy(dataset) if isinstance(dataset, (str, os.PathLike)) else None
     if dataset_id is None and isinstance(dataset, str) and not os.path.isdir(dataset):
         dataset_id = dataset
     card_data = EmoPillarsModelCardData(
@@ -149,7 +151,7 @@ def train_main(  # noqa: PLR0913 - a public entry point: one keyword per command
         model_id=push_to_hub,
     )
     trainer = fit(model, args, splits["train"], splits.get("validation"), card_data, resume_from=checkpoint,
-                  trust_remote_code=trust_remote_code)  # fmt: skip
+                  trust_remote_code=trust_remote_code, taxonomy=taxonomy)  # fmt: skip
     metrics: dict[str, dict[str, Any]] = {}
     if "test" in splits:
         metrics = trainer.evaluate_thresholds(splits["test"])
@@ -179,7 +181,8 @@ def fit(
         card_data: The model card data the trainer fills.
         resume_from: A checkpoint to continue from.
         trust_remote_code: Allow custom model code.
-        **labels: ``label_names`` and ``multi_label`` for a head other than the 28 emotions.
+        **labels: ``label_names`` and ``multi_label`` for a head other than the 28 emotions; ``taxonomy`` (the
+            dataset's), stored with the model when it names the head's labels.
     """
     trainer = EmoPillarsTrainer(
         model=model, args=args, train_dataset=train, eval_dataset=validation, card_data=card_data,

@@ -35,6 +35,7 @@ from ..modeling.label_space import LabelSpace
 from ..modeling.loading import load_model, load_tokenizer
 from ..modeling.metrics import f1_scores
 from ..modeling.thresholds import THRESHOLD_GRID, ThresholdResult, tune_thresholds
+from ..taxonomy import Taxonomy
 from ..utils.hub import looks_local
 from ..utils.io import current_umask, replace_directory
 from ..utils.quiet import quiet
@@ -249,6 +250,9 @@ class EmoPillarsTrainer(Trainer):
         multi_label: Multi-label (sigmoid, BCE) or single-label (softmax, cross-entropy); default: from the model
             config or the dataset's ``labels`` feature (a sequence is multi-label), else multi-label.
         trust_remote_code: Allow custom code in a model folder (off by default; such folders are refused).
+        taxonomy: The dataset's :class:`~emo_pillars.taxonomy.Taxonomy` (``emo_pillars.data.dataset_taxonomy``):
+            when it names the head's labels, it is stored in the model's config (its groupings become the roll-up
+            levels of ``predict`` and the app) and the card lists its definitions.
         **kwargs: Passed to ``transformers.Trainer``.
 
     Examples:
@@ -265,7 +269,7 @@ class EmoPillarsTrainer(Trainer):
         ...     "disgust", "shame", "guilt"], multi_label=False)
     """
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - a Trainer subclass: one keyword per argument, as transformers.Trainer
         self,
         model: str | os.PathLike | PreTrainedModel | None = None,
         args: EmoPillarsTrainingArguments | None = None,
@@ -277,12 +281,14 @@ class EmoPillarsTrainer(Trainer):
         label_names: Sequence[str] | None = None,
         multi_label: bool | None = None,
         trust_remote_code: bool = False,
+        taxonomy: Taxonomy | None = None,
         **kwargs: Any,
     ):
         args, train_dataset, eval_dataset = self._check_inputs(model, args, train_dataset, eval_dataset)
         # Seed before anything random: the new head's weights are drawn when the model is built.
         set_seed(args.seed)
         self.card_data = card_data or EmoPillarsModelCardData()
+        self.taxonomy = taxonomy
         model, processing_class, space, base_name = self._build_model(
             model, processing_class, train_dataset, label_names, multi_label, trust_remote_code
         )
@@ -438,6 +444,13 @@ class EmoPillarsTrainer(Trainer):
                 "head": "emo28" if self.label_space.is_emotions else "task",
             }
         )
+        stored.pop("taxonomy", None)
+        taxonomy = self.taxonomy
+        if taxonomy is not None and taxonomy.labels == tuple(self.label_space.names):
+            stored["taxonomy"] = {**taxonomy.to_dict(), "content_hash": taxonomy.content_hash}
+            self.card_data.set_taxonomy(taxonomy)
+        elif taxonomy is not None:
+            logger.warning("the dataset's taxonomy names other labels than the model's head; it is not stored")
         setattr(config, CONFIG_KEY, stored)
 
     def _record_training_data(self, dataset: Any, targets: np.ndarray) -> None:

@@ -71,11 +71,12 @@ def test_card_content(generated_dir, tmp_path):
     ]
     for needle in [
         "`scripted-teacher` via the `scripted` backend",
-        "| characters | 4 | 0 | 0 | 0 | 4 | 0 |",
+        "| characters | 4 | 0 | 0 | 0 | 4 | 0 |  |",
         "every class the teacher scored at or above 0.3",
         '"repetition_penalty": 1.03',
         "| `contextual` | 2 | 2 | 2 | 6 |",
-        "| 21 | pride | 2 (25.0%) | 2 (33.3%) |",
+        "| 21 | pride | satisfaction in one's own achievements or in those of someone close | 2 (25.0%) | 2 (33.3%) |",
+        "- **Taxonomy:** `goemotions` (28 labels, content hash",
         "![Label distribution](label_distribution.png)",
         "![Utterance length](utterance_length.png)",
         "a corpus this build was not told about",

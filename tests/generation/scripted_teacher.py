@@ -63,3 +63,29 @@ def scripted_teacher(delay_s: float = 0.0) -> ScriptedBackend:
         return respond(prompt)
 
     return ScriptedBackend(reply, name="scripted-teacher")
+
+
+#: Plots for runs with ``moods_teacher``: two named characters each.
+MOODS_PLOTS = [
+    f"{a} and {b} wait at the harbour for the ship of plot {i}."
+    for i, (a, b) in enumerate([("Mara", "Tomas"), ("Anna", "Kaito"), ("Linus", "Greta")])
+]
+
+
+def moods_teacher(prompt: ChatPrompt) -> str:
+    """A teacher that reads the prompt: the assigned emotions, then ``calm`` lines; labels with one outsider."""
+    text = prompt.messages[-1][1]
+    if text.startswith("Read the story synopsis"):
+        plot = text.split("Synopsis:", 1)[1]
+        return " " + "\n".join(f"{i}. {n}" for i, n in enumerate(re.findall(r"\b([A-Z][a-z]{3,})\b", plot)[:2], 1))[3:]
+    if "Imagine you are" in text:
+        character = re.search(r"Imagine you are (.+?) from this story", text).group(1)
+        assigned = re.search(r"in this order: (.+?)\.", text).group(1).split(", ")
+        lines = [f'{e}: "{character} thinks of {e} by the water today."' for e in assigned]
+        lines += [f'calm: "The harbour has {n} boats tied up."' for n in ("two", "three")]
+        if character == "Greta":
+            lines[0] = f'{assigned[0]}: "I am a hero, I am a hero, I am a hero."'  # a loop: dropped
+        return "\n".join(lines)
+    if text.startswith("Here is a set of emotions"):
+        return " 0.9\n2. joy 0.6\n3. hopeful 0.5\n4. grief 0.4\n5. calm 0.1"  # joy is not a label
+    raise AssertionError(text[:80])

@@ -51,7 +51,7 @@ def test_stage_graph_and_counts(scripted_run):
     run = json.loads((out / RUN_FILE).read_text())
     stages = run["stages"]
     assert list(stages) == [
-        "plots", "characters", "utterances", "labels", "contextual_subset", "context", "context_cleaning",
+        "plots", "characters", "utterances", "labels", "repetition", "contextual_subset", "context", "context_cleaning",
         "rewriting", "contextual_variants",
     ]  # fmt: skip
     n_chars = stages["characters"]["kept"]

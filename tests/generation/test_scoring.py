@@ -150,6 +150,9 @@ def test_pipeline_score_mode(backend, tmp_path):
     labels = run["stages"]["labels"]
     n = run["stages"]["utterances"]["kept"]
     assert n > 0 and labels["calls"] > 0 and labels["failed"] == 0
+    # the calibration prompt is a call of the step, not a reply to a row: every row's scores are structured
+    assert labels["setup_calls"] == 1 and labels["calls"] == labels["inputs"] + 1
+    assert labels["structured"] == labels["inputs"] and labels["structured_rate"] == 1.0
     assert labels["completion_tokens"] == 0 and labels["prompt_tokens"] > 0
     assert run["config"]["label_mode"] == "score"
     assert all(p.prefill == SCORE_PREFILL for p in teacher.scored)

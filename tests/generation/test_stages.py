@@ -171,11 +171,12 @@ def test_plots_step_cuts_a_huge_synopsis_to_the_token_budget():
 
 def test_default_steps_follow_the_config():
     names = [s.name for s in default_steps(GenerationConfig())]
-    assert names == ["plots", "characters", "utterances", "labels"]
+    assert names == ["plots", "characters", "utterances", "labels", "repetition"]
+    assert "repetition" not in [s.name for s in default_steps(GenerationConfig(drop_repetitions=False))]
     config = GenerationConfig(contextual=True, stages={"context_cleaning": {"enabled": False}})
     names = [s.name for s in default_steps(config)]
-    assert names == ["plots", "characters", "utterances", "labels", "contextual_subset", "context", "rewriting",
-                     "contextual_variants"]  # fmt: skip
+    assert names == ["plots", "characters", "utterances", "labels", "repetition", "contextual_subset", "context",
+                     "rewriting", "contextual_variants"]  # fmt: skip
     assert re.fullmatch(r"[0-9a-f]{64}", default_steps(config)[1].prompt_hash)
 
 
