@@ -54,6 +54,8 @@ def _model_options(p: argparse.ArgumentParser) -> None:
                        "a batch (rows x (longest prompt + new tokens)); batches are length-bucketed (32768).")  # fmt: skip
     local.add_argument("--no-prefix-cache", action="store_true", help="Encode every prompt in full instead of "
                        "reusing the key/value cache of shared prompt prefixes.")  # fmt: skip
+    local.add_argument("--peer-timeout", type=positive_int, default=None, metavar="SECONDS", help="Under accelerate "
+                       "launch: how long a process waits for the others before the run stops (1800).")  # fmt: skip
     server = p.add_argument_group("OpenAI-compatible servers (with --server-url)")
     server.add_argument("--server-url", default=None, action="append", metavar="URL_OR_FILE", help="OpenAI-"
                         "compatible server (vLLM, SGLang, TGI, transformers serve) to use instead of a local model. "
@@ -99,6 +101,7 @@ def check_options(args: argparse.Namespace) -> None:
             "--gguf-file": args.gguf_file is not None, "--dtype": args.dtype is not None,
             "--device": args.device is not None, "--max-batch-tokens": args.max_batch_tokens is not None,
             "--no-prefix-cache": args.no_prefix_cache, "--label-mode score": args.label_mode == "score",
+            "--peer-timeout": args.peer_timeout is not None,
         })  # fmt: skip
     else:
         refuse_without("--server-url", {
@@ -181,6 +184,8 @@ def _backend_options(args: argparse.Namespace) -> dict[str, Any]:
                "max_batch_tokens": args.max_batch_tokens or 32768, "prefix_cache": not args.no_prefix_cache}  # fmt: skip
     if args.gguf_file:
         options["gguf_file"] = args.gguf_file
+    if args.peer_timeout:
+        options["peer_timeout"] = args.peer_timeout
     return options
 
 

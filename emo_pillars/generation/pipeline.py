@@ -9,7 +9,8 @@ gives each answer to :meth:`Step.format_output`, and appends the rows of steps t
 Resume: every answer is cached as soon as its batch finishes (:mod:`~emo_pillars.generation.cache`). A run starts
 its output files afresh and replays finished chunks from the cache, so after a crash (even ``kill -9``) the same
 command re-does only the missing calls and writes files byte-identical to an uninterrupted run. A lock file stops a
-second process from writing the same folder.
+second process from writing the same folder. Under a multi-process launch (several GPUs, or machines) only the main
+process reads and writes the cache and the outputs; it shares its cache hits, so every process asks for the same calls.
 
 Examples:
     >>> from emo_pillars.generation import EmoPillarsGenerator, GenerationConfig
@@ -397,7 +398,9 @@ class EmoPillarsGenerator:
                      continuations=step.continuations)
             for p in prompts
         ]  # fmt: skip
-        answers = [_cached_completion(cache.get(key), stats) for key in keys]
+        # The main process's cache decides what is asked, on every process: another machine's disk holds no cache.
+        hits = [cache.get(key) for key in keys] if self.backend.is_main_process else [None] * len(keys)
+        answers = [_cached_completion(entry, stats) for entry in self.backend.broadcast(hits)]
         todo = [i for i, a in enumerate(answers) if a is None]
         bar = self._bar(step, len(prompts), len(prompts) - len(todo))
         if bar is not None:
@@ -549,7 +552,7 @@ class EmoPillarsGenerator:
                 step.setup(self._call(step, setup, caches[step.name], stats[step.name]))
                 stats[step.name].setup_calls += len(setup)
         outputs = _Outputs(output_dir, [s.output for s in self.steps if s.output], writable=main)
-        truncated_warned = False
+        truncated_warned = not main  # the main process warns, naming its run.json
         try:
             for chunk in self._chunks(plots):
                 written: dict[str, list[dict[str, Any]]] = {name: [] for name in outputs.files}
@@ -592,8 +595,8 @@ class EmoPillarsGenerator:
         }
         if main:
             atomic_write_json(output_dir / RUN_FILE, run_info)
-        if problem:
-            logger.warning(problem)
+            if problem:
+                logger.warning(problem)
         return GenerationResult(output_dir, stats, run_info, problem)
 
     def _diagnose(self, stats: dict[str, StageStats]) -> str | None:

@@ -97,6 +97,7 @@ def test_options_that_mean_nothing_in_the_mode_chosen_are_refused(capsys, publis
     for argv, needle in (
         (["generate", *out, *SERVER, "--gguf-file", "m.gguf"], "--gguf-file only apply with a local model"),
         (["generate", *out, *SERVER, "--device", "cpu"], "--device only apply with a local model"),
+        (["generate", *out, *SERVER, "--peer-timeout", "60"], "--peer-timeout only apply with a local model"),
         (["generate", *out, *SERVER, "--label-mode", "score"], "--label-mode score only apply with a local model"),
         (["generate", *out, "--max-concurrency", "4"], "--max-concurrency only apply with --server-url"),
         (["generate", *out, "--server-prefill"], "--server-prefill only apply with --server-url"),

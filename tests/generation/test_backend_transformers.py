@@ -219,6 +219,8 @@ def test_config_validation():
         TransformersBackendConfig("m", batch_size=None, max_batch_tokens=None)
     with pytest.raises(ConfigError, match="device_map"):
         TransformersBackendConfig("m", device="cuda", device_map="auto")
+    with pytest.raises(ConfigError, match="peer_timeout must be > 0 seconds, got 0"):
+        TransformersBackendConfig("m", peer_timeout=0)
     with pytest.raises(ConfigError):
         TransformersBackend(TransformersBackendConfig("m"), batch_size=2)
     assert TransformersBackendConfig("m", use_accelerate=None).wants_accelerate() is False

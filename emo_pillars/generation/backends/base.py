@@ -17,7 +17,7 @@ from __future__ import annotations
 import abc
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from ...errors import ConfigError
 
@@ -25,6 +25,8 @@ if TYPE_CHECKING:
     from ..constraints import Constraint
 
 __all__ = ["ChatPrompt", "Completion", "DecodingConfig", "LLMBackend"]
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -181,6 +183,14 @@ class LLMBackend(abc.ABC):
             f"{type(self).__name__} cannot score continuations (label_mode='score' needs the transformers "
             "backend): use label_mode='generate'"
         )
+
+    def broadcast(self, value: T) -> T:
+        """The main process's ``value`` on every process of a multi-process run; ``value`` itself otherwise.
+
+        The pipeline shares the main process's cache hits this way, so that every process (on every machine) asks
+        for the same calls, whatever its own disk holds.
+        """
+        return value
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release resources."""

@@ -213,7 +213,17 @@ class TransformersBackend(ModelLoading, PrefixCaching, Scoring, LLMBackend):
 
         with self._state.split_between_processes(order) as local_order:
             local = work(list(local_order))
-        return gather_object(local)
+        with self._peers():
+            return gather_object(local)
+
+    def broadcast(self, value: Any) -> Any:
+        """The main process's ``value`` on every process (``value`` itself in a single-process run)."""
+        if self._state is None:
+            return value
+        from accelerate.utils import broadcast_object_list
+
+        with self._peers():
+            return broadcast_object_list([value])[0]
 
     def _generate_indices(
         self,

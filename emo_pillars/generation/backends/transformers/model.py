@@ -6,12 +6,15 @@ the backend's description and cache identity).
 from __future__ import annotations
 
 import atexit
+import contextlib
 import gc
 import hashlib
 import logging
 import os
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
 from ....errors import BackendError, ConfigError
@@ -72,6 +75,18 @@ def _release_process_group(state: Any) -> None:
         state.destroy_process_group()
 
 
+def _peer_error(exc: Exception, state: Any, timeout: float) -> BackendError:
+    """One line for a failed exchange between processes: who lost whom, torch's reason (its first sentence, without
+    the source location), and how to go on."""
+    text = re.sub(r"^\[[^\]]*\]\s*", "", str(exc).strip())  # "[.../gloo/transport/tcp/pair.cc:537] Read error ..."
+    reason = text.split(". ")[0].partition("\n")[0] or type(exc).__name__
+    return BackendError(
+        f"process {state.process_index} of {state.num_processes} lost its peers ({reason}): another process stopped "
+        f"or did not answer within peer_timeout ({timeout:g} s); rerun the same command on every machine to resume "
+        "from the cache"
+    )
+
+
 @dataclass
 class TransformersBackendConfig:
     """Where the model comes from and how to run it.
@@ -104,6 +119,10 @@ class TransformersBackendConfig:
             prompts: a constrained row whose grammar is complete is decoded freely from then on.
         show_progress: ``True``: loading is quiet unless the library is verbose (``--verbose``), when the
             weight-loading and conversion bars of ``transformers`` show; ``False``: quiet even then.
+        peer_timeout: Multi-process launches: seconds a process waits for the others at each exchange of replies
+            (it covers the slowest process's share of a batch, and a model download on one machine only) before the
+            run stops with a one-line :class:`~emo_pillars.errors.BackendError`. A peer that is killed is noticed at
+            once; this bounds the wait for one that hangs or whose machine is cut off (default 1800, torch's own).
 
     Examples:
         >>> from emo_pillars.generation.backends import TransformersBackendConfig
@@ -130,6 +149,7 @@ class TransformersBackendConfig:
     prefix_cache: bool = True
     ignore_eos: bool = False
     show_progress: bool = True
+    peer_timeout: float = 1800.0
 
     def __post_init__(self):
         self.model = os.fspath(self.model)
@@ -143,6 +163,8 @@ class TransformersBackendConfig:
             raise ConfigError(f"batch_size must be >= 1, got {self.batch_size}")
         if self.max_batch_tokens is not None and self.max_batch_tokens < 1:
             raise ConfigError(f"max_batch_tokens must be >= 1, got {self.max_batch_tokens}")
+        if not self.peer_timeout > 0:
+            raise ConfigError(f"peer_timeout must be > 0 seconds, got {self.peer_timeout}")
         if self.device_map is not None and self.device != "auto":
             raise ConfigError("give device or device_map, not both")
         if self.device_map is not None and self.use_accelerate:
@@ -330,7 +352,7 @@ class ModelLoading:
 
             has_accelerator = torch.accelerator.is_available()
             cpu = cfg.device == "cpu" or parse_flag_from_env("ACCELERATE_USE_CPU") or not has_accelerator
-            state = PartialState(cpu=cpu)
+            state = PartialState(cpu=cpu, timeout=timedelta(seconds=cfg.peer_timeout))
             if state.num_processes > 1:
                 if cfg.device_map is not None:
                     raise ConfigError("device_map cannot be used in a multi-process launch (one model per process)")
@@ -344,6 +366,15 @@ class ModelLoading:
             return torch.device(cfg.device)
         accelerator = torch.accelerator.current_accelerator() if torch.accelerator.is_available() else None
         return accelerator if accelerator is not None else torch.device("cpu")
+
+    @contextlib.contextmanager
+    def _peers(self) -> Iterator[None]:
+        """Around an exchange with the other processes: a peer killed, hung past ``peer_timeout`` or cut off (torch's
+        ``RuntimeError`` / ``DistBackendError``) becomes one :class:`~emo_pillars.errors.BackendError` line."""
+        try:
+            yield
+        except RuntimeError as exc:
+            raise _peer_error(exc, self._state, self.config.peer_timeout) from exc
 
     def close(self) -> None:
         if self._state is not None:
