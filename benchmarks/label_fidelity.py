@@ -1,9 +1,10 @@
 """How closely our label stage follows the paper's teacher: micro- and macro-F1 against the released labels.
 
-``--sample`` (e.g. ``context_less_sample.csv``) is a sample of the real Emo Pillars release: an utterance (``text``) and 28 binary columns in GoEmotions order, labelled by
-Mistral-7B-Instruct. For each of the first ``--limit`` rows this runs the real labels step
-(:class:`~emo_pillars.generation.stages.LabelsStage`: its prompt, prefill, constraint and ``format_output``) with the
-first positive label as the generated-for emotion, in each mode:
+``--sample`` (``context_less_sample.csv``, or the folder holding it) is a sample of the real Emo Pillars release:
+an utterance (``text``) and 28 binary columns in GoEmotions order, labelled by Mistral-7B-Instruct. For each of
+the first ``--limit`` rows this runs the real labels step (:class:`~emo_pillars.generation.stages.LabelsStage`: its
+prompt, prefill, constraint and ``format_output``) with the first positive label as the generated-for emotion, in
+each mode:
 
 * ``generate-free``: the paper's generated list, nothing enforced (``constrained=False``);
 * ``generate-constrained``: the same with the reply shape enforced while decoding (where the backend applies
@@ -15,23 +16,24 @@ It prints, per mode, micro/macro-F1 of our labels (score >= ``label_threshold``)
 replies in the requested structure, the mean number of labels and the share of rows whose top-1 emotion is the
 generated-for one, and saves them as JSON. CPU only; the default (40 rows, SmolLM2-135M) takes a few minutes.
 
-    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/label_fidelity.py --limit 40
-    .venv/bin/python benchmarks/label_fidelity.py --modes score,score-calibrated --limit 200
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/label_fidelity.py --sample path/to/context_less_sample.csv
+    .venv/bin/python benchmarks/label_fidelity.py --sample path/to/folder --modes score,score-calibrated --limit 200
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import time
 from collections import Counter
 from pathlib import Path
 
+from emo_pillars.errors import InputError
 from emo_pillars.generation import GenerationConfig
 from emo_pillars.generation.backends import Completion, LLMBackend
 from emo_pillars.generation.pipeline import default_model, resolve_backend
 from emo_pillars.generation.stages import Drop, LabelsStage
+from emo_pillars.tasks.emopillars import read_emopillars_csv
 from emo_pillars.taxonomy import EMOTIONS
 
 HERE = Path(__file__).resolve().parent
@@ -43,15 +45,26 @@ MODES = {
 }
 
 
+def sample_csv(path: Path) -> Path:
+    """The sample's CSV: ``path`` itself, or in a folder its ``context_less_sample.csv`` or else its one ``.csv``."""
+    if not path.is_dir():
+        return path
+    named = path / "context_less_sample.csv"
+    csvs = [named] if named.is_file() else sorted(p for p in path.glob("*.csv") if p.is_file())
+    if len(csvs) != 1:
+        found = ", ".join(p.name for p in csvs) or "none"
+        raise InputError(f"expected context_less_sample.csv or one .csv in the folder, found {found}", path=path)
+    return csvs[0]
+
+
 def load_sample(path: Path, limit: int) -> list[dict]:
+    """The first ``limit`` rows of the sample (a CSV, or a folder holding it) as labels-step rows, the first
+    positive label as the generated-for emotion. Raises :class:`InputError` (one line) for a missing folder or file,
+    or a file not in the sample's layout."""
     rows = []
-    with path.open(encoding="utf-8", newline="") as handle:
-        for record in csv.DictReader(handle):
-            gold = [EMOTIONS[i] for i in range(28) if record[str(i)] == "1"]
-            if gold:
-                rows.append({"utterance": record["text"], "primary_emotion": gold[0], "gold": gold})
-            if len(rows) >= limit:
-                break
+    for text, labels, _ in read_emopillars_csv(sample_csv(path))[:limit]:
+        gold = [EMOTIONS[i] for i in labels]
+        rows.append({"utterance": text, "primary_emotion": gold[0], "gold": gold})
     return rows
 
 
@@ -113,7 +126,12 @@ def run_mode(backend: LLMBackend, rows: list[dict], mode: str, budget: int, batc
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sample", type=Path, required=True, help="the release sample (context_less_sample.csv)")
+    parser.add_argument(
+        "--sample",
+        type=Path,
+        required=True,
+        help="the release sample: context_less_sample.csv, or the folder holding it",
+    )
     parser.add_argument("--limit", type=int, default=40, help="rows of the sample (40)")
     parser.add_argument("--modes", default=",".join(MODES), help=f"comma-separated, of {', '.join(MODES)}")
     parser.add_argument("--model", default=None, help="Hub id or folder (default: the packaged SmolLM2)")
@@ -129,7 +147,13 @@ def main() -> None:
     unknown = [m for m in modes if m not in MODES]
     if unknown:
         raise SystemExit(f"unknown modes {unknown}; choose from {list(MODES)}")
-    rows = load_sample(args.sample, args.limit)
+    if args.limit < 1:
+        parser.error("--limit must be at least 1")
+    try:
+        sample = sample_csv(args.sample)
+        rows = load_sample(sample, args.limit)
+    except InputError as err:
+        raise SystemExit(f"label_fidelity.py: {err}") from None
     backend = resolve_backend(args.model, device="cpu", batch_size=args.batch_size)
     backend.load()
     results = []
@@ -150,7 +174,7 @@ def main() -> None:
     by_mode = {r["mode"]: r for r in previous.get("results", [])} if same_run else {}
     by_mode.update({r["mode"]: r for r in results})
     payload = {
-        "sample": str(args.sample),
+        "sample": str(sample),
         "rows": len(rows),
         "model": backend.describe(),
         "default_model": args.model is None and default_model() is not None,

@@ -93,8 +93,9 @@ def run_demo(
         contextual_fraction=0.1,
         batch_size=16,
         # Scoring the 28 emotion names (calibrated against a content-free utterance) gives every utterance soft
-        # labels in one forward pass; against the paper's released labels it agrees better with Mistral-7B than
-        # SmolLM2-135M's generated lists do (benchmarks/label_fidelity.py). The other stages are constrained.
+        # labels in one forward pass; against the paper's released labels it agrees with Mistral-7B far better than
+        # SmolLM2-135M's free lists and about as well as its constrained ones (higher micro-F1, lower macro-F1;
+        # benchmarks/label_fidelity.py, docs/benchmarks.md), in a fraction of the time. Other stages are constrained.
         label_mode="score",
     )
     generator = EmoPillarsGenerator(None, config, batch_size=16, prefix_cache=True, show_progress=True)
