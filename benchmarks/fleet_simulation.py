@@ -1,7 +1,7 @@
 """One client over a fleet of servers: the real orchestrator, cache and writers against 1, 2, 4 and 8 fake servers.
 
 The paper's workload (see ``generation_simulation.py``: 2,000 plots, ~632K calls at full shape) goes through the
-server backend (the ``openai`` client's asyncio API, one event loop) to fake OpenAI-compatible servers on
+server backend (aiohttp, one event loop; one pipeline lane a server) to fake OpenAI-compatible servers on
 127.0.0.1 (``tests/fake_openai.py``: the paper-shaped scripted teacher behind HTTP). Each server answers a call after
 a fixed ``--latency`` and holds at most ``--cap`` calls at once, so one server's rate is at most cap / latency calls
 per second: the servers, not the client, are the bottleneck, and N servers should give N times the rate. The fake
@@ -15,7 +15,10 @@ and reports the peak the server saw and the client's thread count.
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/fleet_simulation.py --scale 0.01 --servers 1,2,4,8
 
-Results are saved to ``benchmarks/results/fleet-simulation.json``.
+Results are added to ``benchmarks/results/fleet-simulation.json`` under ``runs``, one entry per run named by its
+settings (``--name``), with the commit it ran on and the machine's load averages as each fleet size began; earlier
+runs stay. ``--baseline`` compares a curve without a one-server run (the full shape at 8 servers) with the
+one-server figure of another.
 """
 
 from __future__ import annotations
@@ -128,6 +131,34 @@ def in_flight(calls: int) -> dict:
             "wall_s": round(wall, 2), "client_threads_max": max(threads)}  # fmt: skip
 
 
+def _commit() -> str:
+    """The commit the benchmark ran on (``+dirty`` when the package's files differ from it)."""
+    git = ["git", "-C", str(HERE.parent)]
+    head = subprocess.run([*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    dirty = subprocess.run([*git, "status", "--porcelain", "--", "emo_pillars", "tests/fake_openai.py"],
+                           capture_output=True, text=True).stdout.strip()  # fmt: skip
+    return (head or "unknown") + ("+dirty" if dirty else "")
+
+
+def _load() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+def _curve(plots: int, args: argparse.Namespace, root: Path) -> list[dict]:
+    """One row per fleet size; each compared with N times the one-server figure (this curve's, or --baseline)."""
+    rows = []
+    for n in (int(x) for x in args.servers.split(",")):
+        load = _load()
+        row = run_fleet(n, plots, args, root)
+        row["load_avg_at_start"] = load  # 1, 5 and 15 minute load averages of the machine as the run began
+        base = args.baseline or (rows[0] if rows else row)["calls_per_s"]
+        row["speedup_vs_one"] = round(row["calls_per_s"] / base, 2)
+        row["of_ideal"] = round(row["calls_per_s"] / (base * n), 3)
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--scale", type=float, default=0.01, help="share of the paper's 2,000 plots (0.01)")
@@ -135,7 +166,10 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=0.05, help="seconds per call at a server (0.05)")
     parser.add_argument("--cap", type=int, default=4, help="calls a server holds at once (4)")
     parser.add_argument("--chunk-per-server", type=int, default=16, help="plots in flight per server (16)")
-    parser.add_argument("--in-flight", type=int, default=1000, help="calls held at once by one client (1000)")
+    parser.add_argument("--in-flight", type=int, default=1000, help="calls held at once by one client (1000; 0: skip)")
+    parser.add_argument("--baseline", type=float, default=None,
+                        help="one server's calls/s to compare with (default: the curve's own first fleet)")  # fmt: skip
+    parser.add_argument("--name", default=None, help="the run's name in the results (default: from the settings)")
     parser.add_argument("--output", type=Path, default=HERE / "results" / "fleet-simulation.json")
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--plots", type=int, default=0, help=argparse.SUPPRESS)
@@ -148,28 +182,33 @@ def main() -> None:
         return
     plots = max(1, round(2000 * args.scale))
     root = Path(tempfile.mkdtemp(prefix="fleet-"))
-    rows = []
+    started = time.time()
     try:
-        for n in (int(x) for x in args.servers.split(",")):
-            rows.append(run_fleet(n, plots, args, root))
-            base = rows[0]["calls_per_s"]
-            rows[-1]["speedup_vs_one"] = round(rows[-1]["calls_per_s"] / base, 2)
-            rows[-1]["of_ideal"] = round(rows[-1]["calls_per_s"] / (base * n), 3)
-            print(json.dumps(rows[-1]), flush=True)
+        rows = _curve(plots, args, root)
     finally:
         shutil.rmtree(root, ignore_errors=True)
     probe = in_flight(args.in_flight) if args.in_flight else None
-    print(json.dumps(probe), flush=True)
-    result = {
+    if probe:
+        print(json.dumps(probe), flush=True)
+    ceiling = args.cap / args.latency
+    name = args.name or (f"{args.scale:g} shape ({rows[0]['calls']:,} calls), latency {args.latency:g} s, cap "
+                         f"{args.cap} (ceiling {ceiling:g} calls/s a server), {args.chunk_per_server} plots a server")  # fmt: skip
+    run = {
+        "commit": _commit(),
+        "date": time.strftime("%Y-%m-%d %H:%M", time.gmtime(started)),
         "workload": f"{plots} plots ({args.scale:g} of the paper's 2,000), contexts for 1/3",
-        "server": {"latency_s": args.latency, "cap": args.cap, "one_server_ceiling_calls_per_s": args.cap / args.latency},
+        "server": {"latency_s": args.latency, "cap": args.cap, "one_server_ceiling_calls_per_s": ceiling},
         "chunk_plots_per_server": args.chunk_per_server,
+        "baseline_calls_per_s": args.baseline or rows[0]["calls_per_s"],
         "cpu": os.cpu_count(),
         "fleets": rows,
-        "in_flight": probe,
     }  # fmt: skip
+    results = json.loads(args.output.read_text()) if args.output.exists() else {}
+    results.setdefault("runs", {})[name] = run  # earlier runs stay, for history
+    if probe:
+        results["in_flight"] = probe
     args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(result, indent=1) + "\n")
+    args.output.write_text(json.dumps(results, indent=1) + "\n")
 
 
 if __name__ == "__main__":

@@ -10,7 +10,9 @@ Run it as a process (so a test can kill it)::
 
     python tests/fake_openai.py --port 8101 --latency 0.02 --cap 8
 
-It prints ``ready PORT`` on stdout once it listens, and ``served N`` on SIGTERM.
+It prints ``ready PORT`` on stdout once it listens, and ``served N`` on SIGTERM. With ``--log PATH`` it appends one
+JSON line to PATH when a call arrives and one when it is answered (``{"event", "port", "text"}``, the text being the
+start of the last user message): several servers logging to one file give the order of their calls, with no clocks.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import signal
 import sys
 from pathlib import Path
@@ -52,8 +55,10 @@ def _reply(body: dict) -> dict:
 class FakeServer:
     """The scripted teacher over HTTP, with a fixed latency and a cap on calls in progress."""
 
-    def __init__(self, latency: float, cap: int):
+    def __init__(self, latency: float, cap: int, log: str | None = None):
         self.latency = latency
+        self.port = 0
+        self.log = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT) if log else None
         self.slots = asyncio.Semaphore(cap)
         self.served = 0
         self.in_flight = 0  # calls received and not yet answered (waiting for a slot or in one)
@@ -85,22 +90,33 @@ class FakeServer:
             entry = {"id": MODEL, "object": "model", "created": 0, "owned_by": "vllm", "max_model_len": 32768}
             return 200, {"object": "list", "data": [entry]}
         if method == "POST" and path == "/v1/chat/completions":
+            request = json.loads(body)
             self.in_flight += 1
             self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+            self.note("received", request)
             try:
                 async with self.slots:
                     await asyncio.sleep(self.latency)
                     self.served += 1
-                    return 200, _reply(json.loads(body))
+                    self.note("answered", request)
+                    return 200, _reply(request)
             finally:
                 self.in_flight -= 1
         return 404, {"error": "not found"}
 
+    def note(self, event: str, request: dict) -> None:
+        """One line in the shared log (one ``write`` of an ``O_APPEND`` file: lines of several servers never mix)."""
+        if self.log is not None:
+            text = next(m["content"] for m in reversed(request["messages"]) if m["role"] == "user")[:60]
+            line = json.dumps({"event": event, "port": self.port, "text": text}) + "\n"
+            os.write(self.log, line.encode())
 
-async def serve(port: int, latency: float, cap: int) -> None:
-    fake = FakeServer(latency, cap)
+
+async def serve(port: int, latency: float, cap: int, log: str | None = None) -> None:
+    fake = FakeServer(latency, cap, log)
     server = await asyncio.start_server(fake.handle, "127.0.0.1", port, backlog=4096)
-    print(f"ready {server.sockets[0].getsockname()[1]}", flush=True)
+    fake.port = server.sockets[0].getsockname()[1]
+    print(f"ready {fake.port}", flush=True)
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     async with server:
@@ -113,6 +129,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--latency", type=float, default=0.02)
     parser.add_argument("--cap", type=int, default=8)
+    parser.add_argument("--log", default=None, help="append a line per call received and answered to this file")
     parser.add_argument("--teacher", default="scripted", choices=["scripted", "simulation"],
                         help="scripted: the tests' teacher; simulation: the paper-shaped one of the benchmarks")  # fmt: skip
     args = parser.parse_args()
@@ -122,7 +139,7 @@ def main() -> None:
         from generation_simulation import respond as simulation_respond
 
         respond = simulation_respond
-    asyncio.run(serve(args.port, args.latency, args.cap))
+    asyncio.run(serve(args.port, args.latency, args.cap, args.log))
 
 
 if __name__ == "__main__":

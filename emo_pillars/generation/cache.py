@@ -9,7 +9,10 @@ with SIGKILL) loses at most the batch in flight; the pipeline fsyncs them after 
 at most the chunk in flight. A line cut short by a crash is ignored when the cache is read back.
 
 Only an index (key -> byte offset) is held in memory, so a cache of the paper's ~700K calls costs about a hundred
-megabytes, not the size of the replies; an entry is read back from disk when it is asked for.
+megabytes, not the size of the replies; an entry is read back from disk when it is asked for. One cache may be read
+and written from several threads (the pipeline's per-server lanes): a lock orders its file operations. A
+:meth:`ReplyCache.snapshot` reads the cache as it was when taken: lanes that run side by side then find the same
+entries whichever of them writes first, so a run's counts do not depend on the order the lanes finish in.
 
 Examples:
     >>> import tempfile
@@ -25,13 +28,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import threading
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from .backends.base import ChatPrompt, DecodingConfig
 
-__all__ = ["call_key", "ReplyCache"]
+__all__ = ["call_key", "ReplyCache", "CacheSnapshot"]
 
 
 def call_key(
@@ -99,9 +103,12 @@ class ReplyCache:
         self.path = Path(folder) / f"{step}.jsonl"
         self.writable = writable
         self._offsets: dict[str, int] = {}
-        self._memory: dict[str, dict[str, Any]] = {}
+        self._memory: dict[str, tuple[int, dict[str, Any]]] = {}  # key -> (its place among the puts, entry)
+        self._puts = 0
+        self._end = 0  # where the next entry will start in the file
         self._handle = None
         self._writer = None
+        self._lock = threading.RLock()
         self.skipped_lines = 0
         if self.path.exists():
             with self.path.open("rb") as handle:
@@ -113,6 +120,7 @@ class ReplyCache:
                     else:
                         self._offsets[key] = offset
                     offset += len(line)
+            self._end = offset
 
     @staticmethod
     def _key_of(line: bytes) -> str | None:
@@ -135,16 +143,29 @@ class ReplyCache:
             self._handle = self.path.open("rb")
         return self._handle
 
-    def get(self, key: str) -> dict[str, Any] | None:
-        """The cached entry (``text`` or ``scores``, token counts, ``finish_reason``) or ``None``."""
-        if key in self._memory:
-            return self._memory[key]
-        offset = self._offsets.get(key)
-        if offset is None:
-            return None
-        handle = self._reader()
-        handle.seek(offset)
-        return json.loads(handle.readline())
+    def mark(self) -> int:
+        """A point in this cache's history: :meth:`get` with ``before=`` it sees only the entries added before."""
+        with self._lock:
+            return self._end if self.writable else self._puts
+
+    def snapshot(self) -> CacheSnapshot:
+        """This cache as it is now, for reading (entries added later are not seen); writes go to the cache."""
+        return CacheSnapshot(self, self.mark())
+
+    def get(self, key: str, before: int | None = None) -> dict[str, Any] | None:
+        """The cached entry (``text`` or ``scores``, token counts, ``finish_reason``) or ``None``; with ``before``
+        (a :meth:`mark`), ``None`` for an entry added after that mark."""
+        with self._lock:
+            place, entry = self._memory.get(key, (None, None))
+            if entry is not None and (before is None or place < before):
+                return entry
+            offset = self._offsets.get(key)
+            if offset is None or (self.writable and before is not None and offset >= before):
+                return None
+            handle = self._reader()
+            handle.seek(offset)
+            line = handle.readline()
+        return json.loads(line)
 
     def put_many(self, entries: Iterable[tuple[str, dict[str, Any]]]) -> None:
         """Add entries and hand them to the system (append and flush) before returning: a process killed after
@@ -153,8 +174,16 @@ class ReplyCache:
         if not rows:
             return
         if not self.writable:
-            self._memory.update((row["key"], row) for row in rows)
+            with self._lock:
+                for row in rows:
+                    self._memory[row["key"]] = (self._puts, row)
+                    self._puts += 1
             return
+        lines = [(json.dumps(row, ensure_ascii=False) + "\n").encode("utf-8") for row in rows]
+        with self._lock:
+            self._append([row["key"] for row in rows], lines)
+
+    def _append(self, keys: list[str], lines: list[bytes]) -> None:
         if self._writer is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._writer = self.path.open("a+b")
@@ -165,27 +194,52 @@ class ReplyCache:
                     self._writer.write(b"\n")
             self._writer.seek(0, os.SEEK_END)
         offset = self._writer.tell()
-        chunks = []
-        for row in rows:
-            data = (json.dumps(row, ensure_ascii=False) + "\n").encode("utf-8")
-            chunks.append(data)
-            self._offsets[row["key"]] = offset
+        for key, data in zip(keys, lines):
+            self._offsets[key] = offset
             offset += len(data)
-        self._writer.write(b"".join(chunks))
+        self._writer.write(b"".join(lines))
         self._writer.flush()
+        self._end = offset
 
     def sync(self) -> None:
         """Make every entry written so far durable on disk (fsync)."""
-        if self._writer is not None:
-            self._writer.flush()
-            os.fsync(self._writer.fileno())
+        with self._lock:
+            if self._writer is not None:
+                self._writer.flush()
+                os.fsync(self._writer.fileno())
 
     def close(self) -> None:
         """Sync and close the file handles (entries stay readable: the reader reopens on demand)."""
-        if self._writer is not None:
-            self.sync()
-            self._writer.close()
-            self._writer = None
-        if self._handle is not None:
-            self._handle.close()
-            self._handle = None
+        with self._lock:
+            if self._writer is not None:
+                self.sync()
+                self._writer.close()
+                self._writer = None
+            if self._handle is not None:
+                self._handle.close()
+                self._handle = None
+
+
+class CacheSnapshot:
+    """A :class:`ReplyCache` read as it was at a :meth:`~ReplyCache.mark`; what is put goes to the cache.
+
+    Examples:
+        >>> import tempfile
+        >>> cache = ReplyCache(tempfile.mkdtemp(), "labels")
+        >>> cache.put_many([("k1", {"text": "joy"})])
+        >>> snapshot = cache.snapshot()
+        >>> snapshot.put_many([("k2", {"text": "fear"})])
+        >>> snapshot.get("k1")["text"], snapshot.get("k2"), cache.get("k2")["text"]
+        ('joy', None, 'fear')
+    """
+
+    def __init__(self, cache: ReplyCache, mark: int):
+        self.cache, self.mark = cache, mark
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        """The entry, if it was in the cache at the mark."""
+        return self.cache.get(key, before=self.mark)
+
+    def put_many(self, entries: Iterable[tuple[str, dict[str, Any]]]) -> None:
+        """Add entries to the cache (:meth:`ReplyCache.put_many`)."""
+        self.cache.put_many(entries)

@@ -6,6 +6,12 @@ gives each answer to :meth:`Step.format_output`, and appends the rows of steps t
 ``<output>.jsonl`` as each chunk of plots finishes. It holds no prompt text (that is in ``prompts/`` and
 :mod:`~emo_pillars.generation.stages`) and never touches a model (that is the backend's job).
 
+Lanes: over a fleet of servers, each chunk's plots are split by the server that answers their calls
+(:meth:`~emo_pillars.generation.backends.LLMBackend.lanes`) and each server's share runs through all the steps in its
+own thread, so a server that finished a step does not wait for the others before it starts the next. The chunk's
+rows are then put back in plot order and written as one server would have written them. With one model or server
+the steps run in the calling thread.
+
 Resume: every answer is cached as soon as its batch finishes (:mod:`~emo_pillars.generation.cache`). A run starts
 its output files afresh and replays finished chunks from the cache, so after a crash (even ``kill -9``) the same
 command re-does only the missing calls and writes files byte-identical to an uninterrupted run. A lock file stops a
@@ -24,10 +30,11 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -40,7 +47,7 @@ from ..utils.io import OutputLock, atomic_write_json, check_output_folder
 from .backends.base import ChatPrompt, Completion, LLMBackend
 from .backends.openai import OpenAICompatibleBackend
 from .backends.transformers import TransformersBackend
-from .cache import ReplyCache, call_key
+from .cache import CacheSnapshot, ReplyCache, call_key
 from .config import GenerationConfig
 from .stages import CONTEXT_LESS, CONTEXTUAL, SCORE_CONTINUATIONS, SCORE_PREFILL, Drop, Keep, Step, default_steps
 
@@ -93,6 +100,25 @@ class StageStats:
     completion_tokens: int = 0
     cached_completion_tokens: int = 0
     seconds: float = 0.0
+
+    def absorb(self, parts: Sequence[StageStats]) -> None:
+        """Add the counts of ``parts``, this step's stats from lanes that ran at the same time: counts add up,
+        and the seconds added are the longest part's.
+
+        Examples:
+            >>> total, lane = StageStats(calls=2, seconds=1.0), StageStats(calls=3, kept=1, seconds=2.0)
+            >>> total.absorb([lane, StageStats(calls=1, seconds=0.5)])
+            >>> total.calls, total.kept, total.seconds
+            (6, 1, 3.0)
+        """
+        for part in parts:
+            for name in (f.name for f in fields(self) if f.name != "seconds"):
+                mine = getattr(self, name)
+                if isinstance(mine, Counter):
+                    mine.update(getattr(part, name))
+                else:
+                    setattr(self, name, mine + getattr(part, name))
+        self.seconds += max((part.seconds for part in parts), default=0.0)
 
     @property
     def replies(self) -> int:
@@ -387,9 +413,12 @@ class EmoPillarsGenerator:
             )
         self._loaded = False
         self._bars: dict[str, Any] = {}
+        self._bars_lock = threading.Lock()  # lanes move the bars from several threads
 
     # ------------------------------------------------------------------------------------------------ calls
-    def _call(self, step: Step, prompts: Sequence[ChatPrompt], cache: ReplyCache, stats: StageStats) -> list:
+    def _call(
+        self, step: Step, prompts: Sequence[ChatPrompt], cache: ReplyCache | CacheSnapshot, stats: StageStats
+    ) -> list:
         """Answers for ``prompts``: from the cache where present, else from the backend in batches. The one call
         path for generate and score steps; failed calls are not cached (a re-run retries them)."""
         cfg, identity = self.config, self.backend.cache_identity()
@@ -403,15 +432,12 @@ class EmoPillarsGenerator:
         answers = [_cached_completion(entry, stats) for entry in self.backend.broadcast(hits)]
         todo = [i for i, a in enumerate(answers) if a is None]
         bar = self._bar(step, len(prompts), len(prompts) - len(todo))
-        if bar is not None:
-            bar.unpause()  # the clock of a step's bar runs only during the step's calls
         start = time.perf_counter()
         moved = [0]
 
         def progress(n: int) -> None:
             moved[0] += n
-            if bar is not None:
-                bar.update(n)
+            self._move(bar, n)
 
         try:
             size = max(cfg.batch_size, self.backend.preferred_batch_size)
@@ -426,14 +452,14 @@ class EmoPillarsGenerator:
                     if entry is not None:
                         fresh.append((keys[i], entry))
                 cache.put_many(fresh)
-                if bar is not None:
-                    if moved[0] < len(batch):  # a backend without per-call progress: move per batch
-                        bar.update(len(batch) - moved[0])
-                    bar.set_postfix(calls_s=f"{stats.calls / max(time.perf_counter() - start, 1e-9):.2f}")
+                # a backend without per-call progress moves the bar per batch
+                rate = f"{stats.calls / max(time.perf_counter() - start, 1e-9):.2f}"
+                self._move(bar, len(batch) - moved[0], calls_s=rate)
         finally:
             stats.seconds += time.perf_counter() - start
             if bar is not None:
-                _pause(bar)
+                with self._bars_lock:
+                    _pause(bar)
         return answers
 
     def _ask(self, step: Step, prompts: list[ChatPrompt], progress: Callable[[int], None]) -> list[Completion]:
@@ -445,29 +471,48 @@ class EmoPillarsGenerator:
         )
 
     def _bar(self, step: Step, total: int, done: int):
+        """The step's bar, grown by ``total`` calls of which ``done`` are done, its clock running (it runs only
+        during the step's calls); ``None`` without bars."""
         if not self.show_progress or not self.backend.is_main_process:
             return None
-        bar = self._bars.get(step.name)
-        if bar is None:
-            from tqdm.auto import tqdm
+        with self._bars_lock:
+            bar = self._bars.get(step.name)
+            if bar is None:
+                from tqdm.auto import tqdm
 
-            bar = tqdm(total=0, desc=f"{step.name:<12}", unit="call", dynamic_ncols=True, position=len(self._bars))
-            self._bars[step.name] = bar
-        bar.total += total
-        bar.update(done)
+                position = len(self._bars)
+                bar = tqdm(total=0, desc=f"{step.name:<12}", unit="call", dynamic_ncols=True, position=position)
+                self._bars[step.name] = bar
+            bar.total += total
+            bar.update(done)
+            bar.unpause()
         return bar
 
-    def _run_step(self, step: Step, rows: list[dict[str, Any]], cache: ReplyCache | None, stats: StageStats):
+    def _move(self, bar: Any, n: int, **postfix: str) -> None:
+        """Move ``bar`` by ``n`` calls (and show ``postfix``); nothing without a bar."""
+        if bar is None:
+            return
+        with self._bars_lock:
+            if n > 0:
+                bar.update(n)
+            if postfix:
+                bar.set_postfix(**postfix)
+
+    def _run_step(
+        self, step: Step, rows: list[dict[str, Any]], cache: CacheSnapshot | None, stats: StageStats
+    ) -> tuple[list[dict[str, Any]], list[int]]:
+        """The rows ``step`` makes of ``rows``, and for each the index of the row it came from."""
         stats.inputs += len(rows)
         if step.kind == "local":
             prompts: list[ChatPrompt | None] = [None] * len(rows)
             answers: list[Completion | None] = [None] * len(rows)
         else:
             # The plot routes the call: a fleet of servers answers one plot's calls on one server (its prefix cache).
-            prompts = [replace(step.format_input(row), route=str(row.get("plot_id", ""))) for row in rows]
+            prompts = [replace(step.format_input(row), route=_route(row)) for row in rows]
             answers = self._call(step, prompts, cache, stats)
         out: list[dict[str, Any]] = []
-        for row, prompt, answer in zip(rows, prompts, answers):
+        sources: list[int] = []
+        for index, (row, prompt, answer) in enumerate(zip(rows, prompts, answers)):
             if answer is not None and answer.finish_reason == "error":
                 result: Keep | Drop = Drop("backend_error", parse="backend_error")
             else:
@@ -488,7 +533,92 @@ class EmoPillarsGenerator:
             else:
                 stats.kept += len(result.rows)
                 out.extend(result.rows)
-        return out
+                sources.extend([index] * len(result.rows))
+        return out, sources
+
+    # ------------------------------------------------------------------------------------------------ lanes
+    def _run_chunk(
+        self, chunk: list[dict[str, Any]], caches: dict[str, ReplyCache], stats: dict[str, StageStats]
+    ) -> dict[str, list[dict[str, Any]]]:
+        """Every step over one chunk of plots: the rows to write, per output file, in plot order.
+
+        One lane (one model or server) runs in this thread; several (a fleet) run side by side, one thread each.
+        Every lane reads the caches as they were when the chunk began (as one lane reads a step's calls at once,
+        before it asks any), so a call repeated within the chunk is asked again whichever lane comes first, and the
+        counts are those of one lane.
+        """
+        snapshots = {name: cache.snapshot() for name, cache in caches.items()}
+        lanes = self.backend.lanes([_route(row) for row in chunk])
+        if len(lanes) <= 1:
+            written = self._run_lane(chunk, snapshots, stats)
+        else:
+            written = self._run_lanes(chunk, lanes, snapshots, stats)
+        return {name: [row for _, row in rows] for name, rows in written.items()}
+
+    def _run_lane(
+        self,
+        plots: list[dict[str, Any]],
+        caches: dict[str, CacheSnapshot],
+        stats: dict[str, StageStats],
+        stop: threading.Event | None = None,
+    ) -> dict[str, list[tuple[int, dict[str, Any]]]]:
+        """Every step over ``plots``: per output file, the exported rows, each with the index of its plot (its
+        rows in the order one lane makes them). Stops before the next step once ``stop`` is set."""
+        written: dict[str, list[tuple[int, dict[str, Any]]]] = {}
+        rows, origins = plots, list(range(len(plots)))
+        for step in self.steps:
+            if stop is not None and stop.is_set():
+                break
+            rows, sources = self._run_step(step, rows, caches.get(step.name), stats[step.name])
+            origins = [origins[i] for i in sources]
+            if step.output:
+                written.setdefault(step.output, []).extend(zip(origins, map(step.export, rows)))
+        return written
+
+    def _run_lanes(
+        self,
+        chunk: list[dict[str, Any]],
+        lanes: list[list[int]],
+        caches: dict[str, CacheSnapshot],
+        stats: dict[str, StageStats],
+    ) -> dict[str, list[tuple[int, dict[str, Any]]]]:
+        """:meth:`_run_lane` over each lane's plots at once (one thread a lane), merged back into plot order.
+
+        Each lane counts into its own :class:`StageStats`, added to ``stats`` when every lane is done; the first
+        lane to fail stops the others before their next step, and its error is raised here.
+        """
+        results: list[dict[str, list[tuple[int, dict[str, Any]]]]] = [{} for _ in lanes]
+        lane_stats = [{name: StageStats() for name in stats} for _ in lanes]
+        errors: list[BaseException] = []
+        stop = threading.Event()
+
+        def work(k: int) -> None:
+            try:
+                results[k] = self._run_lane([chunk[i] for i in lanes[k]], caches, lane_stats[k], stop)
+            except BaseException as error:  # raised again in the calling thread
+                errors.append(error)
+                stop.set()
+
+        threads = [threading.Thread(target=work, args=(k,), name=f"emo-pillars-lane-{k}", daemon=True)
+                   for k in range(len(lanes))]  # fmt: skip
+        for thread in threads:
+            thread.start()
+        try:
+            for thread in threads:
+                thread.join()
+        finally:
+            stop.set()  # an interrupt here: the lanes stop at their next step, and are waited for
+            for thread in threads:
+                thread.join()
+        if errors:
+            raise errors[0]
+        for name, total in stats.items():
+            total.absorb([parts[name] for parts in lane_stats])
+        merged: dict[str, list[tuple[int, dict[str, Any]]]] = {}
+        for lane, result in zip(lanes, results):
+            for name, rows in result.items():
+                merged.setdefault(name, []).extend((lane[i], row) for i, row in rows)
+        return {name: sorted(rows, key=lambda pair: pair[0]) for name, rows in merged.items()}  # stable: plot order
 
     # ------------------------------------------------------------------------------------------------ run
     def _chunks(self, plots: Sequence[Any]) -> Iterator[list[dict[str, Any]]]:
@@ -555,12 +685,7 @@ class EmoPillarsGenerator:
         truncated_warned = not main  # the main process warns, naming its run.json
         try:
             for chunk in self._chunks(plots):
-                written: dict[str, list[dict[str, Any]]] = {name: [] for name in outputs.files}
-                rows = chunk
-                for step in self.steps:
-                    rows = self._run_step(step, rows, caches.get(step.name), stats[step.name])
-                    if step.output:
-                        written[step.output].extend(step.export(r) for r in rows)
+                written = self._run_chunk(chunk, caches, stats)
                 for cache in caches.values():
                     cache.sync()
                 outputs.append(written)
@@ -641,6 +766,11 @@ def check_taxonomy(cache_dir: Path, taxonomy: Taxonomy, *, writable: bool = True
     if recorded is None and writable:
         cache_dir.mkdir(parents=True, exist_ok=True)
         atomic_write_json(stamp, {"name": taxonomy.name, "content_hash": taxonomy.content_hash})
+
+
+def _route(row: dict[str, Any]) -> str:
+    """The route of a row's calls: its plot (a fleet answers one plot's calls on one server)."""
+    return str(row.get("plot_id", ""))
 
 
 def _cached_completion(entry: dict[str, Any] | None, stats: StageStats) -> Completion | None:

@@ -32,9 +32,10 @@ OUTPUTS = ("context_less.jsonl", "contextual.jsonl")
 class Fake:
     """One fake server process."""
 
-    def __init__(self, port: int = 0, latency: float = 0.01, cap: int = 4):
+    def __init__(self, port: int = 0, latency: float = 0.01, cap: int = 4, log: Path | None = None):
         self.process = subprocess.Popen(
-            [sys.executable, str(FAKE), "--port", str(port), "--latency", str(latency), "--cap", str(cap)],
+            [sys.executable, str(FAKE), "--port", str(port), "--latency", str(latency), "--cap", str(cap),
+             *(["--log", str(log)] if log else [])],
             stdout=subprocess.PIPE, text=True,
         )  # fmt: skip
         line = self.process.stdout.readline()
@@ -66,9 +67,9 @@ def _config(**overrides) -> GenerationConfig:
     return GenerationConfig(**{"max_plots": 6, "contextual": True, "chunk_size": 3, "batch_size": 8} | overrides)
 
 
-def _generate(urls: list[str], out: Path, **backend) -> dict:
+def _generate(urls: list[str], out: Path, config: GenerationConfig | None = None, **backend) -> dict:
     options = {"supports_prefill": True, "max_concurrency": 4, "max_retries": 1, "revive_after_s": 60.0} | backend
-    generator = EmoPillarsGenerator(MODEL, _config(), server_url=urls, show_progress=False, **options)
+    generator = EmoPillarsGenerator(MODEL, config or _config(), server_url=urls, show_progress=False, **options)
     try:
         return generator.run(None, out).run_info
     finally:
@@ -121,16 +122,49 @@ def test_several_servers_write_what_one_server_writes(fakes, tmp_path):
     calls = sum(s["calls"] for s in alone["stages"].values())
     assert sum(s["calls"] for s in servers.values()) == calls
     assert sum(1 for s in servers.values() if s["calls"]) >= 3  # the plots spread over the fleet
+    assert _stats(fleet) == _stats(alone)
     assert all(s["resent_calls"] == 0 and s["up"] for s in servers.values())
 
 
+def _stats(run_info: dict) -> dict:
+    """``run.json``'s per-step counts, less the seconds."""
+    return {name: {k: v for k, v in stage.items() if k != "seconds"} for name, stage in run_info["stages"].items()}
+
+
+def test_a_server_does_not_wait_for_the_others_at_a_steps_end(fakes, tmp_path):
+    # One slow server and one fast one share a chunk of 4 plots, 2 each. Run step by step over the whole chunk, the
+    # fast server would get no call of the utterance step until the slow one had answered every call of the
+    # character step (the step's end is a barrier). Each server's plots run on their own: the fast server goes on.
+    log = tmp_path / "calls.log"
+    slow, fast = fakes(1, latency=1.0, cap=16, log=log)[0], fakes(1, latency=0.01, cap=16, log=log)[0]
+    config = _config(max_plots=4, chunk_size=4)
+    fleet = _generate([slow.url, fast.url], tmp_path / "two", config)
+    events = [json.loads(line) for line in log.read_text().splitlines()]
+
+    def step(event: dict) -> str:
+        return "characters" if event["text"].startswith("Read the story") else "later"
+
+    slow_characters_done = max(i for i, e in enumerate(events)
+                               if e["port"] == slow.port and e["event"] == "answered" and step(e) == "characters")  # fmt: skip
+    fast_next_step = min(i for i, e in enumerate(events)
+                         if e["port"] == fast.port and e["event"] == "received" and step(e) == "later")  # fmt: skip
+    assert fast_next_step < slow_characters_done  # the fast server moved on while the slow one was still busy
+    assert all(s["calls"] for s in fleet["backend"]["servers"].values())
+    alone = _generate([fakes(1)[0].url], tmp_path / "one", config)
+    assert _files(tmp_path / "two") == _files(tmp_path / "one") and _files(tmp_path / "one")
+    assert _stats(fleet) == _stats(alone)  # the lanes' counts add up to one server's
+
+
 def test_a_server_killed_mid_run_loses_nothing(fakes, tmp_path):
-    reference = _generate([f.url for f in fakes(1)], tmp_path / "reference")
+    # Three chunks of four plots, one plot a server in each: the server killed in the second chunk has calls to
+    # make in the third, whenever its own plots of the second are done.
+    config = _config(max_plots=12, chunk_size=4)
+    reference = _generate([f.url for f in fakes(1)], tmp_path / "reference", config)
     total = sum(s["calls"] for s in reference["stages"].values())
     four = fakes(4, latency=0.05, cap=2)
     out = tmp_path / "failover"
     result: dict = {}
-    runner = threading.Thread(target=lambda: result.update(_generate([f.url for f in four], out)))
+    runner = threading.Thread(target=lambda: result.update(_generate([f.url for f in four], out, config)))
     runner.start()
     while runner.is_alive() and _calls_cached(out) < total // 2 if out.exists() else runner.is_alive():
         time.sleep(0.02)

@@ -192,6 +192,22 @@ class LLMBackend(abc.ABC):
         """
         return value
 
+    def lanes(self, routes: Sequence[str]) -> list[list[int]]:
+        """Group work items by the server that will answer their calls, so each group can run on its own.
+
+        ``routes[i]`` is the route every call of item ``i`` carries (:attr:`ChatPrompt.route`: its plot). A
+        backend with several servers returns one list of indices per server that holds some of the routes (the
+        pipeline then runs each list through all its steps at once, so no server waits for another at a step's
+        end); a backend with one model or one server returns one list, and the pipeline runs the steps in the
+        calling thread. The backend sees only route keys, never a prompt.
+
+        Examples:
+            >>> from emo_pillars.generation.backends import ScriptedBackend
+            >>> ScriptedBackend(lambda prompt: "").lanes(["plot-1", "plot-2", "plot-3"])
+            [[0, 1, 2]]
+        """
+        return [list(range(len(routes)))] if routes else []
+
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release resources."""
 

@@ -7,13 +7,14 @@ server. Transient failures (connection errors, timeouts, 408, 409, 429, 5xx) are
 exponential back-off, honouring ``Retry-After``. A call the server answered with an error still comes back as
 ``Completion(finish_reason="error")``, so one bad call never stops a run.
 
-**Several servers, one run.** ``base_url`` may list several servers (vLLM replicas). Every call of one plot goes to
-one server (:mod:`.routing`: chosen on the plot's first call, the server holding the fewest plots, ties broken by
-the plot id's rendezvous order), so the plot's prompt prefix stays cached there. A server that cannot be reached is taken out and its calls, in flight or not, go to the others; it is probed
-again later. When no server is left the run stops with one :class:`~emo_pillars.errors.BackendError` line, and a
-re-run resumes from the reply cache. Replies do not depend on which server gave them (the cache key leaves the
-address out), so with a greedy teacher the output is the same as with one server. ``describe()`` (``run.json``)
-records the calls each server answered.
+**Several servers, one run.** ``base_url`` may list several servers (vLLM replicas). Every call of one plot goes to one
+server (:mod:`.routing`: chosen on the plot's first call, the server holding the fewest plots, ties broken by the plot
+id's rendezvous order), so the plot's prompt prefix stays cached there; :meth:`~OpenAICompatibleBackend.lanes` tells
+the pipeline which plots each server holds, so it runs each server's plots on their own. A server that cannot be
+reached is taken out and its calls, in flight or not, go to the others; it is probed again later. When no server is
+left the run stops with one :class:`~emo_pillars.errors.BackendError` line, and a re-run resumes from the reply cache.
+Replies do not depend on which server gave them (the cache key leaves the address out), so with a greedy teacher the
+output is the same as with one server. ``describe()`` (``run.json``) records the calls each server answered.
 
 The request body is the OpenAI schema plus the extra fields vLLM and SGLang read (structured outputs, the prefill
 extension, ``repetition_penalty``); :meth:`OpenAICompatibleBackend.request_body` builds it in one place.
@@ -372,6 +373,29 @@ class OpenAICompatibleBackend(LLMBackend):
                 raise BackendError(
                     f"every server failed: {reasons}; finished calls are cached, run the same command again to resume"
                 )
+
+    def lanes(self, routes: Sequence[str]) -> list[list[int]]:
+        """One lane per server: the indices of ``routes`` whose plots it holds, in the order given.
+
+        A route without a server is given one here, as its first call would give it (:class:`~.routing.Router`:
+        the server holding the fewest plots), so the lanes are where the calls will go. With one server, or one
+        left up, there is one lane. A lane only groups work: each call is still routed when it is sent, so when a
+        server goes down mid-run its lane's calls go to the others.
+
+        Raises:
+            BackendError: Every server is down and none answers a probe.
+        """
+        if len(self.servers) == 1 or not routes:
+            return super().lanes(routes)
+        chosen = self._run(self._assign(routes))
+        lanes: dict[str, list[int]] = {server.root: [] for server in self.servers}
+        for index, server in enumerate(chosen):
+            lanes[server.root].append(index)
+        return [lane for lane in lanes.values() if lane]
+
+    async def _assign(self, routes: Sequence[str]) -> list[ServerState]:
+        """The server of each route, chosen on the event loop (the one thread that touches the router)."""
+        return [await self._pick(route) for route in routes]
 
     # ------------------------------------------------------------------ requests
 
