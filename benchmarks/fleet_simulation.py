@@ -93,7 +93,7 @@ def run_fleet(n: int, plots: int, args: argparse.Namespace, root: Path) -> dict:
     out = root / f"fleet-{n}"
     try:
         cmd = [sys.executable, __file__, "--child", str(out), "--plots", str(plots), "--urls", ",".join(fleet.urls),
-               "--concurrency", str(args.cap), "--chunk", str(args.chunk_per_server * n)]  # fmt: skip
+               "--concurrency", str(args.client_concurrency or args.cap), "--chunk", str(args.chunk_per_server * n)]  # fmt: skip
         stats = json.loads(subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.splitlines()[-1])
     finally:
         served = fleet.stop()
@@ -167,6 +167,8 @@ def main() -> None:
     parser.add_argument("--cap", type=int, default=4, help="calls a server holds at once (4)")
     parser.add_argument("--chunk-per-server", type=int, default=16, help="plots in flight per server (16)")
     parser.add_argument("--in-flight", type=int, default=1000, help="calls held at once by one client (1000; 0: skip)")
+    parser.add_argument("--client-concurrency", type=int, default=None,
+                        help="calls the client holds in flight per server (default: --cap, so none waits at a server)")  # fmt: skip
     parser.add_argument("--baseline", type=float, default=None,
                         help="one server's calls/s to compare with (default: the curve's own first fleet)")  # fmt: skip
     parser.add_argument("--name", default=None, help="the run's name in the results (default: from the settings)")
@@ -191,14 +193,17 @@ def main() -> None:
     if probe:
         print(json.dumps(probe), flush=True)
     ceiling = args.cap / args.latency
+    client = args.client_concurrency or args.cap
     name = args.name or (f"{args.scale:g} shape ({rows[0]['calls']:,} calls), latency {args.latency:g} s, cap "
-                         f"{args.cap} (ceiling {ceiling:g} calls/s a server), {args.chunk_per_server} plots a server")  # fmt: skip
+                         f"{args.cap} (ceiling {ceiling:g} calls/s a server), {args.chunk_per_server} plots a server"
+                         + (f", {client} in flight a server" if client != args.cap else ""))  # fmt: skip
     run = {
         "commit": _commit(),
         "date": time.strftime("%Y-%m-%d %H:%M", time.gmtime(started)),
         "workload": f"{plots} plots ({args.scale:g} of the paper's 2,000), contexts for 1/3",
         "server": {"latency_s": args.latency, "cap": args.cap, "one_server_ceiling_calls_per_s": ceiling},
         "chunk_plots_per_server": args.chunk_per_server,
+        "client_in_flight_per_server": client,
         "baseline_calls_per_s": args.baseline or rows[0]["calls_per_s"],
         "cpu": os.cpu_count(),
         "fleets": rows,
