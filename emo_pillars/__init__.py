@@ -11,7 +11,7 @@ Examples:
 
 from __future__ import annotations
 
-from .errors import BackendError, ConfigError, EmoPillarsError, HubError, InputError
+from .errors import BackendError, ConfigError, EmoPillarsError, HubError, InputError, WriteError
 from .taxonomy import EMOTIONS, Taxonomy, id2label, label2id, load_taxonomy, normalize_emotion
 from .utils.lazy import lazy_getattr
 
@@ -49,6 +49,7 @@ __all__ = [
     "ConfigError",
     "BackendError",
     "HubError",
+    "WriteError",
     *_LAZY,
 ]
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 
-__all__ = ["EmoPillarsError", "InputError", "ConfigError", "BackendError", "HubError"]
+__all__ = ["EmoPillarsError", "InputError", "ConfigError", "BackendError", "HubError", "WriteError"]
 
 
 class EmoPillarsError(Exception):
@@ -64,3 +64,33 @@ class BackendError(EmoPillarsError, RuntimeError):
 
 class HubError(EmoPillarsError, RuntimeError):
     """Pushing to or pulling from the Hugging Face Hub failed."""
+
+
+class WriteError(EmoPillarsError, RuntimeError):
+    """A write the file system refused: no space left on the device, a disk quota or the file-size limit reached, or
+    a read-only file system. It names the file and the cause; the command that ran adds what it keeps.
+
+    Args:
+        path: The file that could not be written (its folder, where no one file can be named).
+        cause: Why, in the system's words (``no space left on device``, ``disk quota exceeded``, ``file too large``,
+            ``read-only file system``), with the figures of a check made before writing.
+        kept: What is kept of the work, and how to go on.
+
+    Examples:
+        >>> str(WriteError("out/model.safetensors", "no space left on device", kept="the existing output is unchanged"))
+        'cannot write out/model.safetensors: no space left on device; the existing output is unchanged'
+    """
+
+    def __init__(self, path: str | os.PathLike, cause: str, kept: str | None = None):
+        self.path = os.fspath(path)
+        self.cause = cause
+        self.kept = kept
+        super().__init__(f"cannot write {self.path}: {cause}" + (f"; {kept}" if kept else ""))
+
+    def keeping(self, kept: str | None) -> WriteError:
+        """This error, saying what is kept (an error that already says so is returned as it is)."""
+        if self.kept or not kept:
+            return self
+        error = WriteError(self.path, self.cause, kept)
+        error.__cause__ = self.__cause__
+        return error

@@ -7,7 +7,8 @@ labels judged right (label precision) and Cohen's kappa between two annotators.
 Each annotator's judgements live in ``{folder}/{annotator}.jsonl``, one object per annotated example
 (:class:`Annotation`). Every save rewrites the file through a temporary sibling that is fsynced and renamed
 (:func:`emo_pillars.utils.io.atomic_write_jsonl`), so a crash at any moment leaves the previous file or the new one, never
-half a line. The files are plain JSONL so two annotators can work on two machines and their files be compared.
+half a line. A save the file system refuses (a full disk) is one :class:`~emo_pillars.errors.WriteError` line naming
+the file, which keeps every judgement saved before. The files are plain JSONL so two annotators can work on two machines and their files be compared.
 
 Examples:
     >>> import tempfile
@@ -35,7 +36,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from ..errors import InputError
+from ..errors import InputError, WriteError
 from ..utils.io import atomic_write_jsonl
 
 __all__ = [
@@ -46,6 +47,10 @@ __all__ = [
     "evaluation_report",
     "evaluation_report_from_files",
 ]
+
+
+#: What a save the file system refuses keeps (the end of its one line).
+KEPT = "every judgement saved before is kept; save again once there is space"
 
 
 def _check_name(annotator: str) -> str:
@@ -184,14 +189,21 @@ class AnnotationStore:
         return [a for a in self.read(self.path_for(name)) if a.annotator == name]
 
     def save(self, annotation: Annotation) -> Path:
-        """Add (or replace) one annotation and rewrite the annotator's file atomically; returns the file."""
+        """Add (or replace) one annotation and rewrite the annotator's file atomically; returns the file.
+
+        Raises:
+            WriteError: The file system refused the write; the file is as it was, every earlier judgement in it.
+        """
         path = self.path_for(annotation.annotator)
         if annotation.saved_at is None:
             annotation.saved_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
         with _lock_for(path):
             records = [r for r in self.read(path) if r.key() != annotation.key()]
             records.append(annotation)
-            atomic_write_jsonl(path, (asdict(r) for r in records))
+            try:
+                atomic_write_jsonl(path, (asdict(r) for r in records))
+            except WriteError as error:
+                raise error.keeping(KEPT) from error.__cause__
         return path
 
     def done_ids(self, annotator: str, dataset: str, config: str, seed: int) -> set[str]:

@@ -20,6 +20,8 @@ from .checks import check_output_folder, positive_int, warn
 
 NAME = "build-dataset"
 HELP = "Build the dataset repository (Parquet shards + card) from generator output."
+#: What a write refused by the file system leaves (the end of its one error line).
+KEPT = "the existing output is unchanged"
 
 
 def _ratios(text: str) -> tuple[float, ...]:

@@ -1,7 +1,9 @@
 """The one entry point of the ``emo-pillars`` command line: :func:`main`.
 
 Errors raised on purpose (:class:`~emo_pillars.errors.EmoPillarsError`) and argument errors are printed as one line
-on stderr with exit status 2; nothing else is caught.
+on stderr with exit status 2. So is a write the file system refused (no space left, a quota, the file-size limit, a
+read-only file system): ``cannot write FILE: CAUSE; KEPT``, where ``KEPT`` is what the command's module says it keeps
+(its ``KEPT``). Nothing else is caught.
 
 Examples:
     $ emo-pillars --version
@@ -17,7 +19,8 @@ from importlib import import_module
 from typing import NoReturn
 
 from .. import __version__
-from ..errors import EmoPillarsError
+from ..errors import EmoPillarsError, WriteError
+from ..utils.io import disk_error_cause
 from ..utils.quiet import set_verbose
 from . import COMMANDS
 
@@ -50,7 +53,7 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
         if chosen in (None, module.NAME):
             module.register_subcommand(command)
             command.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help=VERBOSE_HELP)
-        command.set_defaults(_run=module.run)
+        command.set_defaults(_run=module.run, _kept=getattr(module, "KEPT", None))
     return parser
 
 
@@ -68,12 +71,36 @@ def main(argv: Sequence[str] | None = None) -> int:
     set_verbose(args.verbose)
     try:
         return int(args._run(args) or 0)
-    except EmoPillarsError as err:
-        print(f"{PROG}: error: {err}", file=sys.stderr)
+    except (EmoPillarsError, OSError, RuntimeError) as err:
+        error = refused_write_line(err, args._kept)
+        if error is None:
+            raise
+        print(f"{PROG}: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
+
+
+def refused_write_line(err: BaseException, kept: str | None) -> EmoPillarsError | None:
+    """The error to print in one line: ``err`` itself when raised on purpose (a refused write saying what ``kept``),
+    a :class:`~emo_pillars.errors.WriteError` for a write the file system refused where no library code named the
+    file (the file the error names, if any), ``None`` for anything else (a bug: its traceback is shown).
+
+    Examples:
+        >>> import errno
+        >>> str(refused_write_line(OSError(errno.EFBIG, "File too large", "out.jsonl"), "nothing else changed"))
+        'cannot write out.jsonl: file too large; nothing else changed'
+    """
+    if isinstance(err, WriteError):
+        return err.keeping(kept)
+    if isinstance(err, EmoPillarsError):
+        return err
+    cause = disk_error_cause(err)
+    if cause is None:
+        return None
+    named = getattr(err, "filename", None)
+    return WriteError(named if named else "a file (the library writing it did not say which)", cause, kept)
 
 
 if __name__ == "__main__":  # pragma: no cover

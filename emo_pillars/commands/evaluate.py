@@ -11,6 +11,8 @@ from .checks import check_output_file, positive_int, warn
 
 NAME = "evaluate"
 HELP = "Score a trained model on a task's data with the task's metric (no training)."
+#: What a write refused by the file system leaves (the end of its one error line).
+KEPT = "the existing output is unchanged"
 
 
 def register_subcommand(p: argparse.ArgumentParser) -> None:

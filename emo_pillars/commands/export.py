@@ -9,6 +9,8 @@ from .checks import check_output_folder, positive_int
 
 NAME = "export"
 HELP = "Export a trained model to ONNX (optionally INT8) for fast CPU inference with onnxruntime."
+#: What a write refused by the file system leaves (the end of its one error line).
+KEPT = "the existing output is unchanged"
 
 
 def register_subcommand(p: argparse.ArgumentParser) -> None:

@@ -23,6 +23,8 @@ __all__ = ["FinetuneCommandArguments"]
 
 NAME = "finetune"
 HELP = "Fine-tune on a downstream benchmark under its official protocol."
+#: What a write refused by the file system leaves (the end of its one error line).
+KEPT = "the last complete checkpoint is kept; run again with --resume"
 
 
 @dataclasses.dataclass

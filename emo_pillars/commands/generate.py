@@ -14,6 +14,8 @@ from .checks import check_output_folder, positive_int, refuse_without
 
 NAME = "generate"
 HELP = "Synthesise emotion examples from narratives with an LLM (the six-stage pipeline)."
+#: What a write refused by the file system leaves (the end of its one error line).
+KEPT = "every finished call is in the reply cache; run the same command again to resume"
 
 
 def register_subcommand(p: argparse.ArgumentParser) -> None:

@@ -9,6 +9,8 @@ from .checks import check_output_folder, parse_labels
 
 NAME = "import-model"
 HELP = "Write a self-describing copy of a checkpoint (labels, threshold and input format in its config)."
+#: What a write refused by the file system leaves (the end of its one error line).
+KEPT = "the existing output is unchanged"
 
 
 def register_subcommand(p: argparse.ArgumentParser) -> None:

@@ -15,6 +15,8 @@ from .checks import check_output_folder, warn
 
 NAME = "merge"
 HELP = "Join the output folders of a sharded generate (--shard I/N) into one, checked and atomically."
+#: What a write refused by the file system leaves (the end of its one error line).
+KEPT = "the existing output is unchanged"
 
 
 def register_subcommand(p: argparse.ArgumentParser) -> None:

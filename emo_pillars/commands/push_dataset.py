@@ -12,6 +12,8 @@ from ..data.hub import push_repository
 
 NAME = "push-dataset"
 HELP = "Upload a built dataset repository to the Hugging Face Hub."
+#: What a write refused by the file system leaves (the end of its one error line).
+KEPT = "nothing was uploaded and the folder is unchanged"
 
 
 def register_subcommand(p: argparse.ArgumentParser) -> None:

@@ -27,6 +27,8 @@ __all__ = [
 
 NAME = "train"
 HELP = "Train an encoder on an Emo Pillars dataset, tune thresholds, write the card (and push)."
+#: What a write refused by the file system leaves (the end of its one error line).
+KEPT = "the last complete checkpoint is kept; run again with --resume"
 
 #: Short spellings kept from earlier versions of the command line.
 _ALIASES = {

@@ -32,7 +32,9 @@ and ``row_order``. Merging the same folders twice gives the same bytes.
 
 The folder is written atomically: into a temporary sibling ``.OUTPUT.merge-PID-*.tmp``, then swapped in with
 :func:`~emo_pillars.utils.io.replace_directory`. A failed or killed merge leaves ``OUTPUT`` as it was; the next merge
-removes the temporary folders of dead ones.
+removes the temporary folders of dead ones. A merge that does not fit the free space or the file-size limit is
+refused before it writes; a write the file system refuses on the way is one
+:class:`~emo_pillars.errors.WriteError` naming the file, its temporary folder removed.
 
 Examples:
     >>> from emo_pillars.data.merge import merge_shards
@@ -47,7 +49,6 @@ import json
 import os
 import re
 import shutil
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -57,7 +58,7 @@ from typing import Any, Literal
 from ..errors import ConfigError, InputError
 from ..narratives import demo_corpus, load_narratives
 from ..utils.hub import looks_local
-from ..utils.io import current_umask, pid_alive, read_jsonl, replace_directory
+from ..utils.io import SpaceNeed, check_space, pid_alive, read_jsonl, staged_folder
 from .features import CONFIG_NAMES
 
 __all__ = [
@@ -587,23 +588,25 @@ def _check_output(output: Path, sources: Sequence[Path], overwrite: bool) -> Non
 
 
 def _write(output: Path, files: Mapping[str, list[bytes]], run_info: Mapping[str, Any]) -> None:
-    """Write the merged folder into a temporary sibling and swap it in; nothing is left behind on failure."""
+    """Write the merged folder into a temporary sibling and swap it in; nothing is left behind on failure.
+
+    Its size is known before anything is written (the rows' lines and ``run.json``), so a file system without room
+    for it, or a file-size limit below its largest file, is refused first (:func:`~emo_pillars.utils.io.check_space`).
+    """
     output.parent.mkdir(parents=True, exist_ok=True)
     _remove_dead_staging(output)
-    staging = Path(tempfile.mkdtemp(prefix=f".{output.name}.merge-{os.getpid()}-", suffix=".tmp", dir=output.parent))
-    try:
-        os.chmod(staging, 0o777 & ~current_umask())  # mkdtemp makes 0700; the folder follows the user's umask
+    text = (json.dumps(run_info, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+    sizes = {name: sum(len(line) for line in lines) for name, lines in files.items()} | {RUN_FILE: len(text)}
+    largest = max(sizes, key=sizes.__getitem__)
+    need = SpaceNeed("the merged rows and run.json", total=sum(sizes.values()), largest=sizes[largest])
+    check_space(output / largest, need)
+    with staged_folder(output, prefix=f".{output.name}.merge-{os.getpid()}-") as staging:
         for name, lines in files.items():
             with (staging / name).open("wb") as handle:
                 handle.writelines(lines)
                 handle.flush()
                 os.fsync(handle.fileno())
-        text = json.dumps(run_info, ensure_ascii=False, indent=2) + "\n"
-        (staging / RUN_FILE).write_text(text, encoding="utf-8")
-        replace_directory(staging, output)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+        (staging / RUN_FILE).write_bytes(text)
 
 
 def merge_shards(
@@ -635,6 +638,8 @@ def merge_shards(
         InputError: A folder that is not generator output, or a malformed row or ``run.json``.
         ConfigError: Folders that are not distinct shards of one run (see :func:`check_shards`), or an
             ``output_dir`` that is one of them or is not empty without ``overwrite``. Nothing is written then.
+        WriteError: The merged folder does not fit the free space or the file-size limit (refused before writing),
+            or the file system refused a write; ``output_dir`` is as it was.
 
     Examples:
         >>> from emo_pillars.data.merge import merge_shards

@@ -20,7 +20,9 @@ renames, the old folder going to ``.REPO_DIR.old-PID`` and then deleted). A buil
 folder as it was: before the swap it is untouched, and in the instant between two renames it sits in
 ``.REPO_DIR.old-PID``, from where the next build (or load) puts it back. Temporary folders of dead
 builds are removed by the next build. Files in the old folder that a build does not write (``BUILDING.md``,
-``.gitignore``) are carried over.
+``.gitignore``) are carried over. A write the file system refuses (a full disk, the file-size limit) ends the build
+in one :class:`~emo_pillars.errors.WriteError` naming the file, the temporary folder removed and the old folder as it
+was.
 
 Examples:
     >>> from emo_pillars.data.repository import build_repository
@@ -44,10 +46,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError, InputError
+from ..errors import ConfigError, InputError, WriteError
 from ..narratives import demo_corpus, load_narratives
 from ..taxonomy import GOEMOTIONS, Taxonomy
-from ..utils.io import current_umask, pid_alive, replace_directory
+from ..utils.io import SpaceNeed, check_space, pid_alive, refused_write, staged_folder, writing
 from .card import (
     BUNDLED_LICENCE,
     LABEL_CHART,
@@ -288,6 +290,9 @@ def _load_and_compare(root: Path, stated: dict[str, dict[str, int]]) -> None:
             try:
                 loaded = datasets.load_dataset(str(root.resolve()), config, cache_dir=cache)
             except Exception as err:  # noqa: BLE001 - any failure to load is the damage this check reports
+                refused = refused_write(err, cache)
+                if refused is not None:  # the throw-away cache could not be written: no damage, a full disk
+                    raise WriteError(f"{refused[0]} (the load check's cache)", refused[1]) from err
                 cause = " ".join(str(err).split())[:300]
                 raise InputError(
                     f"damaged dataset repository: config {config!r} does not load ({type(err).__name__}: {cause})",
@@ -367,7 +372,8 @@ def _write_shards(table: Any, folder: Path, split: str, max_shard_bytes: int) ->
     paths = []
     for i in range(shards):
         path = folder / f"{split}-{i:05d}-of-{shards:05d}.parquet"
-        pq.write_table(table.slice(i * per_shard, per_shard), path, row_group_size=10_000, compression="snappy")
+        with writing(path):
+            pq.write_table(table.slice(i * per_shard, per_shard), path, row_group_size=10_000, compression="snappy")
         paths.append(path)
     return paths
 
@@ -423,6 +429,10 @@ def build_repository(  # noqa: PLR0913 - a public entry point: one keyword per c
             nothing is written then.
         ConfigError: For an unknown config, bad split ratios, a non-positive ``sample_size``, or folders that are
             not the distinct shards of one run (:func:`~emo_pillars.data.merge.check_shards`).
+        WriteError: The file system refused a write (no space left, a quota, the file-size limit, read-only), named
+            as the file it would have been in ``output_dir``; ``output_dir`` is unchanged and no temporary folder is
+            left. Before writing, the free space and the file-size limit are compared with an estimate of the build
+            (:func:`_space_needed`); a shortfall is one warning line.
     """
     if isinstance(sample_size, bool) or not isinstance(sample_size, int) or sample_size <= 0:
         raise ConfigError(f"the similarity sample must be a positive number of utterances, got {sample_size!r}")
@@ -449,19 +459,34 @@ def build_repository(  # noqa: PLR0913 - a public entry point: one keyword per c
         )  # fmt: skip
 
     # 2. Write into a temporary sibling, verify, swap.
-    output.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{output.name}.build-{os.getpid()}-", dir=output.parent))
-    try:
-        os.chmod(tmp, 0o777 & ~current_umask())
+    check_space(output, _space_needed(result, max_shard_bytes))
+    with staged_folder(output, prefix=f".{output.name}.build-{os.getpid()}-", suffix="") as tmp:
         _write_repository(tmp, tables, result, max_shard_bytes, pretty_name)
         if output.is_dir():
             _carry_over(output, tmp)
         verify_repository(tmp)
-        replace_directory(tmp, output)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return result
+
+
+#: What a build writes besides the shards, at most as far as we have seen: two charts (50-100 kB each at 100 dpi),
+#: the card and ``taxonomy.json`` (tens of kB each).
+_FIGURES_AND_CARD = 400_000
+#: The largest chart we expect (the label chart of a large taxonomy).
+_CHART = 100_000
+
+
+def _space_needed(result: BuildResult, max_shard_bytes: int) -> SpaceNeed:
+    """What a build will write, estimated: the rows' in-memory Arrow size (Parquet with snappy is usually smaller,
+    never known before it is written) plus :data:`_FIGURES_AND_CARD`; its largest file the largest shard (at most
+    ``max_shard_bytes`` of Arrow) or a chart. The old folder stays until the new one is in place, so the free space
+    must hold all of it. Nothing is certain before writing, so a shortfall is warned about, never refused.
+    """
+    sizes = [n for splits in result.num_bytes.values() for n in splits.values()]
+    return SpaceNeed(
+        "the rows' Arrow size, the charts and the card",
+        likely_total=sum(sizes) + _FIGURES_AND_CARD,
+        likely_largest=max([min(n, max_shard_bytes) for n in sizes] + [_CHART]),
+    )
 
 
 @contextlib.contextmanager
@@ -523,16 +548,23 @@ def _write_repository(
                 paths = _write_shards(t.splits[split], folder / config, split, max_shard_bytes)
                 result.files[config] += [p.relative_to(folder).as_posix() for p in paths]
     if result.run_info:
-        text = json.dumps(result.run_info, indent=2, ensure_ascii=False) + "\n"
-        (folder / "run.json").write_text(text, encoding="utf-8")
-    (folder / ".gitattributes").write_text(_GITATTRIBUTES, encoding="utf-8")
-    write_label_chart(
-        {c: q.label_counts for c, q in result.quality.items()},
-        {c: sum(s.values()) for c, s in result.split_sizes.items()},
-        folder / LABEL_CHART,
-        result.taxonomy.labels,
-    )
+        _write_text(folder / "run.json", json.dumps(result.run_info, indent=2, ensure_ascii=False) + "\n")
+    _write_text(folder / ".gitattributes", _GITATTRIBUTES)
+    with writing(folder / LABEL_CHART):  # the file is named even where the image library removes what it began
+        write_label_chart(
+            {c: q.label_counts for c, q in result.quality.items()},
+            {c: sum(s.values()) for c, s in result.split_sizes.items()},
+            folder / LABEL_CHART,
+            result.taxonomy.labels,
+        )
     taxonomy = {**result.taxonomy.to_dict(), "content_hash": result.taxonomy.content_hash}
-    (folder / TAXONOMY_FILE).write_text(json.dumps(taxonomy, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    write_length_chart(result.quality, folder / LENGTH_CHART)
-    (folder / "README.md").write_text(str(render_card(result, pretty_name=pretty_name)), encoding="utf-8")
+    _write_text(folder / TAXONOMY_FILE, json.dumps(taxonomy, indent=2, ensure_ascii=False) + "\n")
+    with writing(folder / LENGTH_CHART):
+        write_length_chart(result.quality, folder / LENGTH_CHART)
+    _write_text(folder / "README.md", str(render_card(result, pretty_name=pretty_name)))
+
+
+def _write_text(path: Path, text: str) -> None:
+    """One file of the temporary folder (UTF-8); a refused write names it."""
+    with writing(path):
+        path.write_text(text, encoding="utf-8")

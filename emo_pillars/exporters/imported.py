@@ -8,7 +8,9 @@ max length. ``transformers.pipeline("text-classification", model=copy, top_k=Non
 with no library code. A short ``README.md`` records where each fact came from.
 
 The copy is written to a temporary sibling and swapped in whole (:func:`emo_pillars.utils.io.replace_directory`), so
-an existing folder is never left half-written.
+an existing folder is never left half-written. A folder without room for the weights (their exact size, from the
+loaded model: :func:`~emo_pillars.modeling.saving.weights_needed`) is refused before anything is written; a
+write the file system refuses later is one :class:`~emo_pillars.errors.WriteError` naming the file.
 
 Examples:
     >>> from emo_pillars.exporters.imported import import_model
@@ -25,7 +27,8 @@ from pathlib import Path
 from ..errors import InputError
 from ..modeling.classifier import EmoPillarsClassifier
 from ..modeling.published import published_model
-from ..utils.io import atomic_write_text, staged_folder
+from ..modeling.saving import naming_weights, weights_needed
+from ..utils.io import atomic_write_text, check_space, staged_folder
 
 __all__ = ["import_model"]
 
@@ -56,6 +59,8 @@ def import_model(
     Raises:
         InputError: ``output_dir`` is a file, or exists and is not empty without ``overwrite``.
         ConfigError: Labels that cannot be read (see :meth:`EmoPillarsClassifier.from_pretrained`).
+        WriteError: No room for the weights (refused before writing), or a write the file system refused;
+            ``output_dir`` is as it was.
     """
     output_dir = Path(output_dir)
     if output_dir.exists() and not output_dir.is_dir():
@@ -65,7 +70,9 @@ def import_model(
     classifier = EmoPillarsClassifier.from_pretrained(
         source, revision=revision, token=token, device="cpu", trust_remote_code=trust_remote_code, labels=labels
     )
-    with staged_folder(output_dir) as staging:
+    weights, need = weights_needed(classifier.model)
+    check_space(output_dir / weights, need)
+    with staged_folder(output_dir) as staging, naming_weights(staging / weights):
         classifier.save_pretrained(staging)
         atomic_write_text(staging / "README.md", _card(os.fspath(source), classifier))
     return output_dir

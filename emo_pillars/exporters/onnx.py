@@ -40,7 +40,8 @@ import numpy as np
 
 from ..errors import ConfigError, InputError
 from ..modeling.onnx import ONNX_FILE, ONNX_INT8_FILE, OnnxModel, scores_from_logits
-from ..utils.io import atomic_write_json, staged_folder
+from ..modeling.saving import weights_needed
+from ..utils.io import SpaceNeed, atomic_write_json, check_space, staged_folder
 from ..utils.quiet import quiet
 
 __all__ = ["ExportResult", "export_onnx", "CHECK_SENTENCES"]
@@ -190,7 +191,10 @@ def export_onnx(
 
     The export is built in a temporary sibling folder, checked (every ONNX file loads in onnxruntime and its
     agreement with torch is measured), then renamed into place, so a failed or killed export leaves nothing
-    half-written and never touches an existing folder unless ``overwrite=True``.
+    half-written and never touches an existing folder unless ``overwrite=True``. Before anything is written, the
+    free space and the file-size limit are compared with what the export needs (:func:`export_space`): a folder that
+    cannot hold ``model.onnx`` is refused, one that may not hold the INT8 file too is warned about. A write the file
+    system refuses later is one :class:`~emo_pillars.errors.WriteError` naming the file.
 
     Args:
         model: A model folder (saved by the trainer or by ``save_pretrained``) or Hub id. Weights load from
@@ -214,6 +218,7 @@ def export_onnx(
     output_dir.parent.mkdir(parents=True, exist_ok=True)
     for stale in output_dir.parent.glob(f".{output_dir.name}.*.tmp"):  # left by an export killed with SIGKILL
         shutil.rmtree(stale, ignore_errors=True)
+    check_space(output_dir / ONNX_FILE, export_space(torch_model, quantize))
     with staged_folder(output_dir) as staging:
         with quiet():  # torch's exporter logs its registrations and warns about its own internals
             _export_fp32(torch_model, tokenizer, staging / ONNX_FILE, opset)
@@ -230,6 +235,24 @@ def export_onnx(
             text.rstrip("\n") + "\n\n" + _card_section(result, source), encoding="utf-8"
         )
     return result
+
+
+def export_space(model: Any, quantize: str | None = None) -> SpaceNeed:
+    """What an export writes, from the model's parameters: ``model.onnx`` holds every weight as float32 (one file
+    under 2 GB, the protobuf limit, as :func:`export_onnx` writes it), so it needs at least their bytes; INT8 adds
+    ``model_quantized.onnx``, about a quarter of that again (an estimate: the quantised share of the weights depends
+    on the graph, and a tiny model's files are mostly graph). The tokenizer, config and card (a few MB at most) are
+    not counted.
+
+    Examples:
+        >>> import torch
+        >>> export_space(torch.nn.Linear(4, 2), "int8").likely_total  # 40 bytes of weights, a quarter more
+        50
+    """
+    weights = weights_needed(model)[1].total  # loaded as float32
+    likely = weights + (weights // 4 if quantize == "int8" else 0)
+    return SpaceNeed("the weights as float32 in model.onnx" + (" and INT8" if quantize else ""), total=weights,
+                     largest=weights, likely_total=likely, likely_largest=weights)  # fmt: skip
 
 
 def _check_target(output_dir: Path, overwrite: bool) -> Path:

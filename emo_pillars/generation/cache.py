@@ -4,9 +4,11 @@ Every call is keyed by a hash of everything that decides its answer (:func:`call
 :meth:`~emo_pillars.generation.backends.base.LLMBackend.cache_identity` (model, revision, dtype, GGUF file ...),
 the messages, the prefill, the constraint, the call kind, the scored continuations or the token budget and the
 decoding settings. Entries (reply text or scores, token counts, finish reason) are appended to
-``<cache_dir>/<step>.jsonl`` and flushed to the system after every batch, so a process killed at any moment (even
+``<cache_dir>/<step>.jsonl`` and handed to the system after every batch, so a process killed at any moment (even
 with SIGKILL) loses at most the batch in flight; the pipeline fsyncs them after every chunk, so a machine crash loses
-at most the chunk in flight. A line cut short by a crash is ignored when the cache is read back.
+at most the chunk in flight. A line cut short by a crash is ignored when the cache is read back. Where the file
+system refuses an append (a full disk, the file-size limit), the file is cut back to its last whole entry and a
+:class:`~emo_pillars.errors.WriteError` names it: every entry written whole is kept.
 
 Only an index (key -> byte offset) is held in memory, so a cache of the paper's ~700K calls costs about a hundred
 megabytes, not the size of the replies; an entry is read back from disk when it is asked for. One cache may be read
@@ -33,6 +35,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from ..utils.io import append_whole_lines
 from .backends.base import ChatPrompt, DecodingConfig
 
 __all__ = ["call_key", "ReplyCache", "CacheSnapshot"]
@@ -168,8 +171,12 @@ class ReplyCache:
         return json.loads(line)
 
     def put_many(self, entries: Iterable[tuple[str, dict[str, Any]]]) -> None:
-        """Add entries and hand them to the system (append and flush) before returning: a process killed after
-        this loses none of them. :meth:`sync` makes them survive a machine crash too."""
+        """Add entries and hand them to the system (an unbuffered append) before returning: a process killed after
+        this loses none of them. :meth:`sync` makes them survive a machine crash too.
+
+        Raises:
+            WriteError: The file system refused the append; the file keeps every entry written whole.
+        """
         rows = [{"key": key, **value} for key, value in entries]
         if not rows:
             return
@@ -184,28 +191,28 @@ class ReplyCache:
             self._append([row["key"] for row in rows], lines)
 
     def _append(self, keys: list[str], lines: list[bytes]) -> None:
-        if self._writer is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._writer = self.path.open("a+b")
-            self._writer.seek(0, os.SEEK_END)
-            if self._writer.tell() > 0:
-                self._writer.seek(-1, os.SEEK_END)
-                if self._writer.read(1) != b"\n":  # the previous run died mid-line: start a fresh one
-                    self._writer.write(b"\n")
-            self._writer.seek(0, os.SEEK_END)
-        offset = self._writer.tell()
+        offset = append_whole_lines(self._open_writer(), b"".join(lines), self.path)
         for key, data in zip(keys, lines):
             self._offsets[key] = offset
             offset += len(data)
-        self._writer.write(b"".join(lines))
-        self._writer.flush()
         self._end = offset
+
+    def _open_writer(self) -> Any:
+        """The append handle (unbuffered: nothing waits in memory), opened on the first write; a line cut short by
+        an earlier run is ended first, so the next entry starts a line of its own."""
+        if self._writer is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._writer = self.path.open("a+b", buffering=0)
+            if self._writer.seek(0, os.SEEK_END) > 0:
+                self._writer.seek(-1, os.SEEK_END)
+                if self._writer.read(1) != b"\n":  # the previous run died mid-line
+                    append_whole_lines(self._writer, b"\n", self.path)
+        return self._writer
 
     def sync(self) -> None:
         """Make every entry written so far durable on disk (fsync)."""
         with self._lock:
             if self._writer is not None:
-                self._writer.flush()
                 os.fsync(self._writer.fileno())
 
     def close(self) -> None:

@@ -13,10 +13,13 @@ rows are then put back in plot order and written as one server would have writte
 the steps run in the calling thread.
 
 Resume: every answer is cached as soon as its batch finishes (:mod:`~emo_pillars.generation.cache`). A run starts
-its output files afresh and replays finished chunks from the cache, so after a crash (even ``kill -9``) the same
-command re-does only the missing calls and writes files byte-identical to an uninterrupted run. A lock file stops a
-second process from writing the same folder. Under a multi-process launch (several GPUs, or machines) only the main
-process reads and writes the cache and the outputs; it shares its cache hits, so every process asks for the same calls.
+its output files afresh (and removes the ``run.json`` of an earlier run, written again only when this one finishes)
+and replays finished chunks from the cache, so after a crash (even ``kill -9``) or a write the file system refused
+(a full disk: one :class:`~emo_pillars.errors.WriteError`, every finished call kept in the cache, no half line in
+any file) the same command re-does only the missing calls and writes files byte-identical to an uninterrupted run.
+A lock file stops a second process from writing the same folder. Under a multi-process launch (several GPUs, or
+machines) only the main process reads and writes the cache and the outputs; it shares its cache hits, so every
+process asks for the same calls.
 
 Examples:
     >>> from emo_pillars.generation import EmoPillarsGenerator, GenerationConfig
@@ -43,7 +46,7 @@ from .. import __version__
 from ..errors import ConfigError
 from ..narratives import load_narratives
 from ..taxonomy import GOEMOTIONS, Taxonomy
-from ..utils.io import OutputLock, atomic_write_json, check_output_folder
+from ..utils.io import OutputLock, append_whole_lines, atomic_write_json, check_output_folder, writing
 from .backends.base import ChatPrompt, Completion, LLMBackend
 from .backends.openai import OpenAICompatibleBackend
 from .backends.transformers import TransformersBackend
@@ -319,7 +322,8 @@ def _launch_rank() -> int:
 
 
 class _Outputs:
-    """The streamed output files: started afresh by the run, appended per chunk, made durable per append."""
+    """The streamed output files: started afresh by the run (an earlier ``run.json`` removed: it no longer describes
+    them), appended per chunk in whole lines, made durable per append."""
 
     def __init__(self, folder: Path, names: Sequence[str], writable: bool):
         self.folder, self.writable = folder, writable
@@ -328,6 +332,7 @@ class _Outputs:
         if not writable:
             return
         folder.mkdir(parents=True, exist_ok=True)
+        (folder / RUN_FILE).unlink(missing_ok=True)
         for path in self.files.values():
             path.write_bytes(b"")
         for stale in OUTPUT_FILES:
@@ -342,9 +347,8 @@ class _Outputs:
             if not self.writable or not chunk:
                 continue
             data = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in chunk).encode("utf-8")
-            with self.files[name].open("ab") as handle:
-                handle.write(data)
-                handle.flush()
+            with self.files[name].open("ab", buffering=0) as handle:
+                append_whole_lines(handle, data, self.files[name])
                 os.fsync(handle.fileno())
 
 
@@ -647,16 +651,21 @@ class EmoPillarsGenerator:
         Raises:
             ConfigError: ``output_dir`` is a file, or another process is writing it (checked before the model
                 loads).
+            WriteError: The file system refused a write (no space left, a quota, the file-size limit, read-only):
+                every call finished before it is in the cache, every file holds whole lines; the same call, once
+                there is space, resumes.
         """
         cfg = self.config
         output_dir = check_output_folder(output_dir)
         plots = load_narratives(narratives, text_column=text_column, max_plots=cfg.max_plots)
         plots = plots[cfg.shard_index :: cfg.num_shards]
         main = _launch_rank() == 0
-        lock = OutputLock(output_dir).acquire() if main else None
+        lock = None
         try:
-            check_taxonomy(output_dir / CACHE_DIR, cfg.taxonomy, writable=main)
-            return self._run(plots, output_dir)
+            with writing(output_dir):
+                lock = OutputLock(output_dir).acquire() if main else None
+                check_taxonomy(output_dir / CACHE_DIR, cfg.taxonomy, writable=main)
+                return self._run(plots, output_dir)
         finally:
             for bar in self._bars.values():
                 bar.unpause()  # closed with the time of its step's calls, not the whole run's

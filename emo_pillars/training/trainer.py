@@ -8,7 +8,6 @@ import math
 import os
 import re
 import shutil
-import tempfile
 import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
@@ -34,10 +33,11 @@ from ..modeling.inputs import PAPER_TEMPLATE, ensure_token_types, resolve_max_le
 from ..modeling.label_space import LabelSpace
 from ..modeling.loading import load_model, load_tokenizer
 from ..modeling.metrics import f1_scores
+from ..modeling.saving import naming_weights, weights_file, weights_needed
 from ..modeling.thresholds import THRESHOLD_GRID, ThresholdResult, tune_thresholds
 from ..taxonomy import Taxonomy
 from ..utils.hub import looks_local
-from ..utils.io import current_umask, replace_directory
+from ..utils.io import check_space, disk_error_cause, staged_folder, writing
 from ..utils.quiet import quiet
 from .args import EmoPillarsTrainingArguments
 from .averaging import WeightAveragingCallback
@@ -708,7 +708,11 @@ class EmoPillarsTrainer(Trainer):
         start = time.perf_counter()
         if self._averaging is not None:
             self._averaging.reset()  # a resume restores the mean from its checkpoint
-        output = super().train(*args, **kwargs)
+        try:
+            output = super().train(*args, **kwargs)
+        except BaseException:
+            self._close_bars()  # the error's one line starts a line of its own, not the end of the step bar
+            raise
         if self.card_data.train_runtime is None:
             self.card_data.train_runtime = time.perf_counter() - start
         if self.args.tune_thresholds and self.eval_dataset is not None and self.label_space.multi_label:
@@ -716,6 +720,14 @@ class EmoPillarsTrainer(Trainer):
         if self.args.lora and self.args.merge_lora:
             self.merge_lora()
         return output
+
+    def _close_bars(self) -> None:
+        """Close the step bar of a run that stopped early (``ProgressCallback`` closes it only when training ends)."""
+        for callback in self.callback_handler.callbacks:
+            bar = getattr(callback, "training_bar", None)
+            if bar is not None:
+                bar.close()
+                callback.training_bar = None
 
     def _get_eval_sampler(self, eval_dataset: Any) -> Any:
         """Evaluation and prediction read rows in order, also under ``train_sampling_strategy="group_by_length"``
@@ -827,6 +839,19 @@ class EmoPillarsTrainer(Trainer):
         self.model_wrapped = merged
         return merged
 
+    def _save_checkpoint(self, model: Any, trial: Any) -> None:
+        """``Trainer``'s checkpoint, where a write the file system refuses is one
+        :class:`~emo_pillars.errors.WriteError` and the half-written checkpoint is removed (its
+        ``trainer_state.json``, written last, is missing): the last complete one stays the one ``--resume`` finds."""
+        folder = Path(self._get_output_dir(trial=trial)) / f"checkpoint-{self.state.global_step}"
+        try:
+            with writing(folder), naming_weights(folder / weights_file(self.model)):
+                super()._save_checkpoint(model, trial)
+        except Exception:
+            if self.args.should_save and not _complete_state(folder / "trainer_state.json"):
+                shutil.rmtree(folder, ignore_errors=True)
+            raise
+
     def _save_optimizer_and_scheduler(self, output_dir: str) -> None:
         super()._save_optimizer_and_scheduler(output_dir)
         if self._averaging is not None and self.args.should_save:  # before trainer_state.json marks it complete
@@ -852,6 +877,8 @@ class EmoPillarsTrainer(Trainer):
             try:
                 write_model_card(self.card_data, output_dir)
             except Exception as error:  # the weights are saved; a card problem must not lose them
+                if disk_error_cause(error) is not None:
+                    raise  # a full disk is no card problem: the folder is not complete
                 logger.warning("could not write the model card: %s", error)
 
     def create_model_card(self, *args: Any, **kwargs: Any) -> None:
@@ -868,7 +895,10 @@ def save_final_model(
     it in place of ``output_dir`` in one rename: a kill at any moment leaves the previous model whole.
 
     The checkpoints of the run (``checkpoint-N``) go with the previous folder: they are only needed to resume an
-    unfinished run.
+    unfinished run. Before anything is written, the free space and the file-size limit are compared with the weights
+    the folder will hold (:func:`~emo_pillars.modeling.saving.weights_needed`); a folder that cannot hold them is
+    refused, and a write the file system refuses later is one :class:`~emo_pillars.errors.WriteError`; either way
+    ``output_dir`` (and the checkpoints in it) is as it was and no temporary folder is left.
 
     Args:
         trainer: The trainer after :meth:`~EmoPillarsTrainer.train`.
@@ -876,21 +906,17 @@ def save_final_model(
         before_replace: Called with the temporary folder before it replaces ``output_dir`` (to add files).
     """
     target = Path(output_dir)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
-    try:
-        os.chmod(tmp, 0o777 & ~current_umask())  # mkdtemp makes 0700; the folder follows the user's umask
-        trainer.save_model(str(tmp))
+    weights, need = weights_needed(trainer.model)
+    check_space(target / weights, need)
+    with staged_folder(target, prefix=f".{target.name}.tmp-", suffix="") as tmp:
+        with naming_weights(tmp / weights):
+            trainer.save_model(str(tmp))
         trainer.processing_class.save_pretrained(str(tmp))
         if before_replace is not None:
             before_replace(tmp)
-        weights = [name for name in ("model.safetensors", "adapter_model.safetensors") if (tmp / name).is_file()]
-        weights += [p.name for p in tmp.glob("model-*.safetensors")]
+        saved = [name for name in ("model.safetensors", "adapter_model.safetensors") if (tmp / name).is_file()]
+        saved += [p.name for p in tmp.glob("model-*.safetensors")]
         config = json.loads((tmp / "config.json").read_text(encoding="utf-8"))
-        if not weights or "id2label" not in config:
+        if not saved or "id2label" not in config:
             raise ConfigError(f"the saved model in {tmp} is incomplete")
-        replace_directory(tmp, target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return target

@@ -18,10 +18,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests/ holds 
 
 from sharded_runs import DATA_FILES, generate, generate_runs  # noqa: E402
 
-from emo_pillars.data import merge as merge_module  # noqa: E402
 from emo_pillars.data.merge import merge_shards  # noqa: E402
 from emo_pillars.data.repository import build_repository  # noqa: E402
 from emo_pillars.errors import ConfigError, InputError  # noqa: E402
+from emo_pillars.utils import io as io_module  # noqa: E402
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 # Five plots; the third names no character (the scripted teacher answers "none"), so it gives no rows.
@@ -250,7 +250,7 @@ def test_a_failed_write_leaves_the_output_as_it_was_and_no_temporary_folder(four
     def fail(source, target):
         raise OSError("disk full")
 
-    monkeypatch.setattr(merge_module, "replace_directory", fail)
+    monkeypatch.setattr(io_module, "replace_directory", fail)  # the one folder swap (utils.io.staged_folder)
     with pytest.raises(OSError, match="disk full"):
         merge_shards(shards, out, overwrite=True)
     assert [p.name for p in out.iterdir()] == ["old.txt"] and _leftovers(out) == []
