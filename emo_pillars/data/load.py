@@ -206,7 +206,7 @@ def dataset_taxonomy(
         return None
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-        return Taxonomy.from_dict({k: v for k, v in data.items() if k != "content_hash"})
+        return Taxonomy.from_dict(data)
     except (OSError, ValueError, AttributeError) as err:
         field = getattr(err, "field", None)
         raise InputError(getattr(err, "message", None) or f"not valid JSON ({err})", path=path, field=field) from None

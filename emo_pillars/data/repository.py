@@ -557,8 +557,7 @@ def _write_repository(
             folder / LABEL_CHART,
             result.taxonomy.labels,
         )
-    taxonomy = {**result.taxonomy.to_dict(), "content_hash": result.taxonomy.content_hash}
-    _write_text(folder / TAXONOMY_FILE, json.dumps(taxonomy, indent=2, ensure_ascii=False) + "\n")
+    _write_text(folder / TAXONOMY_FILE, json.dumps(result.taxonomy.to_dict(), indent=2, ensure_ascii=False) + "\n")
     with writing(folder / LENGTH_CHART):
         write_length_chart(result.quality, folder / LENGTH_CHART)
     _write_text(folder / "README.md", str(render_card(result, pretty_name=pretty_name)))

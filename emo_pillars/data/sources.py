@@ -302,7 +302,7 @@ def source_taxonomy(path: str | os.PathLike, layout: Layout | None = None) -> Ta
     if not recorded:
         return GOEMOTIONS  # a run from before taxonomies: the 28 classes
     try:
-        return Taxonomy.from_dict({k: v for k, v in recorded.items() if k != "content_hash"})
+        return Taxonomy.from_dict(recorded)
     except InputError as err:
         raise InputError(err.message, path=run_file, field=f"config.taxonomy.{err.field}") from None
 

@@ -214,7 +214,7 @@ class GenerationConfig:
         out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         out["stages"] = {name: dataclasses.asdict(stage) for name, stage in self.stages.items()}
         out["decoding"] = dataclasses.asdict(self.decoding)
-        out["taxonomy"] = {**self.taxonomy.to_dict(), "content_hash": self.taxonomy.content_hash}
+        out["taxonomy"] = self.taxonomy.to_dict()
         return out
 
 

@@ -188,7 +188,7 @@ class EmoPillarsModelCardData(CardData):
 
     def set_taxonomy(self, taxonomy: Any) -> None:
         """Record the taxonomy of the model's labels: the card lists each label with its definition."""
-        self.taxonomy = {**taxonomy.to_dict(), "content_hash": taxonomy.content_hash}
+        self.taxonomy = taxonomy.to_dict()
         name = f"{taxonomy.name}-taxonomy"
         if name not in self.tags and taxonomy.name != "goemotions":
             self.tags = [*self.tags, name]

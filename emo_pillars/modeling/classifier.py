@@ -90,7 +90,7 @@ def _stored_taxonomy(stored: Any, labels: Sequence[str]) -> Taxonomy | None:
     """The taxonomy a model's config stores, when it describes the model's labels; the 28 classes' for them."""
     if isinstance(stored, dict):
         try:
-            taxonomy = Taxonomy.from_dict({k: v for k, v in stored.items() if k != "content_hash"})
+            taxonomy = Taxonomy.from_dict(stored)
         except InputError as err:
             logger.warning("the model's stored taxonomy is not valid and is ignored: %s", err)
         else:

@@ -14,7 +14,8 @@ MIN_LABELS = 2
 MAX_LABELS = 200
 #: Characters a label name may not hold: they separate items in prompts, replies, CSV files and label lists.
 SEPARATORS = frozenset(",;:|/\n\r\t")
-KEYS = ("name", "source", "description", "neutral", "labels", "groupings", "synonyms")
+#: The keys of a taxonomy file; ``content_hash`` (written by :meth:`Taxonomy.to_dict`) is recomputed, not read.
+KEYS = ("name", "source", "description", "neutral", "labels", "groupings", "synonyms", "content_hash")
 
 
 class Invalid(Exception):

@@ -172,7 +172,7 @@ class Taxonomy:
     @property
     def content_hash(self) -> str:
         """16 hex digits of sha256 over the labels, definitions, groupings, synonyms and neutral (not the name)."""
-        content = {k: v for k, v in self.to_dict().items() if k not in ("name", "source", "description")}
+        content = {k: v for k, v in self._fields().items() if k not in ("name", "source", "description")}
         payload = json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
         return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:16]
 
@@ -205,9 +205,13 @@ class Taxonomy:
 
     # ------------------------------------------------------------------------------------------------ I/O
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict, the shape :meth:`from_dict` reads (what ``run.json`` and cards record); the labels are a
-        list of ``{name, definition}`` and each grouping a list of ``{name, labels}``, so their order survives a writer
-        that sorts keys (a model's ``config.json``)."""
+        """A JSON-ready dict, the shape :meth:`from_dict` reads (what ``run.json``, ``taxonomy.json``, a model's
+        config and the cards record), with the :attr:`content_hash` for readers; the labels are a list of
+        ``{name, definition}`` and each grouping a list of ``{name, labels}``, so their order survives a writer that
+        sorts keys (a model's ``config.json``)."""
+        return {**self._fields(), "content_hash": self.content_hash}
+
+    def _fields(self) -> dict[str, Any]:
         return {
             "name": self.name,
             "source": self.source,

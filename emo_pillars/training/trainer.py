@@ -447,7 +447,7 @@ class EmoPillarsTrainer(Trainer):
         stored.pop("taxonomy", None)
         taxonomy = self.taxonomy
         if taxonomy is not None and taxonomy.labels == tuple(self.label_space.names):
-            stored["taxonomy"] = {**taxonomy.to_dict(), "content_hash": taxonomy.content_hash}
+            stored["taxonomy"] = taxonomy.to_dict()
             self.card_data.set_taxonomy(taxonomy)
         elif taxonomy is not None:
             logger.warning("the dataset's taxonomy names other labels than the model's head; it is not stored")
